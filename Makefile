@@ -1,0 +1,38 @@
+# flowtrack developer tasks. Override the interpreter with `make PYTHON=...`.
+
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+LINT_PATHS := src tests examples benchmarks
+# lint-imports via the interpreter, so a fresh console-script shim is not needed
+LINT_IMPORTS := $(PYTHON) -c 'from importlinter.cli import lint_imports_command; lint_imports_command()'
+BENCH_ARGS ?=
+
+.PHONY: install demo test lint bench clean
+
+## install: editable install with the dev and example extras
+install:
+	$(PIP) install -e '.[dev]'
+
+## demo: run the MNIST flow in examples/mnist and show the run through the client
+demo: install
+	cd examples/mnist && $(PYTHON) mnist_flow.py run && $(PYTHON) show_run.py
+
+## test: install, lint, then the test suite
+test: install
+	$(MAKE) --no-print-directory lint
+	$(PYTHON) -m pytest -x -q
+
+## lint: ruff and the import-layer contracts (needs flowtrack installed)
+lint:
+	$(PYTHON) -m ruff check $(LINT_PATHS)
+	$(LINT_IMPORTS)
+
+## bench: every benchmark with its defaults (BENCH_ARGS='--metaflow-python ...' to compare)
+bench: install
+	$(PYTHON) benchmarks/run_all.py $(BENCH_ARGS)
+
+## clean: build outputs, caches and the examples' local stores
+clean:
+	rm -rf build dist src/*.egg-info .pytest_cache .ruff_cache .mypy_cache .hypothesis test-artifacts
+	rm -rf .flowtrack examples/*/.flowtrack examples/*/.metaflow
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

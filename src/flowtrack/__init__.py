@@ -1,0 +1,76 @@
+"""flowtrack: Metaflow-style flows, MLflow-style tracking and ML-Metadata-style lineage
+over one lineage graph.
+
+Porting a Metaflow flow is an import change: ``from flowtrack import FlowSpec, step``.
+The authoring names load eagerly (they are light); client names load on first use
+so ``import flowtrack`` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .flow import (
+    FlowSpec,
+    IncludeFile,
+    JSONType,
+    Parameter,
+    catch,
+    current,
+    environment,
+    register_cli,
+    resources,
+    retry,
+    step,
+    timeout,
+)
+
+__version__ = "0.1.0"
+
+_CLIENT_NAMES = {"Flow", "Run", "Step", "Task", "DataArtifact", "Metaflow", "namespace",
+                 "get_namespace", "default_namespace", "get_metadata"}
+
+__all__ = [
+    "DataArtifact",
+    "Flow",
+    "FlowSpec",
+    "IncludeFile",
+    "JSONType",
+    "Metaflow",
+    "Parameter",
+    "Run",
+    "Step",
+    "Task",
+    "catch",
+    "current",
+    "default_namespace",
+    "environment",
+    "get_metadata",
+    "get_namespace",
+    "namespace",
+    "resources",
+    "retry",
+    "step",
+    "timeout",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CLIENT_NAMES:
+        from . import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'flowtrack' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _CLIENT_NAMES)
+
+
+def _run_cli(flow_cls: type) -> None:
+    from .cli import run_flow_cli
+
+    run_flow_cli(flow_cls)
+
+
+register_cli(_run_cli)

@@ -1,0 +1,40 @@
+"""How the command line reports errors: one paragraph, no traceback unless asked."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from .._errors import FlowtrackError
+
+
+def wants_traceback(argv: list[str]) -> bool:
+    return "--traceback" in argv or os.environ.get("FLOWTRACK_TRACEBACK") == "1"
+
+
+def run_reporting_errors(entry: Callable[[], Any], argv: list[str]) -> None:
+    """Run a click entry point in non-standalone mode and turn errors into exits."""
+    try:
+        entry()
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except FlowtrackError as exc:
+        if wants_traceback(argv):
+            traceback.print_exc()
+        click.secho(f"{exc.headline}: ", fg="red", bold=True, err=True, nl=False)
+        click.echo(exc.message, err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)

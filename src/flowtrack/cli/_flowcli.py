@@ -1,0 +1,228 @@
+"""The command line of a flow file: ``python flow.py run|resume|show|check|logs|dump|tag``.
+
+Built per flow class with click. Every Parameter becomes ``--<name>`` on ``run``
+(listed first in ``run --help``); every option also reads
+``FLOWTRACK_<COMMAND>_<OPTION>`` (e.g. ``FLOWTRACK_RUN_MAX_NUM_SPLITS``), and the
+command line wins. The graph is checked before any command; ``run`` and ``resume``
+also lint the file first unless ``--no-lint``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from typing import Any
+
+import click
+
+from .._config import settings
+from .._errors import FlowtrackError, ParameterError
+from ..client import Run, namespace
+from ..flow import FlowSpec, IncludeFile, Parameter, parse_decospec
+from ..runtime import RunOptions, RunRequest, resume_run, start_run
+from ._errors import run_reporting_errors
+from ._inspect import dump_tasks, print_logs, resolve_tasks, show_graph
+from ._lint import lint_file
+
+
+class ParameterType(click.ParamType):
+    """Converts a command-line string through the flow's Parameter."""
+
+    def __init__(self, param: Parameter) -> None:
+        self.param = param
+        self.name = param.type_name
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        try:
+            return self.param.convert(value)
+        except ParameterError as exc:
+            self.fail(exc.message, param, ctx)
+
+
+def _parameter_options(flow_cls: type[FlowSpec]) -> list[click.Option]:
+    options = []
+    for p in flow_cls._parameters():
+        help_text = p.help or ""
+        if isinstance(p, IncludeFile):
+            help_text = (help_text + " (a file; its content is stored with the run)").strip()
+        options.append(click.Option(
+            [f"--{p.name}", p.attr_name], type=ParameterType(p), default=p.default,
+            required=p.required and p.default is None, help=help_text,
+            show_default=p.show_default, show_envvar=True))
+    return options
+
+
+def _run_options(command: click.Command) -> click.Command:
+    for option in reversed([
+        click.Option(["--max-workers"], type=click.IntRange(min=1), default=16, show_default=True,
+                     show_envvar=True, help="Run at most this many tasks at once."),
+        click.Option(["--max-num-splits"], type=click.IntRange(min=1), default=100,
+                     show_default=True, show_envvar=True,
+                     help="Fail a foreach that would start more tasks than this."),
+        click.Option(["--tag", "tags"], multiple=True, show_envvar=True,
+                     help="Tag the run (repeatable)."),
+        click.Option(["--run-id-file"], type=click.Path(dir_okay=False), show_envvar=True,
+                     help="Write the run id to this file."),
+        click.Option(["--with", "decospecs"], multiple=True, show_envvar=True,
+                     help="Add a decorator to every step, e.g. --with retry:times=2."),
+        click.Option(["--no-lint"], is_flag=True, help="Skip the pre-run lint of the flow file."),
+    ]):
+        command.params.append(option)
+    return command
+
+
+def _request(ctx: click.Context, kwargs: dict[str, Any]) -> RunRequest:
+    state = ctx.obj
+    for tag in kwargs["tags"]:
+        if not tag.strip() or len(tag) > 512:
+            raise click.BadParameter(f"tag {tag!r} must be 1 to 512 characters", param_hint="--tag")
+    try:
+        decorators = [parse_decospec(s) for s in kwargs["decospecs"]]
+    except FlowtrackError as exc:
+        raise click.BadParameter(exc.message, param_hint="--with") from None
+    options = RunOptions(max_workers=kwargs["max_workers"], max_num_splits=kwargs["max_num_splits"],
+                         tags=list(kwargs["tags"]), with_decorators=decorators,
+                         user=settings().user)
+    if not (kwargs["no_lint"] or state["no_lint"]):
+        for warning in lint_file(state["file"]):
+            if not state["quiet"]:
+                click.echo(f"lint warning: {warning}", err=True)
+    return RunRequest(state["flow_cls"], options, kwargs["run_id_file"], state["quiet"])
+
+
+def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
+    graph = flow_cls._graph()
+    file = inspect.getsourcefile(flow_cls) or sys.argv[0]
+
+    @click.group(invoke_without_command=True, help=f"Commands for flow {flow_cls.__name__}.",
+                 context_settings={"auto_envvar_prefix": "FLOWTRACK",
+                                   "help_option_names": ["-h", "--help"]})
+    @click.option("--quiet", is_flag=True, help="Print only errors and the summary.")
+    @click.option("--traceback", is_flag=True, help="Show Python tracebacks of errors.")
+    @click.option("--no-lint", is_flag=True, help="Skip the lint before run/resume.")
+    @click.pass_context
+    def cli(ctx: click.Context, quiet: bool, traceback: bool, no_lint: bool) -> None:
+        graph.check()
+        ctx.obj = {"flow_cls": flow_cls, "file": file, "quiet": quiet, "no_lint": no_lint}
+        if ctx.invoked_subcommand is None:
+            click.echo(f"Flow {flow_cls.__name__}: the graph is valid ({len(graph.nodes)} steps).")
+            click.echo(ctx.get_help())
+
+    def run(**kwargs: Any) -> None:
+        ctx = click.get_current_context()
+        request = _request(ctx, kwargs)
+        values = {p.attr_name: kwargs[p.attr_name] for p in flow_cls._parameters()}
+        start_run(request, values)
+
+    run_cmd = click.Command("run", callback=run, params=_parameter_options(flow_cls),
+                            help="Run the flow from start.")
+    cli.add_command(_run_options(run_cmd))
+
+    @click.argument("step", required=False)
+    @click.option("--origin-run-id", help="The run to resume (default: your latest run).")
+    def resume(step: str | None, origin_run_id: str | None, **kwargs: Any) -> None:
+        """Re-run a failed run from its failed step (or from STEP), reusing what succeeded."""
+        if step is not None and step not in graph:
+            raise click.BadParameter(f"'{step}' is not a step of {flow_cls.__name__}; steps are "
+                                     f"{', '.join(graph.nodes)}", param_hint="STEP")
+        request = _request(click.get_current_context(), kwargs)
+        resume_run(request, step, origin_run_id)
+
+    cli.add_command(_run_options(click.command("resume")(resume)))
+
+    @cli.command()
+    def show() -> None:
+        """Show the steps, their docstrings and transitions."""
+        show_graph(graph)
+
+    @cli.command()
+    @click.option("--no-lint", "no_lint_here", is_flag=True, help="Check only the graph.")
+    @click.pass_obj
+    def check(state: dict[str, Any], no_lint_here: bool) -> None:
+        """Validate the graph and lint the flow file."""
+        warnings = [] if (no_lint_here or state["no_lint"]) else lint_file(file)
+        for warning in warnings:
+            click.echo(f"lint warning: {warning}")
+        click.echo(f"Flow {flow_cls.__name__}: the graph is valid ({len(graph.nodes)} steps)"
+                   + ("" if no_lint_here or state["no_lint"] else ", lint passed") + ".")
+
+    @cli.command()
+    @click.argument("pathspec")
+    @click.option("--stdout", "only_stdout", is_flag=True, help="Show only stdout.")
+    @click.option("--stderr", "only_stderr", is_flag=True, help="Show only stderr.")
+    def logs(pathspec: str, only_stdout: bool, only_stderr: bool) -> None:
+        """Show the output of the tasks of RUN_ID/STEP[/TASK_ID]."""
+        streams = ["stdout", "stderr"]
+        if only_stdout != only_stderr:
+            streams = ["stdout"] if only_stdout else ["stderr"]
+        print_logs(resolve_tasks(flow_cls.__name__, pathspec), streams)
+
+    @cli.command()
+    @click.argument("pathspec")
+    @click.option("--max-value-size", type=click.IntRange(min=0), default=1000, show_default=True,
+                  help="Show values only of artifacts at most this many bytes.")
+    def dump(pathspec: str, max_value_size: int) -> None:
+        """Show the artifacts of the tasks of RUN_ID/STEP[/TASK_ID]."""
+        dump_tasks(resolve_tasks(flow_cls.__name__, pathspec), max_value_size)
+
+    @cli.group()
+    def tag() -> None:
+        """Add, remove or list the tags of a run."""
+
+    def _run_for(run_id: str | None) -> Run:
+        namespace(None)
+        if run_id:
+            return Run(f"{flow_cls.__name__}/{run_id}")
+        from ..client import Flow
+
+        latest = Flow(flow_cls.__name__).latest_run
+        if latest is None:
+            raise FlowtrackError(f"Flow {flow_cls.__name__} has no runs yet.")
+        return latest
+
+    run_id_option = click.option("--run-id", help="The run (default: the latest run).")
+
+    @tag.command("add")
+    @run_id_option
+    @click.argument("tags", nargs=-1, required=True)
+    def tag_add(run_id: str | None, tags: tuple[str, ...]) -> None:
+        """Add TAGS to a run."""
+        run = _run_for(run_id)
+        run.add_tags(list(tags))
+        click.echo(f"{run.pathspec}: tags {', '.join(sorted(run.user_tags))}")
+
+    @tag.command("remove")
+    @run_id_option
+    @click.argument("tags", nargs=-1, required=True)
+    def tag_remove(run_id: str | None, tags: tuple[str, ...]) -> None:
+        """Remove TAGS from a run."""
+        run = _run_for(run_id)
+        missing = [t for t in tags if t not in run.user_tags]
+        if missing:
+            raise FlowtrackError(f"Run {run.pathspec} has no tag(s) {', '.join(missing)}.")
+        run.remove_tags(list(tags))
+        click.echo(f"{run.pathspec}: tags {', '.join(sorted(run.user_tags)) or '(none)'}")
+
+    @tag.command("list")
+    @run_id_option
+    def tag_list(run_id: str | None) -> None:
+        """List the tags of a run."""
+        run = _run_for(run_id)
+        click.echo(f"{run.pathspec}")
+        click.echo(f"  user tags:   {', '.join(sorted(run.user_tags)) or '(none)'}")
+        click.echo(f"  system tags: {', '.join(sorted(run.system_tags))}")
+
+    return cli
+
+
+def run_flow_cli(flow_cls: type[FlowSpec], argv: list[str] | None = None) -> None:
+    """Entry point called by ``MyFlow()`` at the bottom of a flow file."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    cli = build_cli(flow_cls)
+    prog = sys.argv[0] if sys.argv and sys.argv[0] else flow_cls.__name__
+    run_reporting_errors(lambda: cli.main(args, prog_name=f"python {prog}", standalone_mode=False),
+                         args)
+    sys.exit(0)
+
+
+

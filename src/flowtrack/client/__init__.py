@@ -1,0 +1,31 @@
+"""Reading runs from a notebook or script: Metaflow's client API over the lineage graph."""
+
+from ._backend import describe_metadata as get_metadata
+from ._objects import (
+    DataArtifact,
+    Flow,
+    Metaflow,
+    MetaflowData,
+    Run,
+    Step,
+    Task,
+    TaskException,
+    default_namespace,
+    get_namespace,
+    namespace,
+)
+
+__all__ = [
+    "DataArtifact",
+    "Flow",
+    "Metaflow",
+    "MetaflowData",
+    "Run",
+    "Step",
+    "Task",
+    "TaskException",
+    "default_namespace",
+    "get_metadata",
+    "get_namespace",
+    "namespace",
+]

@@ -1,0 +1,98 @@
+"""The client's view of the store: one database and blob store per configuration,
+plus the queries the Flow/Run/Step/Task objects are built from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .._config import settings
+from ..lineage import Database, ExecutionState, LineageSession, Node, TypeKind
+from ..lineage._schema import contexts, executions
+from ..store import BlobRef, BlobStore
+
+EXPERIMENT_TYPE, RUN_TYPE, TASK_TYPE = "Experiment", "Run", "Task"
+PARAMETERS_STEP = "_parameters"
+SUCCESS_STATES = (int(ExecutionState.COMPLETE), int(ExecutionState.CACHED))
+
+
+@dataclass
+class Backend:
+    db: Database
+    store: BlobStore
+
+    def session(self) -> LineageSession:
+        return LineageSession(self.db)
+
+    def type_id(self, session: LineageSession, kind: TypeKind, name: str) -> int | None:
+        return session.find_type_id(kind, name)
+
+    def flows(self) -> list[Node]:
+        with self.session() as s:
+            exp = s.find_type_id(TypeKind.CONTEXT, EXPERIMENT_TYPE)
+            if exp is None:
+                return []
+            return s.nodes("context", contexts.c.type_id == exp,
+                           s.property_filter("context", "kind", "flow"))
+
+    def flow(self, name: str) -> Node | None:
+        with self.session() as s:
+            exp = s.find_type_id(TypeKind.CONTEXT, EXPERIMENT_TYPE)
+            return None if exp is None else s.node_by_name("context", exp, name)
+
+    def runs(self, flow_id: int) -> list[Node]:
+        with self.session() as s:
+            return s.child_contexts(flow_id, order_by=contexts.c.id.desc())
+
+    def run(self, flow_name: str, run_id: str) -> Node | None:
+        with self.session() as s:
+            rt = s.find_type_id(TypeKind.CONTEXT, RUN_TYPE)
+            return None if rt is None else s.node_by_name("context", rt, f"{flow_name}/{run_id}")
+
+    def tasks(self, run_ctx: int, step: str | None = None) -> list[Node]:
+        with self.session() as s:
+            tt = s.find_type_id(TypeKind.EXECUTION, TASK_TYPE)
+            where = [executions.c.type_id == tt]
+            if step is not None:
+                where.append(s.property_filter("execution", "step_name", step))
+            return s.executions_in_context(run_ctx, *where)
+
+    def task(self, pathspec: str) -> Node | None:
+        with self.session() as s:
+            tt = s.find_type_id(TypeKind.EXECUTION, TASK_TYPE)
+            return None if tt is None else s.node_by_name("execution", tt, pathspec)
+
+    def artifacts(self, ids: list[int]) -> list[Node]:
+        with self.session() as s:
+            return s.nodes_by_ids("artifact", ids)
+
+    def set_run_tags(self, run_ctx: int, tags: list[str]) -> None:
+        with self.session() as s:
+            s.set_properties("context", run_ctx, {"tags": sorted(set(tags))})
+            s.commit()
+
+    def load_value(self, artifact: Node) -> Any:
+        p = artifact.properties
+        return self.store.get_value(BlobRef(p["digest"], int(p["size"]), p.get("inline")))
+
+    def load_bytes(self, digest: str) -> bytes:
+        return self.store.get_bytes(digest)
+
+
+_backends: dict[tuple[str, str], Backend] = {}
+
+
+def backend() -> Backend:
+    """The backend for the current FLOWTRACK_* configuration."""
+    cfg = settings()
+    key = (cfg.metadata_url, cfg.store_url)
+    found = _backends.get(key)
+    if found is None:
+        found = _backends[key] = Backend(Database.open(cfg.metadata_url), BlobStore(cfg.store_url))
+    return found
+
+
+def describe_metadata() -> str:
+    cfg = settings()
+    kind = "local" if cfg.metadata_url.startswith("sqlite") else cfg.metadata_url.split(":", 1)[0]
+    return f"{kind}@{cfg.home if cfg.is_default_metadata else cfg.metadata_url}"

@@ -1,0 +1,45 @@
+"""Authoring flows: FlowSpec, step, parameters, decorators, the graph and its checks.
+
+Pure Python with no I/O: everything here can be imported and used without a store.
+"""
+
+from ._current import Current, current
+from ._decorators import (
+    DECORATORS,
+    DecoratorError,
+    StepDecorator,
+    catch,
+    environment,
+    parse_decospec,
+    resources,
+    retry,
+    timeout,
+)
+from ._graph import FlowGraph, StepNode
+from ._params import IncludeFile, JSONType, Parameter
+from ._spec import ArtifactSource, BranchView, FlowSpec, Inputs, register_cli, step
+
+__all__ = [
+    "DECORATORS",
+    "ArtifactSource",
+    "BranchView",
+    "Current",
+    "DecoratorError",
+    "FlowGraph",
+    "FlowSpec",
+    "IncludeFile",
+    "Inputs",
+    "JSONType",
+    "Parameter",
+    "StepDecorator",
+    "StepNode",
+    "catch",
+    "current",
+    "environment",
+    "parse_decospec",
+    "register_cli",
+    "resources",
+    "retry",
+    "step",
+    "timeout",
+]

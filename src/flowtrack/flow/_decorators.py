@@ -1,0 +1,190 @@
+"""Step decorators: ``@retry``, ``@catch``, ``@timeout``, ``@resources``, ``@environment``.
+
+Decorators here only describe what a step asks for; the runtime honours them
+(retries, fallback attempts for ``@catch``, deadlines, the local concurrency budget,
+environment variables). Each is usable bare (``@retry``) or with arguments
+(``@retry(times=2)``), must sit above ``@step``, and can be attached to every step
+from the command line with ``--with NAME[:attr=value,...]``.
+
+To add a decorator: subclass ``StepDecorator`` with a ``name`` and ``defaults``,
+validate in ``_validate``, register it in ``DECORATORS``, and teach the runtime
+what to do with its attributes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from .._errors import FlowtrackError
+
+
+class DecoratorError(FlowtrackError):
+    headline = "Decorator error"
+
+
+class StepDecorator:
+    """A named set of attributes attached to a step function."""
+
+    name = ""
+    defaults: dict[str, Any] = {}
+
+    def __init__(self, **attributes: Any) -> None:
+        unknown = set(attributes) - set(self.defaults)
+        if unknown:
+            raise DecoratorError(
+                f"@{self.name} got unknown argument(s) {', '.join(sorted(unknown))}; it accepts "
+                f"{', '.join(sorted(self.defaults))}.")
+        self.attributes = {**self.defaults, **attributes}
+        self._validate()
+
+    def _validate(self) -> None:
+        """Check the attributes; raise DecoratorError naming the bad one."""
+
+    def _number(self, key: str, minimum: float = 0, integer: bool = False) -> None:
+        raw = self.attributes[key]
+        if raw is None:
+            return
+        try:
+            value = int(raw) if integer else float(raw)
+        except (TypeError, ValueError):
+            raise DecoratorError(f"@{self.name}({key}={raw!r}): {key} must be a number.") from None
+        if value < minimum:
+            raise DecoratorError(f"@{self.name}({key}={raw!r}): {key} must be >= {minimum}.")
+        self.attributes[key] = value
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.attributes.items())
+        return f"@{self.name}({args})"
+
+
+class RetryDecorator(StepDecorator):
+    """Re-run a failed task up to ``times`` more times (a new process each attempt)."""
+
+    name = "retry"
+    defaults = {"times": 3, "minutes_between_retries": 0}
+
+    def _validate(self) -> None:
+        self._number("times", 0, integer=True)
+        self._number("minutes_between_retries", 0)
+
+
+class CatchDecorator(StepDecorator):
+    """When all attempts fail, store the exception in ``var`` and let the flow go on."""
+
+    name = "catch"
+    defaults = {"var": None, "print_exception": True}
+
+    def _validate(self) -> None:
+        var = self.attributes["var"]
+        if var is not None and (not isinstance(var, str) or not var.isidentifier()):
+            raise DecoratorError(f"@catch(var={var!r}): var must be a valid attribute name.")
+
+
+class TimeoutDecorator(StepDecorator):
+    """Fail an attempt that runs longer than seconds + minutes + hours."""
+
+    name = "timeout"
+    defaults = {"seconds": 0, "minutes": 0, "hours": 0}
+
+    def _validate(self) -> None:
+        for key in self.defaults:
+            self._number(key, 0)
+        if self.total_seconds <= 0:
+            raise DecoratorError("@timeout needs a positive duration, e.g. @timeout(minutes=5).")
+
+    @property
+    def total_seconds(self) -> float:
+        a = self.attributes
+        return float(a["seconds"]) + 60 * float(a["minutes"]) + 3600 * float(a["hours"])
+
+
+class ResourcesDecorator(StepDecorator):
+    """CPU, memory (MB) and GPU a task needs; a concurrency budget when run locally."""
+
+    name = "resources"
+    defaults = {"cpu": 1, "memory": 4096, "gpu": None, "disk": None, "shared_memory": None}
+
+    def _validate(self) -> None:
+        self._number("cpu", 0)
+        self._number("memory", 0)
+        for key in ("gpu", "disk", "shared_memory"):
+            self._number(key, 0)
+
+
+class EnvironmentDecorator(StepDecorator):
+    """Environment variables set in the task process before the step runs."""
+
+    name = "environment"
+    defaults = {"vars": {}}
+
+    def _validate(self) -> None:
+        env = self.attributes["vars"]
+        if not isinstance(env, dict) or not all(isinstance(k, str) for k in env):
+            raise DecoratorError("@environment(vars=...) needs a dict of name -> value.")
+        self.attributes["vars"] = {k: str(v) for k, v in env.items()}
+
+
+DECORATORS: dict[str, type[StepDecorator]] = {
+    cls.name: cls for cls in (RetryDecorator, CatchDecorator, TimeoutDecorator,
+                              ResourcesDecorator, EnvironmentDecorator)
+}
+
+
+def _attach(func: Callable[..., Any], deco: StepDecorator) -> Callable[..., Any]:
+    if not getattr(func, "is_step", False):
+        raise DecoratorError(
+            f"@{deco.name} on '{getattr(func, '__name__', func)}': step decorators apply only to "
+            f"steps and must be written above @step (so @step is applied first).")
+    if any(d.name == deco.name for d in func.decorators):  # type: ignore[attr-defined]
+        raise DecoratorError(f"@{deco.name} is given twice on step '{func.__name__}'.")
+    func.decorators.append(deco)  # type: ignore[attr-defined]
+    return func
+
+
+def _make_decorator(cls: type[StepDecorator]) -> Callable[..., Any]:
+    def decorator(func: Callable[..., Any] | None = None, **attributes: Any) -> Any:
+        if func is not None:
+            return _attach(func, cls())
+        deco = cls(**attributes)
+        return lambda f: _attach(f, deco)
+
+    decorator.__name__ = cls.name
+    decorator.__doc__ = cls.__doc__
+    return decorator
+
+
+retry = _make_decorator(RetryDecorator)
+catch = _make_decorator(CatchDecorator)
+timeout = _make_decorator(TimeoutDecorator)
+resources = _make_decorator(ResourcesDecorator)
+environment = _make_decorator(EnvironmentDecorator)
+
+
+def parse_decospec(spec: str) -> StepDecorator:
+    """Parse a ``--with`` spec: ``retry``, ``retry:times=2``, ``environment:vars={...}``."""
+    name, _, rest = spec.partition(":")
+    name = name.strip()
+    if name not in DECORATORS:
+        raise DecoratorError(f"--with {spec!r}: unknown decorator {name!r}; choose from "
+                             f"{', '.join(sorted(DECORATORS))}.")
+    attributes: dict[str, Any] = {}
+    if rest.strip():
+        if name == "environment" and rest.strip().startswith("vars="):
+            pairs = [rest.strip()]  # the JSON dict may itself contain commas
+        else:
+            pairs = [p for p in rest.split(",") if p.strip()]
+        for pair in pairs:
+            key, eq, raw = pair.partition("=")
+            if not eq:
+                raise DecoratorError(f"--with {spec!r}: expected attr=value, got {pair!r}.")
+            attributes[key.strip()] = _parse_value(raw.strip())
+    return DECORATORS[name](**attributes)
+
+
+def _parse_value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw

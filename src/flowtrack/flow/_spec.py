@@ -1,0 +1,296 @@
+"""``FlowSpec`` and ``@step``: how a flow is written (Metaflow's authoring API).
+
+A flow instance does no I/O itself. While a task runs, the runtime attaches an
+``ArtifactSource`` for the task's inherited artifacts (and one per branch for a
+join); reading ``self.x`` loads lazily through it, assigning ``self.x = v`` records
+an output in the instance's ``__dict__``. ``self.next(...)`` only records the
+transition, checked by the runtime against the graph.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from .._errors import MergeArtifactsError, StepError
+from ._graph import FlowGraph
+from ._params import Parameter
+
+_RESERVED_ATTRIBUTES = frozenset({"next", "input", "index", "name", "foreach_stack",
+                                  "merge_artifacts", "script_name"})
+
+
+class ArtifactSource(ABC):
+    """Read access to one task's visible artifacts (implemented by the runtime).
+
+    To add a new kind of source (another executor's data plane), implement these
+    methods; the flow never learns where values come from.
+    """
+
+    step_name: str = ""
+
+    @abstractmethod
+    def names(self) -> Iterable[str]:
+        """Names of the artifacts visible to this task (parameters excluded)."""
+
+    @abstractmethod
+    def load(self, name: str) -> Any:
+        """The value of artifact ``name``; raises KeyError when there is none."""
+
+    @abstractmethod
+    def digest(self, name: str) -> str | None:
+        """The content digest of artifact ``name`` (None when absent)."""
+
+    @abstractmethod
+    def parameter(self, name: str) -> Any:
+        """The run's value of parameter ``name``."""
+
+    def foreach_input(self) -> Any:
+        return None
+
+    def foreach_index(self) -> int | None:
+        return None
+
+    def foreach_frames(self) -> list[tuple[int, int, Any]]:
+        """(index, num_splits, value) per enclosing foreach, outermost first."""
+        return []
+
+
+def step(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a method of a ``FlowSpec`` as a step of the flow."""
+    func.is_step = True  # type: ignore[attr-defined]
+    func.decorators = []  # type: ignore[attr-defined]
+    func.name = func.__name__  # type: ignore[attr-defined]
+    return func
+
+
+# Set by the flowtrack package root: runs the command line for a flow class.
+_cli_entry: Callable[[type], Any] | None = None
+
+
+def register_cli(entry: Callable[[type], Any]) -> None:
+    global _cli_entry
+    _cli_entry = entry
+
+
+class FlowSpec:
+    """Base class of flows. ``MyFlow()`` at the bottom of a script runs the CLI."""
+
+    _graph_cache: dict[type, FlowGraph] = {}
+
+    def __init__(self, use_cli: bool = True) -> None:
+        object.__setattr__(self, "_source", None)
+        object.__setattr__(self, "_transition", None)
+        object.__setattr__(self, "_merged", {})
+        object.__setattr__(self, "_step_name", None)
+        if use_cli:
+            if _cli_entry is None:
+                raise RuntimeError("the flowtrack command line is not available")
+            _cli_entry(type(self))
+
+    # -- class-level information -------------------------------------------------
+    @classmethod
+    def _graph(cls) -> FlowGraph:
+        graph = FlowSpec._graph_cache.get(cls)
+        if graph is None:
+            graph = FlowSpec._graph_cache[cls] = FlowGraph(cls)
+        return graph
+
+    @classmethod
+    def _parameters(cls) -> list[Parameter]:
+        seen: dict[str, Parameter] = {}
+        for klass in reversed(cls.__mro__):
+            for value in vars(klass).values():
+                if isinstance(value, Parameter):
+                    seen[value.attr_name] = value
+        return list(seen.values())
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    @property
+    def script_name(self) -> str:
+        return os.path.basename(sys.modules[type(self).__module__].__file__ or "")
+
+    # -- artifacts ---------------------------------------------------------------
+    def _parameter_value(self, attr: str) -> Any:
+        source = self.__dict__.get("_source")
+        if source is None:
+            param = getattr(type(self), attr)
+            return param.default
+        return source.parameter(attr)
+
+    def __getattr__(self, name: str) -> Any:
+        # only called when normal lookup fails: an artifact not assigned in this task
+        if name.startswith("__") or name.startswith("_"):
+            raise AttributeError(name)
+        source = self.__dict__.get("_source")
+        if source is not None:
+            try:
+                return source.load(name)
+            except KeyError:
+                pass
+        raise AttributeError(self._missing_message(name))
+
+    def _missing_message(self, name: str) -> str:
+        step = self.__dict__.get("_step_name") or "?"
+        node = self._graph().nodes.get(step)
+        hint = ""
+        if node is not None and node.is_join:
+            hint = (" After a join only parameters and merged or assigned artifacts are visible;"
+                    " read it from a branch (inputs[0]." + name + ") or call "
+                    "self.merge_artifacts(inputs) first.")
+        return f"Flow {self.name} has no artifact '{name}' in step '{step}'.{hint}"
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+            return
+        if name in _RESERVED_ATTRIBUTES:
+            raise StepError(f"'{name}' is a reserved attribute of FlowSpec and cannot be "
+                            f"assigned in step '{self.__dict__.get('_step_name')}'; use another "
+                            "name.")
+        object.__setattr__(self, name, value)
+
+    @property
+    def input(self) -> Any:
+        source = self.__dict__.get("_source")
+        return source.foreach_input() if source is not None else None
+
+    @property
+    def index(self) -> int | None:
+        source = self.__dict__.get("_source")
+        return source.foreach_index() if source is not None else None
+
+    def foreach_stack(self) -> list[tuple[int, int, Any]]:
+        """(index, num_splits, value) for each enclosing foreach, outermost first."""
+        source = self.__dict__.get("_source")
+        return source.foreach_frames() if source is not None else []
+
+    # -- transitions -------------------------------------------------------------
+    def next(self, *targets: Any, foreach: str | None = None, condition: str | None = None,
+             num_parallel: int | None = None) -> None:
+        """Declare where the flow goes after this step (must be the last statement)."""
+        if self.__dict__.get("_transition") is not None:
+            raise StepError(f"self.next() called twice in step '{self.__dict__.get('_step_name')}';"
+                            " call it exactly once, as the last statement.")
+        if len(targets) == 1 and isinstance(targets[0], dict):
+            names: list[str] | dict[str, str] = {
+                str(k): _target_name(v) for k, v in targets[0].items()}
+        else:
+            names = [_target_name(t) for t in targets]
+        object.__setattr__(self, "_transition", (names, foreach, condition))
+
+    # -- joins -------------------------------------------------------------------
+    def merge_artifacts(self, inputs: Inputs, exclude: Iterable[str] | None = None,
+                        include: Iterable[str] | None = None) -> None:
+        """Copy into this join every artifact on which all branches agree.
+
+        Artifacts already assigned in this step are left alone. A name whose value
+        differs between branches raises ``MergeArtifactsError`` unless excluded or
+        assigned first. ``include`` limits merging to the named artifacts.
+        """
+        if not isinstance(inputs, Inputs):
+            raise MergeArtifactsError("merge_artifacts() must be called in a join step with its "
+                                      "`inputs` argument: self.merge_artifacts(inputs).")
+        if exclude and include:
+            raise MergeArtifactsError("merge_artifacts(): give include= or exclude=, not both.")
+        excluded = set(exclude or ())
+        wanted = set(include) if include is not None else None
+        candidates: dict[str, dict[str | None, int]] = {}
+        for position, branch in enumerate(inputs):
+            source = branch._source
+            for name in source.names():
+                if wanted is not None and name not in wanted:
+                    continue
+                candidates.setdefault(name, {}).setdefault(source.digest(name), position)
+        if wanted is not None:
+            missing = sorted(wanted - set(candidates))
+            if missing:
+                raise MergeArtifactsError(
+                    f"merge_artifacts(include=...) names artifact(s) {', '.join(missing)} that no "
+                    f"input of step '{self.__dict__.get('_step_name')}' has.")
+        merged, conflicts = self.__dict__["_merged"], []
+        for name, by_digest in candidates.items():
+            if name in excluded or name in self.__dict__ or name in merged:
+                continue
+            if len(by_digest) > 1:
+                conflicts.append(name)
+                continue
+            merged[name] = next(iter(by_digest.values()))
+        if conflicts:
+            raise MergeArtifactsError(
+                f"Step '{self.__dict__.get('_step_name')}' cannot merge artifact(s) "
+                f"{', '.join(sorted(conflicts))}: their values differ between the joined "
+                "branches. Assign them in the join before merging (self.<name> = ...), or pass "
+                "exclude=[...].")
+
+
+def _target_name(target: Any) -> str:
+    name = getattr(target, "__name__", None)
+    if name is None or not getattr(target, "is_step", False):
+        raise StepError(f"self.next() got {target!r}; pass steps as self.<step_name>.")
+    return str(name)
+
+
+class BranchView:
+    """One input of a join: read-only attribute access to a branch's artifacts."""
+
+    def __init__(self, source: ArtifactSource) -> None:
+        object.__setattr__(self, "_source", source)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._source.load(name)
+        except KeyError:
+            raise AttributeError(f"Branch '{self._source.step_name}' has no artifact "
+                                 f"'{name}'.") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise StepError("Join inputs are read-only; assign to self in the join step instead.")
+
+    @property
+    def input(self) -> Any:
+        return self._source.foreach_input()
+
+    @property
+    def index(self) -> int | None:
+        return self._source.foreach_index()
+
+    def foreach_stack(self) -> list[tuple[int, int, Any]]:
+        return self._source.foreach_frames()
+
+    def __repr__(self) -> str:
+        return f"<input from step {self._source.step_name}>"
+
+
+class Inputs:
+    """The ``inputs`` of a join: iterate, index (``inputs[0]``) or name a branch
+    (``inputs.train``, for static splits)."""
+
+    def __init__(self, sources: list[ArtifactSource]) -> None:
+        self._branches = [BranchView(s) for s in sources]
+
+    def __iter__(self) -> Iterator[BranchView]:
+        return iter(self._branches)
+
+    def __len__(self) -> int:
+        return len(self._branches)
+
+    def __getitem__(self, index: int) -> BranchView:
+        return self._branches[index]
+
+    def __getattr__(self, name: str) -> BranchView:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        for branch in self._branches:
+            if branch._source.step_name == name:
+                return branch
+        raise AttributeError(f"This join has no input from step '{name}'; inputs come from "
+                             f"{', '.join(b._source.step_name for b in self._branches)}.")

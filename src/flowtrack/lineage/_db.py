@@ -1,0 +1,135 @@
+"""Opening the metadata database: engines, SQLite tuning, schema creation, migrations.
+
+``Database.open(url)`` returns a shared handle per URL. SQLite runs in WAL mode so
+readers (a notebook, the UI) never block the one writer (the scheduler) and never
+see a half-written transaction. A new database gets the current schema directly
+and is stamped with the Alembic head; an older one is upgraded through Alembic.
+Engines are disposed in forked children so a task never reuses its parent's
+connections.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy.engine import Connection, Engine
+
+from .._errors import ConfigurationError
+from ._schema import metadata
+
+# The Alembic revision the tables in _schema.py correspond to.
+SCHEMA_REVISION = "0001_initial"
+_MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    try:
+        return create_engine(url, pool_pre_ping=True)
+    except Exception as exc:  # unknown dialect, missing driver
+        raise ConfigurationError(
+            f"Cannot open the metadata database {url!r}: {exc}. Check FLOWTRACK_METADATA; "
+            "PostgreSQL needs the driver from `pip install flowtrack[postgres]`."
+        ) from None
+
+
+class Database:
+    """One metadata database: an engine plus the guarantee its schema is current."""
+
+    _open: dict[str, Database] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = _make_engine(url)
+        self._ensure_schema()
+
+    @classmethod
+    def open(cls, url: str) -> Database:
+        with cls._lock:
+            db = cls._open.get(url)
+            if db is None:
+                db = cls._open[url] = cls(url)
+            return db
+
+    def connect(self) -> Connection:
+        return self.engine.connect()
+
+    def _ensure_schema(self) -> None:
+        try:
+            with self.engine.begin() as conn:
+                revision = _current_revision(conn)
+                if revision is None and not inspect(conn).has_table("types"):
+                    metadata.create_all(conn)
+                    _stamp(conn, SCHEMA_REVISION)
+                    return
+        except ConfigurationError:
+            raise
+        except Exception as exc:
+            raise ConfigurationError(
+                f"Cannot open the metadata database {self.url!r}: {exc}. Check that the "
+                "path or server in FLOWTRACK_METADATA / FLOWTRACK_HOME is reachable and "
+                "writable."
+            ) from None
+        if revision != SCHEMA_REVISION:
+            upgrade(self.url)
+
+    @classmethod
+    def _dispose_all_in_child(cls) -> None:
+        for db in cls._open.values():
+            db.engine.dispose(close=False)
+        cls._open = {}
+        cls._lock = threading.Lock()
+
+
+def _current_revision(conn: Connection) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+    return row[0] if row else None
+
+
+def _stamp(conn: Connection, revision: str) -> None:
+    conn.execute(text("CREATE TABLE IF NOT EXISTS alembic_version ("
+                      "version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
+    conn.execute(text("DELETE FROM alembic_version"))
+    conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": revision})
+
+
+def alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the database at ``url`` to ``revision`` through Alembic migrations."""
+    from alembic import command
+
+    command.upgrade(alembic_config(url), revision)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=Database._dispose_all_in_child)

@@ -1,0 +1,340 @@
+"""Reading and writing lineage nodes on one connection, in bulk where it matters.
+
+``LineageSession`` is the low-level API every higher layer goes through: types
+(get-or-create, cached), contexts, executions and artifacts with their properties,
+events, attributions, associations and parent contexts. Writes join the caller's
+open transaction; ``commit()`` ends it. The runtime records a whole run through
+one session; the client reads through short-lived ones.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from .._util import now_ms
+from ._db import Database
+from ._schema import (
+    NODE_TABLES,
+    PROPERTY_TABLES,
+    PropertyType,
+    TypeKind,
+    associations,
+    attributions,
+    event_paths,
+    events,
+    parent_contexts,
+    type_properties,
+    types,
+)
+
+_VALUE_COLUMNS = ("int_value", "double_value", "string_value", "bool_value", "byte_value",
+                  "struct_value")
+
+
+@dataclass
+class Node:
+    """An artifact, execution or context as read from the database."""
+
+    kind: str
+    id: int
+    type_id: int
+    name: str | None
+    create_time_since_epoch: int
+    last_update_time_since_epoch: int
+    state: int | None = None
+    uri: str | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+    custom_properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class NewArtifact:
+    type_id: int
+    name: str | None
+    uri: str | None
+    state: int
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    custom_properties: Mapping[str, Any] = field(default_factory=dict)
+
+
+def property_columns(value: Any) -> dict[str, Any]:
+    """The value column(s) a Python value is stored in."""
+    row = dict.fromkeys(_VALUE_COLUMNS)
+    if isinstance(value, bool):
+        row["bool_value"] = value
+    elif isinstance(value, int):
+        row["int_value"] = value
+    elif isinstance(value, float):
+        row["double_value"] = value
+    elif isinstance(value, str):
+        row["string_value"] = value
+    elif isinstance(value, (bytes, bytearray, memoryview)):
+        row["byte_value"] = bytes(value)
+    else:
+        row["struct_value"] = json.dumps(value, separators=(",", ":"), default=str)
+    return row
+
+
+def property_value(row: Any) -> Any:
+    for column in _VALUE_COLUMNS:
+        value = getattr(row, column)
+        if value is not None:
+            return json.loads(value) if column == "struct_value" else value
+    return None
+
+
+class LineageSession:
+    """Lineage reads and writes on one connection (one transaction at a time)."""
+
+    def __init__(self, db: Database, conn: Connection | None = None) -> None:
+        self.db = db
+        self.conn = conn or db.connect()
+        self._type_ids: dict[tuple[int, str], int] = {}
+
+    # -- transactions ----------------------------------------------------------------
+    def commit(self) -> None:
+        self.conn.commit()
+
+    def rollback(self) -> None:
+        self.conn.rollback()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> LineageSession:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- types -----------------------------------------------------------------------
+    def type_id(self, kind: TypeKind, name: str,
+                properties: Mapping[str, PropertyType] | None = None) -> int:
+        """Get or create a type by kind and name; concurrent creators get one row."""
+        key = (int(kind), name)
+        if key in self._type_ids:
+            return self._type_ids[key]
+        found = self.find_type_id(kind, name)
+        if found is None:
+            found = self._create_type(kind, name, properties or {})
+        self._type_ids[key] = found
+        return found
+
+    def find_type_id(self, kind: TypeKind, name: str) -> int | None:
+        return self.conn.execute(
+            select(types.c.id).where(types.c.type_kind == int(kind), types.c.name == name,
+                                     types.c.version.is_(None))).scalar()
+
+    def _create_type(self, kind: TypeKind, name: str,
+                     properties: Mapping[str, PropertyType]) -> int:
+        try:
+            with self.conn.begin_nested():
+                type_id = self.conn.execute(
+                    insert(types).values(name=name, type_kind=int(kind))).inserted_primary_key[0]
+                if properties:
+                    self.conn.execute(insert(type_properties), [
+                        {"type_id": type_id, "name": p, "data_type": int(t)}
+                        for p, t in properties.items()])
+            return int(type_id)
+        except IntegrityError:  # another writer created it first
+            found = self.find_type_id(kind, name)
+            assert found is not None
+            return found
+
+    # -- writing nodes ---------------------------------------------------------------
+    def _insert_properties(self, kind: str, node_id: int, properties: Mapping[str, Any] | None,
+                           custom: Mapping[str, Any] | None) -> None:
+        rows = []
+        for is_custom, props in ((False, properties), (True, custom)):
+            for name, value in (props or {}).items():
+                if value is None:
+                    continue
+                rows.append({f"{kind}_id": node_id, "name": name,
+                             "is_custom_property": is_custom, **property_columns(value)})
+        if rows:
+            self.conn.execute(insert(PROPERTY_TABLES[kind]), rows)
+
+    def set_properties(self, kind: str, node_id: int, properties: Mapping[str, Any] | None = None,
+                       custom: Mapping[str, Any] | None = None) -> None:
+        """Insert or replace the named properties of one node."""
+        table = PROPERTY_TABLES[kind]
+        owner = table.c[f"{kind}_id"]
+        for is_custom, props in ((False, properties), (True, custom)):
+            if props:
+                self.conn.execute(delete(table).where(
+                    owner == node_id, table.c.is_custom_property == is_custom,
+                    table.c.name.in_(list(props))))
+        self._insert_properties(kind, node_id, properties, custom)
+        node = NODE_TABLES[kind]
+        self.conn.execute(update(node).where(node.c.id == node_id)
+                          .values(last_update_time_since_epoch=now_ms()))
+
+    def get_or_create_context(self, type_id: int, name: str,
+                              properties: Mapping[str, Any] | None = None,
+                              custom: Mapping[str, Any] | None = None,
+                              parent_ids: Iterable[int] = ()) -> tuple[int, bool]:
+        """Return (id, created) of the context ``name``; race-safe."""
+        table = NODE_TABLES["context"]
+        existing = self._context_id(type_id, name)
+        if existing is not None:
+            return existing, False
+        now = now_ms()
+        try:
+            with self.conn.begin_nested():
+                ctx_id = self.conn.execute(insert(table).values(
+                    type_id=type_id, name=name, create_time_since_epoch=now,
+                    last_update_time_since_epoch=now)).inserted_primary_key[0]
+                self._insert_properties("context", ctx_id, properties, custom)
+                parents = [{"context_id": ctx_id, "parent_context_id": p} for p in parent_ids]
+                if parents:
+                    self.conn.execute(insert(parent_contexts), parents)
+            return int(ctx_id), True
+        except IntegrityError:
+            found = self._context_id(type_id, name)
+            assert found is not None
+            return found, False
+
+    def _context_id(self, type_id: int, name: str) -> int | None:
+        table = NODE_TABLES["context"]
+        return self.conn.execute(select(table.c.id).where(
+            table.c.type_id == type_id, table.c.name == name)).scalar()
+
+    def insert_execution(self, type_id: int, name: str, state: int,
+                         properties: Mapping[str, Any] | None = None,
+                         custom: Mapping[str, Any] | None = None,
+                         context_ids: Sequence[int] = (), create_time: int | None = None) -> int:
+        table = NODE_TABLES["execution"]
+        now = create_time or now_ms()
+        exec_id = self.conn.execute(insert(table).values(
+            type_id=type_id, name=name, last_known_state=state, create_time_since_epoch=now,
+            last_update_time_since_epoch=now)).inserted_primary_key[0]
+        self._insert_properties("execution", exec_id, properties, custom)
+        if context_ids:
+            self.conn.execute(insert(associations), [
+                {"context_id": c, "execution_id": exec_id} for c in context_ids])
+        return int(exec_id)
+
+    def update_execution(self, exec_id: int, state: int | None = None,
+                         properties: Mapping[str, Any] | None = None,
+                         custom: Mapping[str, Any] | None = None) -> None:
+        table = NODE_TABLES["execution"]
+        if state is not None:
+            self.conn.execute(update(table).where(table.c.id == exec_id)
+                              .values(last_known_state=state))
+        self.set_properties("execution", exec_id, properties, custom)
+
+    def insert_artifacts(self, new: Sequence[NewArtifact], context_ids: Sequence[int] = ()
+                         ) -> list[int]:
+        """Insert artifacts (with properties and attributions); ids in input order."""
+        if not new:
+            return []
+        table = NODE_TABLES["artifact"]
+        now = now_ms()
+        rows = [{"type_id": a.type_id, "name": a.name, "uri": a.uri, "state": a.state,
+                 "create_time_since_epoch": now, "last_update_time_since_epoch": now}
+                for a in new]
+        result = self.conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                                   rows)
+        ids = [int(r[0]) for r in result]
+        prop_rows = []
+        for art_id, art in zip(ids, new):
+            for is_custom, props in ((False, art.properties), (True, art.custom_properties)):
+                prop_rows.extend({"artifact_id": art_id, "name": k, "is_custom_property": is_custom,
+                                  **property_columns(v)} for k, v in props.items() if v is not None)
+        if prop_rows:
+            self.conn.execute(insert(PROPERTY_TABLES["artifact"]), prop_rows)
+        if context_ids:
+            self.conn.execute(insert(attributions), [
+                {"context_id": c, "artifact_id": a} for a in ids for c in context_ids])
+        return ids
+
+    def insert_events(self, links: Sequence[tuple[int, int, int, str | None]]) -> None:
+        """Insert (artifact_id, execution_id, event type, path key) events."""
+        if not links:
+            return
+        now = now_ms()
+        rows = [{"artifact_id": a, "execution_id": e, "type": t, "milliseconds_since_epoch": now}
+                for a, e, t, _ in links]
+        result = self.conn.execute(insert(events).returning(events.c.id, sort_by_parameter_order=True),
+                                   rows)
+        paths = [{"event_id": int(r[0]), "position": 0, "is_index_step": False, "step_key": key}
+                 for r, (_, _, _, key) in zip(result, links) if key is not None]
+        if paths:
+            self.conn.execute(insert(event_paths), paths)
+
+    def associate(self, context_id: int, execution_ids: Iterable[int]) -> None:
+        rows = [{"context_id": context_id, "execution_id": e} for e in execution_ids]
+        if rows:
+            self.conn.execute(insert(associations), rows)
+
+    # -- reading nodes ---------------------------------------------------------------
+    def nodes(self, kind: str, *where: Any, order_by: Any = None, limit: int | None = None
+              ) -> list[Node]:
+        """Nodes of ``kind`` matching SQLAlchemy ``where`` clauses, with properties."""
+        table = NODE_TABLES[kind]
+        query = select(table).where(*where)
+        query = query.order_by(order_by if order_by is not None else table.c.id)
+        if limit is not None:
+            query = query.limit(limit)
+        rows = self.conn.execute(query).all()
+        return self._with_properties(kind, rows)
+
+    def _with_properties(self, kind: str, rows: Sequence[Any]) -> list[Node]:
+        nodes = {}
+        for r in rows:
+            nodes[r.id] = Node(kind=kind, id=r.id, type_id=r.type_id, name=r.name,
+                               create_time_since_epoch=r.create_time_since_epoch,
+                               last_update_time_since_epoch=r.last_update_time_since_epoch,
+                               state=getattr(r, "state", getattr(r, "last_known_state", None)),
+                               uri=getattr(r, "uri", None))
+        table = PROPERTY_TABLES[kind]
+        owner = table.c[f"{kind}_id"]
+        ids = list(nodes)
+        for start in range(0, len(ids), 500):  # stay under SQL parameter limits
+            chunk = ids[start:start + 500]
+            for prop in self.conn.execute(select(table).where(owner.in_(chunk))):
+                node = nodes[getattr(prop, f"{kind}_id")]
+                target = node.custom_properties if prop.is_custom_property else node.properties
+                target[prop.name] = property_value(prop)
+        return list(nodes.values())
+
+    def node_by_name(self, kind: str, type_id: int, name: str) -> Node | None:
+        table = NODE_TABLES[kind]
+        found = self.nodes(kind, table.c.type_id == type_id, table.c.name == name)
+        return found[0] if found else None
+
+    def nodes_by_ids(self, kind: str, ids: Sequence[int]) -> list[Node]:
+        table = NODE_TABLES[kind]
+        out: list[Node] = []
+        for start in range(0, len(ids), 500):
+            out.extend(self.nodes(kind, table.c.id.in_(list(ids[start:start + 500]))))
+        return out
+
+    def executions_in_context(self, context_id: int, *where: Any) -> list[Node]:
+        table = NODE_TABLES["execution"]
+        in_context = table.c.id.in_(select(associations.c.execution_id)
+                                    .where(associations.c.context_id == context_id))
+        return self.nodes("execution", in_context, *where)
+
+    def child_contexts(self, parent_id: int, *where: Any, order_by: Any = None,
+                       limit: int | None = None) -> list[Node]:
+        table = NODE_TABLES["context"]
+        children = table.c.id.in_(select(parent_contexts.c.context_id)
+                                  .where(parent_contexts.c.parent_context_id == parent_id))
+        return self.nodes("context", children, *where, order_by=order_by, limit=limit)
+
+    def property_filter(self, kind: str, name: str, value: Any, custom: bool = False) -> Any:
+        """A where-clause: the node's property ``name`` equals ``value``."""
+        table = PROPERTY_TABLES[kind]
+        column = next(c for c, v in property_columns(value).items() if v is not None)
+        owner = table.c[f"{kind}_id"]
+        return NODE_TABLES[kind].c.id.in_(select(owner).where(and_(
+            table.c.name == name, table.c.is_custom_property == custom,
+            table.c[column] == value)))

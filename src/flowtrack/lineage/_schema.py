@@ -1,0 +1,192 @@
+"""The metadata schema: ML Metadata's model in SQLAlchemy Core tables.
+
+Typed nodes (artifacts, executions, contexts) with typed properties and free-form
+custom properties, joined by events (artifact <-> execution), attributions
+(artifact in context), associations (execution in context) and parent contexts.
+Property values live in one column per kind, as in MLMD; ``struct_value`` holds
+JSON. Enum values match MLMD's protobuf numbers so data can be exchanged.
+
+Changing a table here requires a new Alembic revision in ``migrations/versions``.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+
+class TypeKind(enum.IntEnum):
+    EXECUTION = 0
+    ARTIFACT = 1
+    CONTEXT = 2
+
+
+class PropertyType(enum.IntEnum):
+    UNKNOWN = 0
+    INT = 1
+    DOUBLE = 2
+    STRING = 3
+    STRUCT = 4
+    PROTO = 5
+    BOOLEAN = 6
+    BYTES = 7
+
+
+class ArtifactState(enum.IntEnum):
+    UNKNOWN = 0
+    PENDING = 1
+    LIVE = 2
+    MARKED_FOR_DELETION = 3
+    DELETED = 4
+    ABANDONED = 5
+    REFERENCE = 6
+
+
+class ExecutionState(enum.IntEnum):
+    UNKNOWN = 0
+    NEW = 1
+    RUNNING = 2
+    COMPLETE = 3
+    FAILED = 4
+    CACHED = 5
+    CANCELED = 6
+
+
+class EventType(enum.IntEnum):
+    UNKNOWN = 0
+    DECLARED_OUTPUT = 1
+    DECLARED_INPUT = 2
+    INPUT = 3
+    OUTPUT = 4
+    INTERNAL_INPUT = 5
+    INTERNAL_OUTPUT = 6
+    PENDING_OUTPUT = 7
+
+
+types = Table(
+    "types", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("version", String(255)),
+    Column("type_kind", Integer, nullable=False),
+    Column("description", Text),
+    Column("external_id", String(255)),
+    UniqueConstraint("type_kind", "name", "version", name="uq_types_kind_name_version"),
+)
+
+type_properties = Table(
+    "type_properties", metadata,
+    Column("type_id", Integer, ForeignKey("types.id"), primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("data_type", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+
+def _node_table(name: str, state_column: str | None, extra: list[Column]) -> Table:
+    columns = [
+        Column("id", Integer, primary_key=True),
+        Column("type_id", Integer, ForeignKey("types.id"), nullable=False),
+        Column("name", String(255)),
+        Column("external_id", String(255)),
+        Column("create_time_since_epoch", Integer, nullable=False),
+        Column("last_update_time_since_epoch", Integer, nullable=False),
+        *extra,
+    ]
+    if state_column:
+        columns.append(Column(state_column, Integer))
+    return Table(name, metadata, *columns,
+                 UniqueConstraint("type_id", "name", name=f"uq_{name}_type_name"))
+
+
+artifacts = _node_table("artifacts", "state", [Column("uri", Text)])
+Index("ix_artifacts_uri", artifacts.c.uri)
+executions = _node_table("executions", "last_known_state", [])
+contexts = _node_table("contexts", None, [])
+
+
+def _property_table(name: str, owner: str) -> Table:
+    return Table(
+        name, metadata,
+        Column(f"{owner}_id", Integer, ForeignKey(f"{owner}s.id", ondelete="CASCADE"),
+               primary_key=True),
+        Column("name", String(255), primary_key=True),
+        Column("is_custom_property", Boolean, primary_key=True),
+        Column("int_value", Integer),
+        Column("double_value", Float),
+        Column("string_value", Text),
+        Column("bool_value", Boolean),
+        Column("byte_value", LargeBinary),
+        Column("struct_value", Text),
+        sqlite_with_rowid=False,
+    )
+
+
+artifact_properties = _property_table("artifact_properties", "artifact")
+execution_properties = _property_table("execution_properties", "execution")
+context_properties = _property_table("context_properties", "context")
+
+events = Table(
+    "events", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("artifact_id", Integer, ForeignKey("artifacts.id"), nullable=False),
+    Column("execution_id", Integer, ForeignKey("executions.id"), nullable=False),
+    Column("type", Integer, nullable=False),
+    Column("milliseconds_since_epoch", Integer),
+    UniqueConstraint("artifact_id", "execution_id", "type", name="uq_events_link"),
+)
+Index("ix_events_execution", events.c.execution_id)
+
+event_paths = Table(
+    "event_paths", metadata,
+    Column("event_id", Integer, ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("is_index_step", Boolean, nullable=False),
+    Column("step_index", Integer),
+    Column("step_key", Text),
+    Index("ix_event_paths_event", "event_id"),
+)
+
+attributions = Table(
+    "attributions", metadata,
+    Column("context_id", Integer, ForeignKey("contexts.id"), primary_key=True),
+    Column("artifact_id", Integer, ForeignKey("artifacts.id"), primary_key=True),
+    Index("ix_attributions_artifact", "artifact_id"),
+    sqlite_with_rowid=False,
+)
+
+associations = Table(
+    "associations", metadata,
+    Column("context_id", Integer, ForeignKey("contexts.id"), primary_key=True),
+    Column("execution_id", Integer, ForeignKey("executions.id"), primary_key=True),
+    Index("ix_associations_execution", "execution_id"),
+    sqlite_with_rowid=False,
+)
+
+parent_contexts = Table(
+    "parent_contexts", metadata,
+    Column("context_id", Integer, ForeignKey("contexts.id"), primary_key=True),
+    Column("parent_context_id", Integer, ForeignKey("contexts.id"), primary_key=True),
+    Index("ix_parent_contexts_parent", "parent_context_id"),
+    sqlite_with_rowid=False,
+)
+
+PROPERTY_TABLES = {"artifact": artifact_properties, "execution": execution_properties,
+                   "context": context_properties}
+NODE_TABLES = {"artifact": artifacts, "execution": executions, "context": contexts}

@@ -1,0 +1,28 @@
+"""Running flows: scheduler, task entry point, executors, recording and resume."""
+
+from ._executor import Attempt, Executor, Finished, LogLine
+from ._local import LocalExecutor
+from ._model import ArtifactRef, ErrorInfo, Frame, Manifest, TaskSpec
+from ._run import RunRequest, resume_run, start_run
+from ._scheduler import RunOptions, Scheduler
+from ._task import CaughtException, run_task
+
+__all__ = [
+    "ArtifactRef",
+    "Attempt",
+    "CaughtException",
+    "ErrorInfo",
+    "Executor",
+    "Finished",
+    "Frame",
+    "LocalExecutor",
+    "LogLine",
+    "Manifest",
+    "RunOptions",
+    "RunRequest",
+    "Scheduler",
+    "TaskSpec",
+    "resume_run",
+    "run_task",
+    "start_run",
+]

@@ -1,0 +1,255 @@
+"""The local executor: every task attempt is a process forked from the scheduler.
+
+Forking the warm scheduler costs about a millisecond and re-imports nothing. The
+child redirects fd 1 and 2 into pipes (so subprocesses are captured too), runs the
+task entry point, writes the pickled manifest to a third pipe and leaves with
+``os._exit``. A crash, ``os._exit``, segfault or kill in the child loses only that
+attempt: the scheduler sees the process end without a manifest. Children run in
+their own process group, so Ctrl-C reaches only the scheduler, which stops them.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import selectors
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+from ..flow import FlowSpec
+from ..store import BlobStore
+from ._executor import Attempt, Executor, Finished, LogLine
+from ._model import ErrorInfo, Manifest
+from ._task import run_task
+
+_READ_CHUNK = 1 << 16
+_HOST = socket.gethostname()
+
+
+class _Child:
+    """Parent-side state of one forked attempt."""
+
+    def __init__(self, attempt: Attempt, fds: dict[int, str], pidfd: int | None) -> None:
+        self.attempt = attempt
+        self.fds = fds  # read fd -> "stdout" | "stderr" | "manifest"
+        self.partial = {"stdout": b"", "stderr": b""}
+        self.manifest = bytearray()
+        self.pidfd = pidfd
+        self.status: int | None = None
+
+
+class LocalExecutor(Executor):
+    name = "local"
+
+    def __init__(self, flow_cls: type[FlowSpec], store: BlobStore) -> None:
+        self.flow_cls = flow_cls
+        self.store = store
+        self.selector = selectors.DefaultSelector()
+        self.children: dict[int, _Child] = {}
+        self._has_pidfd = hasattr(os, "pidfd_open")
+
+    def running(self) -> int:
+        return len(self.children)
+
+    def submit(self, attempt: Attempt) -> None:
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        man_r, man_w = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # child
+            os.close(out_r)
+            os.close(err_r)
+            os.close(man_r)
+            _child_main(attempt, self.flow_cls, self.store, out_w, err_w, man_w)
+        for fd in (out_w, err_w, man_w):
+            os.close(fd)
+        attempt.pid, attempt.host, attempt.executor = pid, _HOST, self.name
+        attempt.started_monotonic = time.monotonic()
+        pidfd = os.pidfd_open(pid) if self._has_pidfd else None
+        child = _Child(attempt, {out_r: "stdout", err_r: "stderr", man_r: "manifest"}, pidfd)
+        self.children[pid] = child
+        for fd in child.fds:
+            os.set_blocking(fd, False)
+            self.selector.register(fd, selectors.EVENT_READ, (pid, fd))
+        if pidfd is not None:
+            self.selector.register(pidfd, selectors.EVENT_READ, (pid, None))
+
+    def poll(self, timeout: float) -> list[LogLine | Finished]:
+        events: list[LogLine | Finished] = []
+        if not self.children:
+            time.sleep(min(timeout, 0.01))
+            return events
+        for key, _ in self.selector.select(timeout if self._has_pidfd else min(timeout, 0.02)):
+            pid, fd = key.data
+            child = self.children.get(pid)
+            if child is None:
+                continue
+            if fd is None:
+                _, child.status = os.waitpid(pid, 0)
+            else:
+                self._read(child, fd, events)
+        for pid, child in list(self.children.items()):
+            if child.status is None and not self._has_pidfd:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    child.status = status
+            if child.status is not None:
+                events.extend(self._finish(pid, child))
+        return events
+
+    def _read(self, child: _Child, fd: int, events: list[LogLine | Finished]) -> None:
+        try:
+            data = os.read(fd, _READ_CHUNK)
+        except BlockingIOError:
+            return
+        self._consume(child, fd, data, events)
+
+    def _consume(self, child: _Child, fd: int, data: bytes,
+                 events: list[LogLine | Finished]) -> None:
+        if not data:  # EOF
+            self._close_fd(child, fd)
+            if not child.fds and child.status is None and not self._has_pidfd:
+                _, child.status = os.waitpid(child.attempt.pid or 0, 0)
+            return
+        stream = child.fds[fd]
+        if stream == "manifest":
+            child.manifest += data
+            return
+        buffer = child.attempt.stdout if stream == "stdout" else child.attempt.stderr
+        buffer += data
+        text = child.partial[stream] + data
+        *lines, child.partial[stream] = text.split(b"\n")
+        events.extend(LogLine(child.attempt, stream, line.decode("utf-8", "replace"))
+                      for line in lines)
+
+    def _close_fd(self, child: _Child, fd: int) -> None:
+        self.selector.unregister(fd)
+        os.close(fd)
+        del child.fds[fd]
+
+    def _drain(self, child: _Child, fd: int, events: list[LogLine | Finished]) -> None:
+        """Read a pipe of an exited child to its end (a grandchild may still hold it)."""
+        while fd in child.fds:
+            try:
+                data = os.read(fd, _READ_CHUNK)
+            except BlockingIOError:
+                self._close_fd(child, fd)
+                return
+            self._consume(child, fd, data, events)
+
+    def _finish(self, pid: int, child: _Child) -> list[LogLine | Finished]:
+        events: list[LogLine | Finished] = []
+        for fd in list(child.fds):
+            self._drain(child, fd, events)
+        for stream, rest in child.partial.items():
+            if rest:
+                events.append(LogLine(child.attempt, stream, rest.decode("utf-8", "replace")))
+        if child.pidfd is not None:
+            self.selector.unregister(child.pidfd)
+            os.close(child.pidfd)
+        del self.children[pid]
+        manifest = _load_manifest(bytes(child.manifest))
+        description = _describe_exit(child.status or 0, child.attempt.killed_reason)
+        if manifest is None and child.attempt.killed_reason:
+            manifest = Manifest(ok=False, error=ErrorInfo("Killed", child.attempt.killed_reason))
+        events.append(Finished(child.attempt, manifest, description))
+        return events
+
+    def cancel(self, attempt: Attempt, reason: str) -> None:
+        attempt.killed_reason = reason
+        if attempt.pid is not None and attempt.pid in self.children:
+            _kill_group(attempt.pid)
+
+    def shutdown(self) -> None:
+        for pid, child in list(self.children.items()):
+            child.attempt.killed_reason = child.attempt.killed_reason or "the run was stopped"
+            _kill_group(pid)
+        deadline = time.monotonic() + 5
+        while self.children and time.monotonic() < deadline:
+            self.poll(0.05)
+
+
+def _kill_group(pid: int) -> None:
+    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        try:
+            target()
+            return
+        except (ProcessLookupError, PermissionError):
+            continue
+
+
+def _load_manifest(data: bytes) -> Manifest | None:
+    if not data:
+        return None
+    try:
+        manifest = pickle.loads(data)
+    except Exception:  # a child killed mid-write leaves a truncated manifest
+        return None
+    return manifest if isinstance(manifest, Manifest) else None
+
+
+def _describe_exit(status: int, killed_reason: str | None) -> str:
+    if killed_reason:
+        return killed_reason
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = str(sig)
+        return f"the task process was killed by signal {name}"
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else status
+    return f"the task process exited with code {code} without reporting a result"
+
+
+def _child_main(attempt: Attempt, flow_cls: type[FlowSpec], store: BlobStore,
+                out_w: int, err_w: int, man_w: int) -> None:
+    """Body of the forked child; never returns."""
+    code = 0
+    try:
+        os.setpgid(0, 0)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        os.close(out_w)
+        os.close(err_w)
+        _line_buffered_stdio()
+        manifest = run_task(attempt.spec, flow_cls, store)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        _write_all(man_w, pickle.dumps(manifest, protocol=5))
+    except BaseException:  # noqa: BLE001 - report anything rather than die silently
+        code = 1
+        try:
+            import traceback
+
+            traceback.print_exc()
+            sys.stderr.flush()
+        except BaseException:  # noqa: BLE001
+            pass
+    finally:
+        os._exit(code)
+
+
+def _line_buffered_stdio() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure: Any = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(line_buffering=True)
+            except Exception:  # a replaced stream (e.g. under a notebook) may refuse
+                pass
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+    os.close(fd)

@@ -1,0 +1,123 @@
+"""The data that travels between scheduler, executors and the task entry point.
+
+Everything here is plain, picklable data: a ``TaskSpec`` says what to run with which
+input artifact references, a ``Manifest`` says what a task did. Only digests and
+small inline values travel; artifact values stay in the blob store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..store import BlobRef
+
+
+@dataclass(frozen=True)
+class ArtifactRef:
+    """A stored artifact: its lineage id (None until recorded) and where its bytes are."""
+
+    id: int | None
+    digest: str
+    size: int
+    inline: bytes | None = None
+
+    @property
+    def blob(self) -> BlobRef:
+        return BlobRef(self.digest, self.size, self.inline)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One enclosing split of a task: a foreach (with its list) or a static split."""
+
+    kind: str  # "foreach" or "split"
+    step: str
+    index: int
+    num_splits: int
+    split_task: str  # task id of the splitting task
+    items: ArtifactRef | None = None  # the foreach list artifact
+    items_name: str | None = None
+
+    def to_json(self) -> list[Any]:
+        return [self.kind, self.step, self.index, self.num_splits, self.split_task]
+
+
+@dataclass
+class BranchInput:
+    """One input of a join task: the parent task's visible artifacts."""
+
+    step: str
+    task_id: str
+    namespace: dict[str, ArtifactRef]
+    frames: tuple[Frame, ...]
+
+
+@dataclass
+class TaskSpec:
+    """Everything the task entry point needs to run one attempt of one task."""
+
+    flow_name: str
+    run_id: str
+    step: str
+    task_id: str
+    attempt: int
+    namespace: dict[str, ArtifactRef]
+    parameters: dict[str, ArtifactRef]
+    frames: tuple[Frame, ...] = ()
+    branches: list[BranchInput] = field(default_factory=list)
+    max_num_splits: int = 100
+    env: dict[str, str] = field(default_factory=dict)
+    timeout_seconds: float | None = None
+    catch_var: str | None = None
+    catch_print: bool = True
+    is_last_attempt: bool = True
+    fallback_error: ErrorInfo | None = None  # set for @catch's fallback attempt
+    origin_run_id: str | None = None
+    tags: tuple[str, ...] = ()
+    user: str = ""
+    store_url: str = ""
+
+    @property
+    def pathspec(self) -> str:
+        return f"{self.flow_name}/{self.run_id}/{self.step}/{self.task_id}"
+
+
+@dataclass
+class ErrorInfo:
+    """A task failure, as strings (exceptions themselves may not pickle)."""
+
+    type: str
+    message: str
+    traceback: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.message}"
+
+
+@dataclass
+class OutputRecord:
+    """An artifact a task wrote."""
+
+    digest: str
+    size: int
+    inline: bytes | None
+    python_type: str
+    preview: str
+    uri: str | None
+
+
+@dataclass
+class Manifest:
+    """What one attempt did: outputs, reads, the transition taken, or the error."""
+
+    ok: bool
+    outputs: dict[str, OutputRecord] = field(default_factory=dict)
+    merged: dict[str, ArtifactRef] = field(default_factory=dict)
+    reads: set[int] = field(default_factory=set)
+    num_splits: int | None = None
+    switch_target: str | None = None
+    error: ErrorInfo | None = None
+    caught: bool = False
+    started_ms: int = 0
+    finished_ms: int = 0

@@ -1,0 +1,252 @@
+"""Recording a flow run in the lineage graph (the scheduler's only writer).
+
+A flow is an ``Experiment`` context, a run a ``Run`` context under it, a task a
+``Task`` execution associated with the run, each value a ``Value`` artifact (an
+IncludeFile a ``Dataset`` artifact) attributed to the run, with OUTPUT events from
+the task that wrote it and INPUT events to every task that really read it. Each
+task also keeps ``artifacts``: the name -> artifact id map of everything visible to
+it, which is what the client reads. Writes are grouped and committed at most a few
+times a second, so a 1000-task foreach costs a handful of transactions.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+from typing import Any
+
+from .._util import now_ms
+from ..lineage import (
+    ArtifactState,
+    Database,
+    EventType,
+    ExecutionState,
+    LineageSession,
+    NewArtifact,
+    Node,
+    PropertyType,
+    TypeKind,
+)
+from ..store import BlobStore
+from ._executor import Attempt
+from ._model import ArtifactRef, ErrorInfo, Frame, Manifest
+
+EXPERIMENT_TYPE = "Experiment"
+RUN_TYPE = "Run"
+TASK_TYPE = "Task"
+VALUE_TYPE = "Value"
+DATASET_TYPE = "Dataset"
+PARAMETERS_STEP = "_parameters"
+LOG_INLINE_LIMIT = 2048
+COMMIT_INTERVAL = 0.25
+
+_S, _I, _D = PropertyType.STRING, PropertyType.INT, PropertyType.DOUBLE
+RUN_PROPERTIES = {"flow_name": _S, "run_id": _S, "user": _S, "status": _S, "start_time": _I,
+                  "end_time": _I, "tags": PropertyType.STRUCT, "origin_run_id": _S,
+                  "script": _S, "python_version": _S, "host": _S, "kind": _S}
+TASK_PROPERTIES = {"flow_name": _S, "run_id": _S, "step_name": _S, "task_id": _S,
+                   "attempt": _I, "pid": _I, "host": _S, "executor": _S, "started_at": _I,
+                   "finished_at": _I, "state": _S, "origin_run_id": _S, "origin_task": _S}
+VALUE_PROPERTIES = {"digest": _S, "size": _I, "python_type": _S, "preview": _S,
+                    "artifact_name": _S, "inline": PropertyType.BYTES}
+
+SUCCESS_STATES = (int(ExecutionState.COMPLETE), int(ExecutionState.CACHED))
+
+
+class RunRecorder:
+    """Writes one run's contexts, executions, artifacts and events."""
+
+    def __init__(self, db: Database, store: BlobStore) -> None:
+        self.session = LineageSession(db)
+        self.store = store
+        self._last_commit = time.monotonic()
+        s = self.session
+        self.experiment_type = s.type_id(TypeKind.CONTEXT, EXPERIMENT_TYPE, {"kind": _S})
+        self.run_type = s.type_id(TypeKind.CONTEXT, RUN_TYPE, RUN_PROPERTIES)
+        self.task_type = s.type_id(TypeKind.EXECUTION, TASK_TYPE, TASK_PROPERTIES)
+        self.value_type = s.type_id(TypeKind.ARTIFACT, VALUE_TYPE, VALUE_PROPERTIES)
+        self.dataset_type = s.type_id(TypeKind.ARTIFACT, DATASET_TYPE, VALUE_PROPERTIES)
+        self.run_context: int | None = None
+        self.flow_name = ""
+        self.run_id = ""
+        s.commit()
+
+    # -- run --------------------------------------------------------------------
+    def start_run(self, flow_name: str, run_id: str, user: str, tags: list[str],
+                  origin_run_id: str | None, script: str) -> int:
+        s = self.session
+        experiment, _ = s.get_or_create_context(self.experiment_type, flow_name,
+                                                properties={"kind": "flow"})
+        props = {"flow_name": flow_name, "run_id": run_id, "user": user, "status": "RUNNING",
+                 "start_time": now_ms(), "tags": sorted(set(tags)), "origin_run_id": origin_run_id,
+                 "script": script, "python_version": platform.python_version(),
+                 "host": platform.node(), "kind": "flow"}
+        ctx, created = s.get_or_create_context(self.run_type, f"{flow_name}/{run_id}", props,
+                                               parent_ids=[experiment])
+        if not created:
+            raise ValueError(f"run {flow_name}/{run_id} already exists")
+        self.run_context, self.flow_name, self.run_id = ctx, flow_name, run_id
+        s.commit()
+        return ctx
+
+    def finish_run(self, status: str, params: dict[str, Any] | None = None) -> None:
+        assert self.run_context is not None
+        custom = {"params": params} if params is not None else None
+        self.session.set_properties("context", self.run_context,
+                                    {"status": status, "end_time": now_ms()}, custom)
+        self.session.commit()
+
+    def set_run_params(self, params: dict[str, Any]) -> None:
+        assert self.run_context is not None
+        self.session.set_properties("context", self.run_context, custom={"params": params})
+
+    # -- tasks ------------------------------------------------------------------
+    def pathspec(self, step: str, task_id: str) -> str:
+        return f"{self.flow_name}/{self.run_id}/{step}/{task_id}"
+
+    def task_started(self, step: str, task_id: str, attempt: Attempt | None,
+                     frames: tuple[Frame, ...], parents: list[str], iteration: int) -> int:
+        assert self.run_context is not None
+        props = {"flow_name": self.flow_name, "run_id": self.run_id, "step_name": step,
+                 "task_id": task_id, "attempt": 0, "state": "running", "started_at": now_ms()}
+        if attempt is not None:
+            props.update(pid=attempt.pid, host=attempt.host, executor=attempt.executor)
+        custom = {"frames": [f.to_json() for f in frames], "parents": parents}
+        if iteration:
+            custom["iteration"] = iteration
+        return self.session.insert_execution(self.task_type, self.pathspec(step, task_id),
+                                             int(ExecutionState.RUNNING), props, custom,
+                                             [self.run_context])
+
+    def attempt_started(self, exec_id: int, attempt: Attempt) -> None:
+        self.session.update_execution(exec_id, properties={
+            "attempt": attempt.spec.attempt, "pid": attempt.pid, "host": attempt.host,
+            "executor": attempt.executor, "state": "running"})
+
+    def task_finished(self, exec_id: int, attempt: Attempt, manifest: Manifest | None,
+                      error: ErrorInfo | None, inherited: dict[str, ArtifactRef],
+                      history: list[dict[str, Any]]) -> dict[str, ArtifactRef]:
+        """Record the final attempt of a task; return its visible namespace with ids."""
+        ok = manifest is not None and manifest.ok
+        spec = attempt.spec
+        namespace = dict(inherited)
+        if manifest is not None and manifest.ok:
+            namespace.update(manifest.merged)
+            namespace.update(self._record_outputs(exec_id, spec.step, spec.task_id, manifest))
+        if manifest is not None and manifest.reads:
+            self.session.insert_events([(a, exec_id, int(EventType.INPUT), None)
+                                        for a in sorted(manifest.reads)])
+        props: dict[str, Any] = {"state": "completed" if ok else "failed",
+                                 "finished_at": now_ms(), "attempt": spec.attempt}
+        custom: dict[str, Any] = {"artifacts": {n: r.id for n, r in namespace.items()}}
+        custom.update(self._log_properties("stdout", attempt.stdout))
+        custom.update(self._log_properties("stderr", attempt.stderr))
+        if error is not None:
+            custom.update(error_type=error.type, error_message=error.message,
+                          error_traceback=error.traceback)
+        if manifest is not None and manifest.caught:
+            custom["caught_exception"] = True
+        if len(history) > 1:
+            custom["attempts"] = history
+        state = ExecutionState.COMPLETE if ok else ExecutionState.FAILED
+        self.session.update_execution(exec_id, int(state), props, custom)
+        return namespace
+
+    def task_cloned(self, step: str, task_id: str, origin: Node, frames: tuple[Frame, ...],
+                    parents: list[str], iteration: int) -> int:
+        """Record a task reused from the origin run (by reference, no blob copies)."""
+        assert self.run_context is not None
+        props = {k: v for k, v in origin.properties.items() if k in TASK_PROPERTIES}
+        props.update(flow_name=self.flow_name, run_id=self.run_id, step_name=step, task_id=task_id,
+                     origin_run_id=origin.properties.get("run_id"), origin_task=origin.name,
+                     state="completed")
+        custom = {k: v for k, v in origin.custom_properties.items()}
+        custom.update(frames=[f.to_json() for f in frames], parents=parents)
+        if iteration:
+            custom["iteration"] = iteration
+        return self.session.insert_execution(self.task_type, self.pathspec(step, task_id),
+                                             int(ExecutionState.CACHED), props, custom,
+                                             [self.run_context])
+
+    def _record_outputs(self, exec_id: int, step: str, task_id: str,
+                        manifest: Manifest) -> dict[str, ArtifactRef]:
+        names = list(manifest.outputs)
+        new = [self._value_artifact(step, task_id, name, manifest.outputs[name])
+               for name in names]
+        assert self.run_context is not None
+        ids = self.session.insert_artifacts(new, [self.run_context])
+        self.session.insert_events([(i, exec_id, int(EventType.OUTPUT), n)
+                                    for i, n in zip(ids, names)])
+        return {n: ArtifactRef(i, manifest.outputs[n].digest, manifest.outputs[n].size,
+                               manifest.outputs[n].inline) for n, i in zip(names, ids)}
+
+    def _value_artifact(self, step: str, task_id: str, name: str, out: Any,
+                        type_id: int | None = None) -> NewArtifact:
+        return NewArtifact(
+            type_id=type_id or self.value_type, name=f"{self.pathspec(step, task_id)}/{name}",
+            uri=out.uri, state=int(ArtifactState.LIVE),
+            properties={"digest": out.digest, "size": out.size, "python_type": out.python_type,
+                        "preview": out.preview, "artifact_name": name, "inline": out.inline})
+
+    def _log_properties(self, stream: str, data: bytearray) -> dict[str, Any]:
+        if not data:
+            return {}
+        if len(data) <= LOG_INLINE_LIMIT:
+            return {stream: bytes(data)}
+        return {f"{stream}_digest": self.store.put_bytes(bytes(data))}
+
+    # -- parameters -------------------------------------------------------------
+    def record_parameters(self, outputs: dict[str, Any], datasets: set[str]) -> dict[str, ArtifactRef]:
+        """Record the run's parameter values as outputs of a ``_parameters`` task."""
+        assert self.run_context is not None
+        exec_id = self.session.insert_execution(
+            self.task_type, self.pathspec(PARAMETERS_STEP, "0"), int(ExecutionState.COMPLETE),
+            {"flow_name": self.flow_name, "run_id": self.run_id, "step_name": PARAMETERS_STEP,
+             "task_id": "0", "state": "completed", "started_at": now_ms(),
+             "finished_at": now_ms()}, {}, [self.run_context])
+        names = list(outputs)
+        new = [self._value_artifact(PARAMETERS_STEP, "0", n, outputs[n],
+                                    self.dataset_type if n in datasets else None) for n in names]
+        ids = self.session.insert_artifacts(new, [self.run_context])
+        self.session.insert_events([(i, exec_id, int(EventType.OUTPUT), n)
+                                    for i, n in zip(ids, names)])
+        refs = {n: ArtifactRef(i, outputs[n].digest, outputs[n].size, outputs[n].inline)
+                for n, i in zip(names, ids)}
+        self.session.set_properties("execution", exec_id,
+                                    custom={"artifacts": {n: r.id for n, r in refs.items()}})
+        return refs
+
+    def clone_parameters(self, refs: dict[str, ArtifactRef]) -> None:
+        assert self.run_context is not None
+        self.session.insert_execution(
+            self.task_type, self.pathspec(PARAMETERS_STEP, "0"), int(ExecutionState.CACHED),
+            {"flow_name": self.flow_name, "run_id": self.run_id, "step_name": PARAMETERS_STEP,
+             "task_id": "0", "state": "completed"},
+            {"artifacts": {n: r.id for n, r in refs.items()}}, [self.run_context])
+
+    # -- transactions -----------------------------------------------------------
+    def maybe_commit(self, force: bool = False) -> None:
+        if force or time.monotonic() - self._last_commit >= COMMIT_INTERVAL:
+            self.session.commit()
+            self._last_commit = time.monotonic()
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def run_display_params(values: dict[str, Any]) -> dict[str, Any]:
+    """Parameter values as shown on the run (JSON-safe, long values shortened)."""
+    out = {}
+    for name, value in values.items():
+        try:
+            json.dumps(value)
+            out[name] = value if len(json.dumps(value)) <= 500 else f"<{type(value).__name__}>"
+        except (TypeError, ValueError):
+            out[name] = repr(value)[:500]
+    return out
+
+
+def script_path() -> str:
+    return sys.argv[0] if sys.argv else ""

@@ -1,0 +1,86 @@
+"""Resume: which tasks of an origin run a new run may reuse, and their artifacts.
+
+A task is reused ("cloned") when its step is not downstream of the resume step in
+the graph and the origin run has a successful task with the same identity (step,
+foreach indices, loop iteration). Clones point at the origin's artifacts by id;
+no blob is copied. Everything from the resume step on runs with the current code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._errors import FlowtrackError, NotFoundError
+from ..flow._graph import FlowGraph
+from ..lineage import LineageSession, Node
+from ._model import ArtifactRef
+from ._recorder import PARAMETERS_STEP, SUCCESS_STATES
+
+TaskKey = tuple[str, tuple[tuple[str, int], ...], int]
+
+
+def task_key(node: Node) -> TaskKey:
+    frames = node.custom_properties.get("frames") or []
+    return (str(node.properties.get("step_name")), tuple((f[1], int(f[2])) for f in frames),
+            int(node.custom_properties.get("iteration", 0)))
+
+
+class Origin:
+    """The run being resumed, loaded once at the start of the new run."""
+
+    def __init__(self, session: LineageSession, graph: FlowGraph, run: Node,
+                 tasks: list[Node], resume_step: str | None) -> None:
+        self.run = run
+        self.run_id = str(run.properties.get("run_id"))
+        self.graph = graph
+        self.tasks = {task_key(t): t for t in tasks if t.state in SUCCESS_STATES}
+        self.parameter_task = next((t for t in tasks
+                                    if t.properties.get("step_name") == PARAMETERS_STEP), None)
+        self.resume_step = resume_step or self._failed_step(tasks)
+        self.rerun = _downstream(graph, self.resume_step) if self.resume_step else set()
+        self.refs = _load_refs(session, tasks)
+
+    def _failed_step(self, tasks: list[Node]) -> str | None:
+        failed = {t.properties.get("step_name") for t in tasks if t.state not in SUCCESS_STATES}
+        for node in self.graph.sorted_nodes():
+            if node.name in failed:
+                return node.name
+        return None
+
+    def can_clone(self, task: Any) -> bool:
+        return task.step not in self.rerun and task.key in self.tasks
+
+    def task_for(self, task: Any) -> Node:
+        return self.tasks[task.key]
+
+    def namespace_of(self, node: Node) -> dict[str, ArtifactRef]:
+        ids = node.custom_properties.get("artifacts") or {}
+        return {name: self.refs[i] for name, i in ids.items() if i in self.refs}
+
+    def parameter_refs(self) -> dict[str, ArtifactRef]:
+        if self.parameter_task is None:
+            raise FlowtrackError(f"Run {self.run.name} has no recorded parameters; it cannot be "
+                                 "resumed (it was probably stopped before it started).")
+        return self.namespace_of(self.parameter_task)
+
+
+def _downstream(graph: FlowGraph, step: str) -> set[str]:
+    if step not in graph:
+        raise NotFoundError(f"Step '{step}' is not a step of flow {graph.name}; steps are "
+                            f"{', '.join(graph.nodes)}.")
+    seen, frontier = {step}, [step]
+    while frontier:
+        for out in graph[frontier.pop()].out_funcs:
+            if out not in seen:
+                seen.add(out)
+                frontier.append(out)
+    return seen
+
+
+def _load_refs(session: LineageSession, tasks: list[Node]) -> dict[int, ArtifactRef]:
+    ids = sorted({int(i) for t in tasks for i in (t.custom_properties.get("artifacts") or {}).values()})
+    refs = {}
+    for node in session.nodes_by_ids("artifact", ids):
+        p = node.properties
+        refs[node.id] = ArtifactRef(node.id, p["digest"], int(p["size"]), p.get("inline"))
+    return refs

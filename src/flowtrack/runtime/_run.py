@@ -1,0 +1,192 @@
+"""Starting and resuming runs: the runtime's entry points used by the CLI.
+
+``start_run`` and ``resume_run`` open the store and database, choose a run id,
+record the parameters (reading ``IncludeFile`` contents), and drive a
+``Scheduler`` with the local executor. They return the run id or raise a
+``FlowtrackError`` whose message the CLI prints.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .._config import settings
+from .._errors import FlowtrackError, NotFoundError, ParameterError
+from .._util import short_repr, type_name
+from ..flow import FlowSpec, IncludeFile
+from ..lineage import Database, LineageSession, Node
+from ..store import BlobStore, EncodeError
+from ._console import RunConsole
+from ._local import LocalExecutor
+from ._model import ArtifactRef, OutputRecord
+from ._recorder import RUN_TYPE, TASK_TYPE, RunRecorder, run_display_params, script_path
+from ._resume import Origin
+from ._scheduler import RunOptions, Scheduler
+
+
+@dataclass
+class RunRequest:
+    flow_cls: type[FlowSpec]
+    options: RunOptions
+    run_id_file: str | None = None
+    quiet: bool = False
+
+
+def _open_backends() -> tuple[Database, BlobStore]:
+    cfg = settings()
+    return Database.open(cfg.metadata_url), BlobStore(cfg.store_url)
+
+
+def _new_run_id() -> str:
+    return str(time.time_ns() // 1000)
+
+
+def _write_run_id(path: str | None, run_id: str) -> None:
+    if path:
+        Path(path).write_text(run_id)
+
+
+def parameter_outputs(flow_cls: type[FlowSpec], values: dict[str, Any], store: BlobStore
+                      ) -> tuple[dict[str, OutputRecord], set[str], dict[str, Any]]:
+    """Encode parameter values (reading IncludeFiles); returns records, dataset names, display."""
+    outputs, datasets, display = {}, set(), {}
+    for param in flow_cls._parameters():
+        value = values.get(param.attr_name)
+        if isinstance(param, IncludeFile) and value is not None:
+            display[param.name] = value
+            value = _read_include(param, value)
+            datasets.add(param.attr_name)
+        else:
+            display[param.name] = value
+        try:
+            ref = store.put_value(value)
+        except EncodeError as exc:
+            raise ParameterError(f"Parameter '{param.name}' value cannot be stored: {exc}") from None
+        outputs[param.attr_name] = OutputRecord(
+            ref.digest, ref.size, ref.inline, type_name(value), short_repr(value),
+            None if ref.inline is not None else store.location(ref.digest))
+    return outputs, datasets, display
+
+
+def _read_include(param: IncludeFile, path: str) -> Any:
+    try:
+        data = Path(path).expanduser().read_bytes()
+    except FileNotFoundError:
+        raise ParameterError(f"IncludeFile '--{param.name}': file {path!r} does not exist. Pass "
+                             f"the path of an existing file with --{param.name} PATH.") from None
+    except OSError as exc:
+        raise ParameterError(f"IncludeFile '--{param.name}': cannot read {path!r}: "
+                             f"{exc.strerror}.") from None
+    return param.decode_content(data, path)
+
+
+def start_run(request: RunRequest, values: dict[str, Any]) -> str:
+    """Run the flow from start with the given (converted) parameter values."""
+    db, store = _open_backends()
+    recorder = RunRecorder(db, store)
+    flow_cls = request.flow_cls
+    outputs, datasets, display = parameter_outputs(flow_cls, values, store)
+    run_id = _start_recorded_run(recorder, flow_cls, request, None)
+    parameters = recorder.record_parameters(outputs, datasets)
+    recorder.set_run_params(run_display_params(display))
+    return _drive(request, recorder, store, run_id, parameters, None)
+
+
+def _start_recorded_run(recorder: RunRecorder, flow_cls: type[FlowSpec], request: RunRequest,
+                        origin_run_id: str | None) -> str:
+    for _ in range(5):
+        run_id = _new_run_id()
+        try:
+            recorder.start_run(flow_cls.__name__, run_id, request.options.user,
+                               request.options.tags, origin_run_id, script_path())
+            break
+        except ValueError:  # the same microsecond as another run: take the next
+            time.sleep(0.001)
+    else:
+        raise FlowtrackError("Could not allocate a unique run id; try again.")
+    _write_run_id(request.run_id_file, run_id)
+    return run_id
+
+
+def _drive(request: RunRequest, recorder: RunRecorder, store: BlobStore, run_id: str,
+           parameters: dict[str, ArtifactRef], origin: Origin | None) -> str:
+    flow_cls = request.flow_cls
+    console = RunConsole(quiet=request.quiet)
+    console.info(f"Workflow starting (run-id {run_id}), flow {flow_cls.__name__}, "
+                 f"user {request.options.user}, pid {os.getpid()}")
+    executor = LocalExecutor(flow_cls, store)
+    scheduler = Scheduler(flow_cls, flow_cls._graph(), recorder, executor, console,
+                          request.options, run_id, parameters, origin, store.url)
+    try:
+        scheduler.run()
+    finally:
+        recorder.close()
+    console.info("Done! See the run with: "
+                 f"Run('{flow_cls.__name__}/{run_id}') in Python, or `dump {flow_cls.__name__}/"
+                 f"{run_id}/end`.")
+    return run_id
+
+
+def resume_run(request: RunRequest, step: str | None, origin_run_id: str | None) -> str:
+    """Resume the origin run (default: this user's latest run of this flow)."""
+    db, store = _open_backends()
+    flow_cls = request.flow_cls
+    graph = flow_cls._graph()
+    with LineageSession(db) as session:
+        run_node = _origin_run(session, flow_cls.__name__, origin_run_id, request.options.user)
+        tasks = _run_tasks(session, run_node)
+        origin = Origin(session, graph, run_node, tasks, step)
+    if origin.resume_step is None and run_node.properties.get("status") == "FINISHED":
+        raise FlowtrackError(
+            f"Run {run_node.name} finished successfully, so there is no failed step to resume "
+            f"from. Name the step to re-run from: `resume STEP` (steps: "
+            f"{', '.join(graph.nodes)}).")
+    recorder = RunRecorder(db, store)
+    run_id = _start_recorded_run(recorder, flow_cls, request, origin.run_id)
+    parameters = origin.parameter_refs()
+    recorder.clone_parameters(parameters)
+    recorder.set_run_params(run_node.custom_properties.get("params") or {})
+    where = f"step '{origin.resume_step}'" if origin.resume_step else "the first unfinished task"
+    RunConsole(quiet=request.quiet).info(f"Resuming run {run_node.name} from {where}.")
+    return _drive(request, recorder, store, run_id, parameters, origin)
+
+
+def _origin_run(session: LineageSession, flow_name: str, run_id: str | None, user: str) -> Node:
+    from ..lineage import TypeKind
+
+    run_type = session.find_type_id(TypeKind.CONTEXT, RUN_TYPE)
+    if run_type is not None and run_id is not None:
+        node = session.node_by_name("context", run_type, f"{flow_name}/{run_id}")
+        if node is not None:
+            return node
+        raise NotFoundError(f"Run {flow_name}/{run_id} does not exist in this store; check "
+                            "--origin-run-id (see the run ids with the client: "
+                            f"Flow('{flow_name}').runs()).")
+    if run_type is not None:
+        from ..lineage._schema import contexts
+
+        where = [contexts.c.type_id == run_type, contexts.c.name.like(f"{flow_name}/%"),
+                 session.property_filter("context", "flow_name", flow_name)]
+        mine = session.property_filter("context", "user", user)
+        for extra in ([mine], []):
+            found = session.nodes("context", *where, *extra,
+                                  order_by=contexts.c.id.desc(), limit=1)
+            if found:
+                return found[0]
+    raise NotFoundError(f"There is no earlier run of {flow_name} in this store to resume. Start "
+                        "one with `run`.")
+
+
+def _run_tasks(session: LineageSession, run_node: Node) -> list[Node]:
+    from ..lineage import TypeKind
+    from ..lineage._schema import executions
+
+    task_type = session.find_type_id(TypeKind.EXECUTION, TASK_TYPE)
+    return session.executions_in_context(run_node.id, executions.c.type_id == task_type)
+
+
+

@@ -1,0 +1,372 @@
+"""The scheduler: walks the flow graph, launches ready tasks, records what they did.
+
+It owns the run: the only write connection to the metadata database (through
+``RunRecorder``), the queue of ready tasks, the join barriers, retries, ``@catch``
+fallbacks, timeouts and the local resource budget. Executors only run attempts.
+Resume plugs in through ``Origin``: tasks of steps upstream of the resume point are
+cloned from the origin run instead of executed.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._errors import RunFailedError
+from ..flow import FlowSpec, StepDecorator
+from ..flow._graph import FlowGraph, StepNode
+from ._console import QUIET_TASK_LINES_ABOVE, RunConsole
+from ._executor import Attempt, Executor, Finished, LogLine
+from ._model import ArtifactRef, BranchInput, ErrorInfo, Frame, Manifest, TaskSpec
+from ._recorder import RunRecorder
+from ._resources import ResourceBudget
+
+TIMEOUT_GRACE_SECONDS = 2.0
+
+
+@dataclass
+class RunOptions:
+    max_workers: int = 16
+    max_num_splits: int = 100
+    tags: list[str] = field(default_factory=list)
+    with_decorators: list[StepDecorator] = field(default_factory=list)
+    user: str = ""
+
+
+@dataclass
+class Task:
+    """Scheduler-side state of one task (all its attempts)."""
+
+    step: str
+    task_id: str
+    frames: tuple[Frame, ...]
+    parents: list[str]
+    inherited: dict[str, ArtifactRef]
+    branches: list[BranchInput] = field(default_factory=list)
+    iteration: int = 0
+    exec_id: int | None = None
+    attempt: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    namespace: dict[str, ArtifactRef] = field(default_factory=dict)
+    num_splits: int | None = None
+    switch_target: str | None = None
+    fallback_used: bool = False
+
+    @property
+    def key(self) -> tuple[str, tuple[tuple[str, int], ...], int]:
+        """Identity of the task across runs of the same flow (used by resume)."""
+        return (self.step, tuple((f.step, f.index) for f in self.frames), self.iteration)
+
+
+class StepPolicy:
+    """What a step's decorators (its own and ``--with``) ask of the scheduler."""
+
+    def __init__(self, node: StepNode, extra: list[StepDecorator]) -> None:
+        decos = {d.name: d for d in extra}
+        decos.update({d.name: d for d in node.decorators})
+        attr = {name: d.attributes for name, d in decos.items()}
+        self.retries = int(attr["retry"]["times"]) if "retry" in attr else 0
+        self.catch_var = (attr["catch"]["var"] or "_catch_exception") if "catch" in attr else None
+        self.catch_print = bool(attr.get("catch", {}).get("print_exception", True))
+        self.timeout = decos["timeout"].total_seconds if "timeout" in decos else None  # type: ignore[attr-defined]
+        self.env = dict(attr["environment"]["vars"]) if "environment" in attr else {}
+        res = attr.get("resources")
+        self.cpu = float(res["cpu"]) if res else 0.0
+        self.memory = float(res["memory"]) if res else 0.0
+        self.resources = dict(res) if res else None
+
+
+class Scheduler:
+    """Runs one flow run to completion (or failure) and records it."""
+
+    def __init__(self, flow_cls: type[FlowSpec], graph: FlowGraph, recorder: RunRecorder,
+                 executor: Executor, console: RunConsole, options: RunOptions,
+                 run_id: str, parameters: dict[str, ArtifactRef],
+                 origin: Any = None, store_url: str = "") -> None:
+        self.flow_cls, self.graph, self.recorder = flow_cls, graph, recorder
+        self.executor, self.console, self.options = executor, console, options
+        self.run_id, self.parameters, self.origin = run_id, parameters, origin
+        self.store_url = store_url
+        self.flow_name = flow_cls.__name__
+        self.policies = {n.name: StepPolicy(n, options.with_decorators) for n in graph}
+        self.budget = ResourceBudget(console)
+        self.ready: deque[Task] = deque()
+        self.running: dict[int, Task] = {}  # id(attempt) -> task
+        self.attempts: dict[int, Attempt] = {}
+        self.barriers: dict[tuple[Any, ...], dict[int, Task]] = {}
+        self.step_totals: dict[str, int] = {}
+        self.step_done: dict[str, int] = {}
+        self.failures: list[tuple[Task, ErrorInfo]] = []
+        self._next_task_id = 1
+        self._interrupted = False
+
+    # -- public ------------------------------------------------------------------
+    def run(self) -> None:
+        """Run the flow; raise RunFailedError (after recording) if it fails."""
+        self._enqueue(self._new_task("start", (), [], {}))
+        previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+        try:
+            self._loop()
+        except KeyboardInterrupt:
+            self._interrupted = True
+            self.console.error("Interrupted: stopping all running tasks...")
+            self.executor.shutdown()
+            self._drain_events()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        self._finish()
+
+    def _on_sigterm(self, _signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    # -- main loop ---------------------------------------------------------------
+    def _loop(self) -> None:
+        while self.ready or self.running:
+            if not self.failures:
+                self._launch_ready()
+            events = self.executor.poll(0.05 if self.running else 0)
+            self._handle(events)
+            self._enforce_timeouts()
+            self.recorder.maybe_commit()
+            if self.failures and not self.running:
+                break
+
+    def _drain_events(self) -> None:
+        deadline = time.monotonic() + 5
+        while self.running and time.monotonic() < deadline:
+            self._handle(self.executor.poll(0.05))
+
+    def _handle(self, events: list[LogLine | Finished]) -> None:
+        for event in events:
+            if isinstance(event, LogLine):
+                self.console.task_line(self._prefix(event.attempt), event.text, event.stream)
+            else:
+                self._on_finished(event)
+
+    def _prefix(self, attempt: Attempt) -> str:
+        spec = attempt.spec
+        return f"{spec.run_id}/{spec.step}/{spec.task_id} (pid {attempt.pid})"
+
+    # -- launching ---------------------------------------------------------------
+    def _new_task(self, step: str, frames: tuple[Frame, ...], parents: list[str],
+                  inherited: dict[str, ArtifactRef], branches: list[BranchInput] | None = None,
+                  iteration: int = 0) -> Task:
+        task = Task(step, str(self._next_task_id), frames, parents, inherited, branches or [],
+                    iteration)
+        self._next_task_id += 1
+        self.step_totals[step] = self.step_totals.get(step, 0) + 1
+        return task
+
+    def _enqueue(self, task: Task) -> None:
+        if self.origin is not None and self.origin.can_clone(task):
+            self._clone(task)
+            return
+        self.ready.append(task)
+
+    def _launch_ready(self) -> None:
+        while self.ready and len(self.running) < self.options.max_workers:
+            task = self.ready[0]
+            policy = self.policies[task.step]
+            if not self.budget.acquire(task.step, policy.cpu, policy.memory, bool(self.running)):
+                return
+            self.ready.popleft()
+            self._submit(task)
+
+    def _submit(self, task: Task, fallback: ErrorInfo | None = None) -> None:
+        policy = self.policies[task.step]
+        spec = TaskSpec(
+            flow_name=self.flow_name, run_id=self.run_id, step=task.step, task_id=task.task_id,
+            attempt=task.attempt, namespace=task.inherited, parameters=self.parameters,
+            frames=task.frames, branches=task.branches,
+            max_num_splits=self.options.max_num_splits, env=policy.env,
+            timeout_seconds=policy.timeout, catch_var=policy.catch_var,
+            catch_print=policy.catch_print, is_last_attempt=task.attempt >= policy.retries,
+            fallback_error=fallback, origin_run_id=self.origin.run_id if self.origin else None,
+            tags=tuple(self.options.tags), user=self.options.user, store_url=self.store_url)
+        attempt = Attempt(spec)
+        self.executor.submit(attempt)
+        if policy.timeout:
+            attempt.deadline = time.monotonic() + policy.timeout + TIMEOUT_GRACE_SECONDS
+        self.running[id(attempt)] = task
+        self.attempts[id(attempt)] = attempt
+        if task.exec_id is None:
+            task.exec_id = self.recorder.task_started(task.step, task.task_id, attempt,
+                                                      task.frames, task.parents, task.iteration)
+        else:
+            self.recorder.attempt_started(task.exec_id, attempt)
+        if self._verbose(task.step):
+            self.console.task_line(self._prefix(attempt), "Task is starting"
+                                   + (f" (retry {task.attempt})." if task.attempt else "."))
+
+    def _verbose(self, step: str) -> bool:
+        return self.step_totals.get(step, 0) <= QUIET_TASK_LINES_ABOVE
+
+    def _enforce_timeouts(self) -> None:
+        now = time.monotonic()
+        for key, task in list(self.running.items()):
+            attempt = self.attempts[key]
+            if attempt.deadline is not None and now > attempt.deadline and not attempt.killed_reason:
+                limit = self.policies[task.step].timeout
+                self.executor.cancel(attempt, f"Step '{task.step}' exceeded its @timeout of "
+                                     f"{limit:g} s and was killed.")
+
+    # -- completion --------------------------------------------------------------
+    def _on_finished(self, event: Finished) -> None:
+        attempt = event.attempt
+        task = self.running.pop(id(attempt))
+        self.attempts.pop(id(attempt))
+        policy = self.policies[task.step]
+        self.budget.release(policy.cpu, policy.memory)
+        manifest = event.manifest
+        error = (manifest.error if manifest is not None else
+                 ErrorInfo("TaskCrashed", event.exit_description[:1].upper()
+                           + event.exit_description[1:] + "."))
+        ok = manifest is not None and manifest.ok
+        task.history.append({"attempt": task.attempt, "ok": ok, "pid": attempt.pid,
+                             "error": str(error) if not ok and error else None})
+        if not ok and not self._interrupted and self._retry(task, policy, manifest, error):
+            self._store_failed_attempt_logs(task, attempt)
+            return
+        assert task.exec_id is not None
+        task.namespace = self.recorder.task_finished(task.exec_id, attempt, manifest, error,
+                                                     task.inherited, task.history)
+        if ok:
+            assert manifest is not None
+            self._succeeded(task, attempt, manifest)
+        else:
+            self._failed(task, attempt, error)
+
+    def _retry(self, task: Task, policy: StepPolicy, manifest: Manifest | None,
+               error: ErrorInfo | None) -> bool:
+        prefix = f"{self.run_id}/{task.step}/{task.task_id}"
+        if task.attempt < policy.retries:
+            self.console.error(f"[{prefix}] Attempt {task.attempt} failed ({error}); retrying.")
+            task.attempt += 1
+            self.ready.appendleft(task)
+            return True
+        if policy.catch_var and manifest is None and not task.fallback_used:
+            # the process died, so @catch could not run in it: a fallback attempt
+            # records the failure in the catch variable and lets the flow go on
+            task.attempt += 1
+            task.fallback_used = True
+            self._submit(task, fallback=error)
+            return True
+        return False
+
+    def _store_failed_attempt_logs(self, task: Task, attempt: Attempt) -> None:
+        entry = task.history[-1]
+        for stream in ("stdout", "stderr"):
+            data = getattr(attempt, stream)
+            if data:
+                entry[f"{stream}_digest"] = self.recorder.store.put_bytes(bytes(data))
+
+    def _succeeded(self, task: Task, attempt: Attempt, manifest: Manifest) -> None:
+        task.num_splits, task.switch_target = manifest.num_splits, manifest.switch_target
+        self._record_transition(task)
+        if manifest.caught:
+            self.console.error(f"[{self._prefix(attempt)}] Task failed but @catch stored the "
+                               f"exception ({manifest.error}); continuing.")
+        elif self._verbose(task.step):
+            self.console.task_line(self._prefix(attempt), "Task finished successfully.")
+        self._mark_done(task)
+        self._schedule_successors(task)
+
+    def _record_transition(self, task: Task) -> None:
+        custom: dict[str, Any] = {}
+        if task.num_splits is not None:
+            custom["num_splits"] = task.num_splits
+        if task.switch_target is not None:
+            custom["switch_target"] = task.switch_target
+        if custom and task.exec_id is not None:
+            self.recorder.session.set_properties("execution", task.exec_id, custom=custom)
+
+    def _mark_done(self, task: Task) -> None:
+        self.step_done[task.step] = self.step_done.get(task.step, 0) + 1
+        self.console.progress(task.step, self.step_done[task.step], self.step_totals[task.step])
+
+    def _failed(self, task: Task, attempt: Attempt, error: ErrorInfo | None) -> None:
+        info = error or ErrorInfo("TaskFailed", "unknown error")
+        self.failures.append((task, info))
+        if not self._interrupted:
+            self.console.error(f"[{self._prefix(attempt)}] Task failed: {info}")
+            if self.running:
+                self.console.error(f"Waiting for {len(self.running)} running task(s) to finish "
+                                   "before stopping (Ctrl-C stops them now).")
+
+    # -- successors --------------------------------------------------------------
+    def _schedule_successors(self, task: Task) -> None:
+        node = self.graph[task.step]
+        if node.name == "end":
+            return
+        if node.type == "foreach":
+            assert task.num_splits is not None and node.foreach_param
+            items = task.namespace[node.foreach_param]
+            for i in range(task.num_splits):
+                frame = Frame("foreach", node.name, i, task.num_splits, task.task_id, items,
+                              node.foreach_param)
+                self._to_step(node.out_funcs[0], task, task.frames + (frame,))
+        elif node.type == "split":
+            for i, target in enumerate(node.out_funcs):
+                frame = Frame("split", node.name, i, len(node.out_funcs), task.task_id)
+                self._to_step(target, task, task.frames + (frame,))
+        elif node.type == "split-switch":
+            assert task.switch_target is not None
+            self._to_step(task.switch_target, task, task.frames,
+                          task.iteration + 1 if task.switch_target == node.name else 0)
+        else:
+            self._to_step(node.out_funcs[0], task, task.frames)
+
+    def _to_step(self, step: str, parent: Task, frames: tuple[Frame, ...], iteration: int = 0) -> None:
+        child = self.graph[step]
+        if not child.is_join:
+            self._enqueue(self._new_task(step, frames, [parent.task_id], parent.namespace,
+                                         iteration=iteration))
+            return
+        top = frames[-1]
+        key = (step, tuple((f.step, f.index, f.split_task) for f in frames[:-1]), top.split_task)
+        arrived = self.barriers.setdefault(key, {})
+        arrived[top.index] = parent
+        if len(arrived) < top.num_splits:
+            return
+        del self.barriers[key]
+        inputs = [arrived[i] for i in sorted(arrived)]
+        branches = [BranchInput(p.step, p.task_id, p.namespace, p.frames) for p in inputs]
+        self._enqueue(self._new_task(step, frames[:-1], [p.task_id for p in inputs], {},
+                                     branches))
+
+    # -- resume ------------------------------------------------------------------
+    def _clone(self, task: Task) -> None:
+        origin_task = self.origin.task_for(task)
+        task.exec_id = self.recorder.task_cloned(task.step, task.task_id, origin_task,
+                                                 task.frames, task.parents, task.iteration)
+        task.namespace = self.origin.namespace_of(origin_task)
+        task.num_splits = origin_task.custom_properties.get("num_splits")
+        task.switch_target = origin_task.custom_properties.get("switch_target")
+        if self._verbose(task.step):
+            self.console.info(f"[{self.run_id}/{task.step}/{task.task_id}] Cloned from "
+                              f"{origin_task.name}.")
+        self._mark_done(task)
+        self._schedule_successors(task)
+
+    # -- end ---------------------------------------------------------------------
+    def _finish(self) -> None:
+        for task in list(self.ready):
+            self.step_totals[task.step] -= 1
+        self.ready.clear()
+        self.console.close()
+        if self._interrupted:
+            self.recorder.finish_run("KILLED")
+            raise RunFailedError(
+                f"Run {self.flow_name}/{self.run_id} was interrupted; completed tasks are saved. "
+                "Continue it with `resume`.")
+        if self.failures:
+            self.recorder.finish_run("FAILED")
+            task, info = self.failures[0]
+            raise RunFailedError(
+                f"Step '{task.step}' (task {self.flow_name}/{self.run_id}/{task.step}/"
+                f"{task.task_id}) failed: {info}. Fix the step and continue with `resume`; "
+                "see the task's output with `logs`.")
+        self.recorder.finish_run("FINISHED")

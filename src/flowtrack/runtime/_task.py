@@ -1,0 +1,280 @@
+"""The task entry point: run one attempt of one step and return its manifest.
+
+Every executor calls ``run_task`` (the local executor in a forked child, Ray in a
+worker). It attaches lazy artifact sources to a fresh flow instance, runs the step
+under its timeout, checks the transition against the graph, persists every value
+assigned to ``self`` into the blob store, and reports outputs, the artifacts really
+read, and the transition taken. It never touches the metadata database.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Iterable
+from typing import Any
+
+from .._errors import ArtifactError, StepError
+from .._util import now_ms, short_repr, type_name
+from ..flow import ArtifactSource, FlowSpec, Inputs, current
+from ..flow._graph import StepNode
+from ..store import BlobStore, EncodeError
+from ._model import ArtifactRef, ErrorInfo, Frame, Manifest, OutputRecord, TaskSpec
+
+
+class StepTimeout(Exception):
+    """Raised inside a step that ran past its @timeout."""
+
+
+class TaskSource(ArtifactSource):
+    """Lazy, read-recording access to a namespace of artifact references."""
+
+    def __init__(self, step_name: str, namespace: dict[str, ArtifactRef],
+                 parameters: dict[str, ArtifactRef], frames: tuple[Frame, ...],
+                 store: BlobStore, reads: set[int], cache: dict[str, Any]) -> None:
+        self.step_name = step_name
+        self._namespace = namespace
+        self._parameters = parameters
+        self._frames = frames
+        self._store = store
+        self._reads = reads
+        self._cache = cache  # shared by all sources of a task, keyed by digest
+
+    def names(self) -> Iterable[str]:
+        return [n for n in self._namespace if not n.startswith("_")]
+
+    def _load_ref(self, ref: ArtifactRef) -> Any:
+        if ref.id is not None:
+            self._reads.add(ref.id)
+        if ref.digest not in self._cache:
+            self._cache[ref.digest] = self._store.get_value(ref.blob)
+        return self._cache[ref.digest]
+
+    def load(self, name: str) -> Any:
+        return self._load_ref(self._namespace[name])
+
+    def digest(self, name: str) -> str | None:
+        ref = self._namespace.get(name)
+        return ref.digest if ref else None
+
+    def parameter(self, name: str) -> Any:
+        return self._load_ref(self._parameters[name])
+
+    def foreach_input(self) -> Any:
+        frame = self._innermost_foreach()
+        return None if frame is None else self._item(frame)
+
+    def foreach_index(self) -> int | None:
+        frame = self._innermost_foreach()
+        return None if frame is None else frame.index
+
+    def foreach_frames(self) -> list[tuple[int, int, Any]]:
+        return [(f.index, f.num_splits, self._item(f)) for f in self._frames if f.kind == "foreach"]
+
+    def _innermost_foreach(self) -> Frame | None:
+        return next((f for f in reversed(self._frames) if f.kind == "foreach"), None)
+
+    def _item(self, frame: Frame) -> Any:
+        assert frame.items is not None
+        return foreach_item(self._load_ref(frame.items), frame.index)
+
+
+def foreach_item(items: Any, index: int) -> Any:
+    try:
+        return items[index]
+    except (TypeError, KeyError):
+        return list(items)[index]
+
+
+def _arm_timeout(seconds: float | None, step_name: str) -> None:
+    if not seconds:
+        return
+
+    def expire(_signum: int, _frame: Any) -> None:
+        raise StepTimeout(f"Step '{step_name}' exceeded its @timeout of {seconds:g} s.")
+
+    signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+
+
+def _disarm_timeout() -> None:
+    signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _error_info(exc: BaseException) -> ErrorInfo:
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    message = exc.message if hasattr(exc, "message") else str(exc)
+    return ErrorInfo(type=type(exc).__name__, message=str(message), traceback=tb)
+
+
+class CaughtException:
+    """What ``@catch(var=...)`` stores: the failure of a step, picklable."""
+
+    def __init__(self, info: ErrorInfo) -> None:
+        self.type, self.message, self.traceback = info.type, info.message, info.traceback
+        self.exception = f"{info.type}: {info.message}"
+
+    def __str__(self) -> str:
+        return self.exception
+
+    def __repr__(self) -> str:
+        return f"CaughtException({self.exception!r})"
+
+
+def run_task(spec: TaskSpec, flow_cls: type[FlowSpec], store: BlobStore) -> Manifest:
+    """Run one attempt of ``spec`` and return its manifest (never raises)."""
+    manifest = Manifest(ok=False, started_ms=now_ms())
+    node = flow_cls._graph()[spec.step]
+    current._set(flow_name=spec.flow_name, run_id=spec.run_id, step_name=spec.step,
+                 task_id=spec.task_id, retry_count=spec.attempt, origin_run_id=spec.origin_run_id,
+                 namespace=f"user:{spec.user}", username=spec.user, tags=list(spec.tags),
+                 parameter_names=sorted(spec.parameters))
+    os.environ.update(spec.env)
+    cache: dict[str, Any] = {}
+    flow = flow_cls(use_cli=False)
+    flow._step_name = spec.step
+    flow._source = TaskSource(spec.step, spec.namespace, spec.parameters, spec.frames, store,
+                              manifest.reads, cache)
+    try:
+        if spec.fallback_error is not None:
+            raise _Fallback(spec.fallback_error)
+        _run_step(flow, node, spec, manifest, store, cache)
+        _decide_transition(flow, node, spec, manifest)
+    except BaseException as exc:  # noqa: BLE001 - every failure becomes the manifest's error
+        _disarm_timeout()
+        info = exc.info if isinstance(exc, _Fallback) else _error_info(exc)
+        if spec.catch_var is not None and spec.is_last_attempt and node.type in ("linear", "start",
+                                                                                 "split", "join"):
+            if spec.catch_print and not isinstance(exc, _Fallback):
+                sys.stderr.write(info.traceback)
+            object.__setattr__(flow, spec.catch_var, CaughtException(info))
+            manifest.caught = True
+            manifest.error = info
+        else:
+            manifest.error = info
+            manifest.finished_ms = now_ms()
+            return manifest
+    try:
+        manifest.outputs = _persist_outputs(flow, spec, store)
+    except ArtifactError as exc:
+        manifest.error = _error_info(exc)
+        manifest.finished_ms = now_ms()
+        return manifest
+    manifest.merged = {name: _branch_ns(spec, pos)[name] for name, pos in flow._merged.items()
+                       if name not in manifest.outputs}
+    manifest.ok = True
+    manifest.finished_ms = now_ms()
+    return manifest
+
+
+class _Fallback(Exception):
+    """Stands for the failure of earlier attempts in @catch's fallback attempt."""
+
+    def __init__(self, info: ErrorInfo) -> None:
+        super().__init__(str(info))
+        self.info = info
+
+
+def _branch_ns(spec: TaskSpec, position: int) -> dict[str, ArtifactRef]:
+    return spec.branches[position].namespace
+
+
+def _run_step(flow: FlowSpec, node: StepNode, spec: TaskSpec, manifest: Manifest,
+              store: BlobStore, cache: dict[str, Any]) -> None:
+    method = getattr(flow, spec.step)
+    _arm_timeout(spec.timeout_seconds, spec.step)
+    try:
+        if node.is_join:
+            sources = [TaskSource(b.step, b.namespace, spec.parameters, b.frames, store,
+                                  manifest.reads, cache) for b in spec.branches]
+            flow._source = TaskSource(spec.step, {}, spec.parameters, spec.frames, store,
+                                      manifest.reads, cache)
+            method(Inputs(sources))  # type: ignore[arg-type]
+        else:
+            method()
+    finally:
+        _disarm_timeout()
+
+
+def _decide_transition(flow: FlowSpec, node: StepNode, spec: TaskSpec, manifest: Manifest) -> None:
+    transition = flow._transition
+    if node.name == "end":
+        if transition is not None:
+            raise StepError("Step 'end' called self.next(); the end step has no successor.")
+        return
+    if transition is None:
+        raise StepError(f"Step '{node.name}' finished without calling self.next(); the graph "
+                        f"expects a transition to {', '.join(node.out_funcs)}.")
+    targets, foreach, condition = transition
+    if node.condition:
+        _decide_switch(flow, node, targets, condition, manifest)
+        return
+    if list(targets) != node.out_funcs or foreach != node.foreach_param:
+        raise StepError(f"Step '{node.name}' called self.next() with {targets} (foreach="
+                        f"{foreach!r}) but its last statement declares {node.out_funcs} "
+                        f"(foreach={node.foreach_param!r}); self.next() must be called once, as "
+                        "written in the step's last statement.")
+    if foreach:
+        manifest.num_splits = _count_splits(flow, node.name, foreach, spec.max_num_splits)
+
+
+def _decide_switch(flow: FlowSpec, node: StepNode, targets: Any, condition: str | None,
+                   manifest: Manifest) -> None:
+    if not isinstance(targets, dict) or condition != node.condition:
+        raise StepError(f"Step '{node.name}' must call self.next({{...}}, condition="
+                        f"'{node.condition}') as its last statement declares.")
+    try:
+        value = getattr(flow, condition)
+    except AttributeError:
+        raise StepError(f"Switch step '{node.name}': condition attribute '{condition}' is not "
+                        "set; assign it before self.next().") from None
+    for key in (value, str(value), str(value).lower()):
+        if isinstance(key, str) and key in node.switch_cases:
+            manifest.switch_target = node.switch_cases[key]
+            return
+    raise StepError(f"Switch step '{node.name}': condition '{condition}' is {value!r}, which "
+                    f"matches no case; cases are {', '.join(map(repr, node.switch_cases))}.")
+
+
+def _count_splits(flow: FlowSpec, step: str, attr: str, limit: int) -> int:
+    try:
+        items = getattr(flow, attr)
+    except AttributeError:
+        raise StepError(f"Foreach in step '{step}': attribute '{attr}' is not set; assign the "
+                        f"list to self.{attr} before self.next(..., foreach='{attr}').") from None
+    try:
+        count = len(items)
+    except TypeError:
+        raise StepError(f"Foreach in step '{step}': self.{attr} is a {type(items).__name__}, "
+                        "which has no length; use a list or tuple.") from None
+    if count == 0:
+        raise StepError(f"Foreach in step '{step}': self.{attr} is empty, so there is nothing to "
+                        "run; make sure the list has at least one item.")
+    if count > limit:
+        raise StepError(f"Foreach in step '{step}' yields {count} splits, more than the limit "
+                        f"--max-num-splits {limit}. Raise it: run with --max-num-splits {count} "
+                        f"(or set FLOWTRACK_RUN_MAX_NUM_SPLITS={count}).")
+    return count
+
+
+def _persist_outputs(flow: FlowSpec, spec: TaskSpec, store: BlobStore) -> dict[str, OutputRecord]:
+    outputs = {}
+    for name, value in list(flow.__dict__.items()):
+        if name.startswith("_"):
+            continue
+        try:
+            ref = store.put_value(value)
+        except EncodeError as exc:
+            raise ArtifactError(
+                f"Artifact '{name}' assigned in step '{spec.step}' cannot be stored: its value "
+                f"(a {type(value).__name__}) is not picklable ({exc}). Store something picklable "
+                f"instead (e.g. the data, not an open file/connection/lambda), or keep it in a "
+                f"local variable or an attribute starting with '_' so it is not persisted."
+            ) from None
+        outputs[name] = OutputRecord(
+            digest=ref.digest, size=ref.size, inline=ref.inline, python_type=type_name(value),
+            preview=short_repr(value),
+            uri=None if ref.inline is not None else store.location(ref.digest))
+    return outputs

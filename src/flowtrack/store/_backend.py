@@ -1,0 +1,105 @@
+"""Blob backends: where the bytes of a content-addressed blob physically live.
+
+A backend stores immutable blobs under a key (their digest). To add one, subclass
+``BlobBackend`` and implement ``exists``, ``write`` (atomic: readers never see a
+partial blob), ``read`` and optionally ``local_path`` (lets the codec memory-map).
+``backend_for_url`` picks the class from the URL scheme.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from .._errors import ConfigurationError
+
+
+class BlobBackend(ABC):
+    """Immutable key -> bytes storage. Keys are hex digests."""
+
+    url: str
+
+    @abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def write(self, key: str, chunks: Iterable[Any]) -> None:
+        """Store the concatenation of ``chunks`` under ``key``, atomically."""
+
+    @abstractmethod
+    def read(self, key: str) -> bytes: ...
+
+    def local_path(self, key: str) -> str | None:
+        """A local file path holding the blob, when the backend has one."""
+        return None
+
+    def location(self, key: str) -> str:
+        """A URL naming the blob, recorded as an artifact's ``uri``."""
+        return f"{self.url.rstrip('/')}/{key[:2]}/{key}"
+
+
+class LocalBackend(BlobBackend):
+    """Blobs as files ``<root>/<first two hex digits>/<digest>``.
+
+    Writes go to ``<root>/tmp/<random>`` and are renamed into place, so a crash or
+    kill mid-write leaves at most a stray temp file, never a partial blob.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self.url = str(self.root)
+        self._made_dirs: set[str] = set()
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / key
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).exists()
+
+    def _ensure_dir(self, path: Path) -> None:
+        if str(path) not in self._made_dirs:
+            path.mkdir(parents=True, exist_ok=True)
+            self._made_dirs.add(str(path))
+
+    def write(self, key: str, chunks: Iterable[Any]) -> None:
+        target = self._path(key)
+        tmp_dir = self.root / "tmp"
+        self._ensure_dir(tmp_dir)
+        self._ensure_dir(target.parent)
+        tmp = tmp_dir / f"{key[:16]}.{uuid.uuid4().hex}"
+        try:
+            with open(tmp, "wb") as fh:
+                for chunk in chunks:
+                    fh.write(chunk)
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def read(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    def local_path(self, key: str) -> str | None:
+        path = self._path(key)
+        return str(path) if path.exists() else None
+
+    def location(self, key: str) -> str:
+        return str(self._path(key))
+
+
+def backend_for_url(url: str) -> BlobBackend:
+    """Build the backend named by a path or URL (``file://`` or a plain path)."""
+    if url.startswith("file://"):
+        return LocalBackend(url[len("file://"):])
+    if "://" in url:
+        scheme = url.split("://", 1)[0]
+        raise ConfigurationError(
+            f"Blob store URL {url!r} uses the scheme {scheme!r}, which this installation "
+            "does not support. Set FLOWTRACK_STORE to a local directory path (or a file:// "
+            "URL)."
+        )
+    return LocalBackend(url)

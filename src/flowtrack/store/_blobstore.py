@@ -1,0 +1,95 @@
+"""The content-addressed blob store: values and raw bytes in, digests out.
+
+Every blob is named by the BLAKE3 digest of its bytes, so identical values are
+stored once across tasks, runs and flows, and a blob is never rewritten. Values
+whose encoding is at most ``inline_limit`` bytes are not written at all: their bytes
+travel with the reference (``BlobRef.inline``) and the caller keeps them in the
+metadata database, so tiny values never cost a file each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import blake3
+
+from .._errors import StoreError
+from ._backend import BlobBackend, backend_for_url
+from ._codec import Encoded, decode, decode_file, encode
+
+INLINE_LIMIT = 1024
+_THREADED_HASH_BYTES = 1 << 22
+
+
+@dataclass(frozen=True)
+class BlobRef:
+    """Where an encoded value lives: its digest, size, and bytes if kept inline."""
+
+    digest: str
+    size: int
+    inline: bytes | None = None
+
+
+def digest_chunks(chunks: list[Any], total: int) -> str:
+    threads = blake3.blake3.AUTO if total >= _THREADED_HASH_BYTES else 1
+    hasher = blake3.blake3(max_threads=threads)
+    for chunk in chunks:
+        hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+class BlobStore:
+    """Put and get values and bytes by digest on one backend."""
+
+    def __init__(self, url_or_backend: str | BlobBackend, inline_limit: int = INLINE_LIMIT) -> None:
+        self.backend = (url_or_backend if isinstance(url_or_backend, BlobBackend)
+                        else backend_for_url(url_or_backend))
+        self.inline_limit = inline_limit
+
+    @property
+    def url(self) -> str:
+        return self.backend.url
+
+    def location(self, digest: str) -> str:
+        return self.backend.location(digest)
+
+    def put_encoded(self, encoded: Encoded, allow_inline: bool = True) -> BlobRef:
+        digest = digest_chunks(encoded.chunks, encoded.size)
+        if allow_inline and encoded.size <= self.inline_limit:
+            return BlobRef(digest, encoded.size, encoded.to_bytes())
+        if not self.backend.exists(digest):
+            self.backend.write(digest, encoded.chunks)
+        return BlobRef(digest, encoded.size)
+
+    def put_value(self, value: Any, allow_inline: bool = True) -> BlobRef:
+        """Encode and store ``value``; raises ``store.EncodeError`` if unpicklable."""
+        return self.put_encoded(encode(value), allow_inline)
+
+    def put_bytes(self, data: bytes) -> str:
+        """Store raw bytes (logs, files) and return their digest."""
+        digest = digest_chunks([data], len(data))
+        if not self.backend.exists(digest):
+            self.backend.write(digest, [data])
+        return digest
+
+    def get_bytes(self, digest: str) -> bytes:
+        try:
+            return self.backend.read(digest)
+        except FileNotFoundError:
+            raise StoreError(self._missing(digest)) from None
+
+    def get_value(self, ref: BlobRef | str) -> Any:
+        """Load a value from its reference (inline bytes or a stored blob)."""
+        if isinstance(ref, BlobRef) and ref.inline is not None:
+            return decode(ref.inline)
+        digest = ref.digest if isinstance(ref, BlobRef) else ref
+        path = self.backend.local_path(digest)
+        if path is not None:
+            return decode_file(path)
+        return decode(self.get_bytes(digest))
+
+    def _missing(self, digest: str) -> str:
+        return (f"Blob {digest} is missing from the blob store at {self.url}. The store was "
+                "moved or pruned, or FLOWTRACK_STORE points at a different store than the one "
+                "the run wrote to; point FLOWTRACK_STORE at the original store.")

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -88,6 +88,36 @@ def property_value(row: Any) -> Any:
         if value is not None:
             return json.loads(value) if column == "struct_value" else value
     return None
+
+
+_STATEMENTS: dict[tuple[str, str], Any] = {}
+
+
+def _cached(key: tuple[str, str], build: Any) -> Any:
+    """Build a statement once: SQLAlchemy then reuses its compiled form."""
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _STATEMENTS[key] = build()
+    return stmt
+
+
+def _delete_property(kind: str) -> Any:
+    table = PROPERTY_TABLES[kind]
+    return _cached(("delete_property", kind), lambda: delete(table).where(
+        table.c[f"{kind}_id"] == bindparam("owner"),
+        table.c.is_custom_property == bindparam("custom"), table.c.name == bindparam("pname")))
+
+
+def _touch(kind: str) -> Any:
+    table = NODE_TABLES[kind]
+    return _cached(("touch", kind), lambda: update(table).where(table.c.id == bindparam("node"))
+                   .values(last_update_time_since_epoch=bindparam("now")))
+
+
+def _set_state() -> Any:
+    table = NODE_TABLES["execution"]
+    return _cached(("state", "execution"), lambda: update(table).where(
+        table.c.id == bindparam("node")).values(last_known_state=bindparam("state")))
 
 
 class LineageSession:
@@ -165,16 +195,13 @@ class LineageSession:
                        custom: Mapping[str, Any] | None = None) -> None:
         """Insert or replace the named properties of one node."""
         table = PROPERTY_TABLES[kind]
-        owner = table.c[f"{kind}_id"]
-        for is_custom, props in ((False, properties), (True, custom)):
-            if props:
-                self.conn.execute(delete(table).where(
-                    owner == node_id, table.c.is_custom_property == is_custom,
-                    table.c.name.in_(list(props))))
+        doomed = [{"owner": node_id, "custom": is_custom, "pname": name}
+                  for is_custom, props in ((False, properties), (True, custom))
+                  for name in (props or {})]
+        if doomed:
+            self.conn.execute(_delete_property(kind), doomed)
         self._insert_properties(kind, node_id, properties, custom)
-        node = NODE_TABLES[kind]
-        self.conn.execute(update(node).where(node.c.id == node_id)
-                          .values(last_update_time_since_epoch=now_ms()))
+        self.conn.execute(_touch(kind), {"node": node_id, "now": now_ms()})
 
     def get_or_create_context(self, type_id: int, name: str,
                               properties: Mapping[str, Any] | None = None,
@@ -212,9 +239,10 @@ class LineageSession:
                          context_ids: Sequence[int] = (), create_time: int | None = None) -> int:
         table = NODE_TABLES["execution"]
         now = create_time or now_ms()
-        exec_id = self.conn.execute(insert(table).values(
-            type_id=type_id, name=name, last_known_state=state, create_time_since_epoch=now,
-            last_update_time_since_epoch=now)).inserted_primary_key[0]
+        exec_id = self.conn.execute(insert(table), {
+            "type_id": type_id, "name": name, "last_known_state": state,
+            "create_time_since_epoch": now, "last_update_time_since_epoch": now,
+        }).inserted_primary_key[0]
         self._insert_properties("execution", exec_id, properties, custom)
         if context_ids:
             self.conn.execute(insert(associations), [
@@ -224,10 +252,8 @@ class LineageSession:
     def update_execution(self, exec_id: int, state: int | None = None,
                          properties: Mapping[str, Any] | None = None,
                          custom: Mapping[str, Any] | None = None) -> None:
-        table = NODE_TABLES["execution"]
         if state is not None:
-            self.conn.execute(update(table).where(table.c.id == exec_id)
-                              .values(last_known_state=state))
+            self.conn.execute(_set_state(), {"node": exec_id, "state": state})
         self.set_properties("execution", exec_id, properties, custom)
 
     def insert_artifacts(self, new: Sequence[NewArtifact], context_ids: Sequence[int] = ()

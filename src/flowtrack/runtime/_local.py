@@ -10,6 +10,7 @@ their own process group, so Ctrl-C reaches only the scheduler, which stops them.
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import selectors
@@ -60,6 +61,8 @@ class LocalExecutor(Executor):
         man_r, man_w = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
+        if not self.children:
+            gc.freeze()  # keep the parent's objects out of the children's collections
         pid = os.fork()
         if pid == 0:  # child
             os.close(out_r)
@@ -212,6 +215,7 @@ def _child_main(attempt: Attempt, flow_cls: type[FlowSpec], store: BlobStore,
     """Body of the forked child; never returns."""
     code = 0
     try:
+        gc.disable()  # a short-lived child: collection only dirties shared pages
         os.setpgid(0, 0)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -367,6 +367,6 @@ class Scheduler:
             task, info = self.failures[0]
             raise RunFailedError(
                 f"Step '{task.step}' (task {self.flow_name}/{self.run_id}/{task.step}/"
-                f"{task.task_id}) failed: {info}. Fix the step and continue with `resume`; "
+                f"{task.task_id}) failed: {str(info).rstrip('.')}. Fix the step and continue with `resume`; "
                 "see the task's output with `logs`.")
         self.recorder.finish_run("FINISHED")

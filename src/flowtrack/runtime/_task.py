@@ -103,8 +103,21 @@ def _disarm_timeout() -> None:
     signal.setitimer(signal.ITIMER_REAL, 0)
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback without flowtrack's own frames, so it starts in the user's step."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not os.path.abspath(f.filename).startswith(_PACKAGE_DIR)]
+    lines = ["Traceback (most recent call last):\n"] if frames else []
+    lines += traceback.format_list(frames)
+    lines += traceback.format_exception_only(type(exc), exc)
+    return "".join(lines)
+
+
 def _error_info(exc: BaseException) -> ErrorInfo:
-    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    tb = _user_traceback(exc)
     message = exc.message if hasattr(exc, "message") else str(exc)
     return ErrorInfo(type=type(exc).__name__, message=str(message), traceback=tb)
 
@@ -153,6 +166,7 @@ def run_task(spec: TaskSpec, flow_cls: type[FlowSpec], store: BlobStore) -> Mani
             manifest.caught = True
             manifest.error = info
         else:
+            sys.stderr.write(info.traceback)
             manifest.error = info
             manifest.finished_ms = now_ms()
             return manifest

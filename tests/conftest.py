@@ -1,0 +1,63 @@
+"""Shared fixtures: an isolated store per test and a runner for flow files.
+
+``store_env`` points FLOWTRACK_HOME at a fresh temporary directory (for this
+process and for flow subprocesses); ``run_flow`` runs ``python FLOW_FILE ARGS`` in
+a subprocess with that environment and returns the completed process.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from flowtrack.client import _backend as client_backend
+
+
+@pytest.fixture
+def store_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    home = tmp_path / "ft-home"
+    monkeypatch.setenv("FLOWTRACK_HOME", str(home))
+    monkeypatch.setenv("FLOWTRACK_USER", "tester")
+    for var in ("FLOWTRACK_METADATA", "FLOWTRACK_STORE"):
+        monkeypatch.delenv(var, raising=False)
+    client_backend._backends.clear()
+    from flowtrack.client import _objects
+
+    monkeypatch.setattr(_objects, "_namespace", _objects._UNSET)
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@pytest.fixture
+def write_flow(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Write a flow file (dedented source) into the test's directory."""
+
+    def write(source: str, name: str = "flow.py") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(source))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def run_flow(store_env: dict[str, str], tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
+    def run(path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120,
+            check: bool = False) -> subprocess.CompletedProcess:
+        full_env = dict(store_env)
+        full_env.update(env or {})
+        proc = subprocess.run([sys.executable, str(path), *args], cwd=tmp_path, env=full_env,
+                              capture_output=True, text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"flow exited {proc.returncode}\nstdout:\n{proc.stdout}\n"
+                                 f"stderr:\n{proc.stderr}")
+        return proc
+
+    return run

@@ -39,8 +39,8 @@ class ParameterType(click.ParamType):
             self.fail(exc.message, param, ctx)
 
 
-def _parameter_options(flow_cls: type[FlowSpec]) -> list[click.Option]:
-    options = []
+def _parameter_options(flow_cls: type[FlowSpec]) -> list[click.Parameter]:
+    options: list[click.Parameter] = []
     for p in flow_cls._parameters():
         help_text = p.help or ""
         if isinstance(p, IncludeFile):

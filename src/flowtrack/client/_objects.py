@@ -432,8 +432,10 @@ class DataArtifact(MetaflowObject):
         super().__init__(pathspec)
         if _node is None:
             task = Task(pathspec.rsplit("/", 1)[0])
-            _node = task[self.id]._node
-        self._node = _node
+            _node = task._artifact_nodes().get(self.id)
+            if _node is None:
+                raise NotFoundError(f"Task '{task.pathspec}' has no artifact '{self.id}'.")
+        self._node: Node = _node
 
     @property
     def data(self) -> Any:

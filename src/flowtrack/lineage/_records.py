@@ -167,7 +167,7 @@ class LineageSession:
         try:
             with self.conn.begin_nested():
                 type_id = self.conn.execute(
-                    insert(types).values(name=name, type_kind=int(kind))).inserted_primary_key[0]
+                    insert(types).values(name=name, type_kind=int(kind))).inserted_primary_key[0]  # type: ignore[index]
                 if properties:
                     self.conn.execute(insert(type_properties), [
                         {"type_id": type_id, "name": p, "data_type": int(t)}
@@ -194,7 +194,6 @@ class LineageSession:
     def set_properties(self, kind: str, node_id: int, properties: Mapping[str, Any] | None = None,
                        custom: Mapping[str, Any] | None = None) -> None:
         """Insert or replace the named properties of one node."""
-        table = PROPERTY_TABLES[kind]
         doomed = [{"owner": node_id, "custom": is_custom, "pname": name}
                   for is_custom, props in ((False, properties), (True, custom))
                   for name in (props or {})]
@@ -217,7 +216,7 @@ class LineageSession:
             with self.conn.begin_nested():
                 ctx_id = self.conn.execute(insert(table).values(
                     type_id=type_id, name=name, create_time_since_epoch=now,
-                    last_update_time_since_epoch=now)).inserted_primary_key[0]
+                    last_update_time_since_epoch=now)).inserted_primary_key[0]  # type: ignore[index]
                 self._insert_properties("context", ctx_id, properties, custom)
                 parents = [{"context_id": ctx_id, "parent_context_id": p} for p in parent_ids]
                 if parents:
@@ -242,7 +241,7 @@ class LineageSession:
         exec_id = self.conn.execute(insert(table), {
             "type_id": type_id, "name": name, "last_known_state": state,
             "create_time_since_epoch": now, "last_update_time_since_epoch": now,
-        }).inserted_primary_key[0]
+        }).inserted_primary_key[0]  # type: ignore[index]
         self._insert_properties("execution", exec_id, properties, custom)
         if context_ids:
             self.conn.execute(insert(associations), [
@@ -269,7 +268,7 @@ class LineageSession:
         result = self.conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
                                    rows)
         ids = [int(r[0]) for r in result]
-        prop_rows = []
+        prop_rows: list[dict[str, Any]] = []
         for art_id, art in zip(ids, new):
             for is_custom, props in ((False, art.properties), (True, art.custom_properties)):
                 prop_rows.extend({"artifact_id": art_id, "name": k, "is_custom_property": is_custom,

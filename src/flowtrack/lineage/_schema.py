@@ -12,6 +12,7 @@ Changing a table here requires a new Alembic revision in ``migrations/versions``
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -100,7 +101,7 @@ type_properties = Table(
 
 
 def _node_table(name: str, state_column: str | None, extra: list[Column]) -> Table:
-    columns = [
+    columns: list[Any] = [
         Column("id", Integer, primary_key=True),
         Column("type_id", Integer, ForeignKey("types.id"), nullable=False),
         Column("name", String(255)),

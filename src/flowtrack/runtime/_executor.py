@@ -65,5 +65,6 @@ class Executor(ABC):
     @abstractmethod
     def running(self) -> int: ...
 
+    @abstractmethod
     def shutdown(self) -> None:
         """Stop everything still running."""

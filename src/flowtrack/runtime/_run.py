@@ -18,7 +18,8 @@ from .._config import settings
 from .._errors import FlowtrackError, NotFoundError, ParameterError
 from .._util import short_repr, type_name
 from ..flow import FlowSpec, IncludeFile
-from ..lineage import Database, LineageSession, Node
+from ..lineage import Database, LineageSession, Node, TypeKind
+from ..lineage._schema import contexts, executions
 from ..store import BlobStore, EncodeError
 from ._console import RunConsole
 from ._local import LocalExecutor
@@ -156,8 +157,6 @@ def resume_run(request: RunRequest, step: str | None, origin_run_id: str | None)
 
 
 def _origin_run(session: LineageSession, flow_name: str, run_id: str | None, user: str) -> Node:
-    from ..lineage import TypeKind
-
     run_type = session.find_type_id(TypeKind.CONTEXT, RUN_TYPE)
     if run_type is not None and run_id is not None:
         node = session.node_by_name("context", run_type, f"{flow_name}/{run_id}")
@@ -167,8 +166,6 @@ def _origin_run(session: LineageSession, flow_name: str, run_id: str | None, use
                             "--origin-run-id (see the run ids with the client: "
                             f"Flow('{flow_name}').runs()).")
     if run_type is not None:
-        from ..lineage._schema import contexts
-
         where = [contexts.c.type_id == run_type, contexts.c.name.like(f"{flow_name}/%"),
                  session.property_filter("context", "flow_name", flow_name)]
         mine = session.property_filter("context", "user", user)
@@ -182,9 +179,6 @@ def _origin_run(session: LineageSession, flow_name: str, run_id: str | None, use
 
 
 def _run_tasks(session: LineageSession, run_node: Node) -> list[Node]:
-    from ..lineage import TypeKind
-    from ..lineage._schema import executions
-
     task_type = session.find_type_id(TypeKind.EXECUTION, TASK_TYPE)
     return session.executions_in_context(run_node.id, executions.c.type_id == task_type)
 

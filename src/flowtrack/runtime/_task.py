@@ -236,7 +236,7 @@ def _decide_transition(flow: FlowSpec, node: StepNode, spec: TaskSpec, manifest:
 
 def _decide_switch(flow: FlowSpec, node: StepNode, targets: Any, condition: str | None,
                    manifest: Manifest) -> None:
-    if not isinstance(targets, dict) or condition != node.condition:
+    if not isinstance(targets, dict) or condition is None or condition != node.condition:
         raise StepError(f"Step '{node.name}' must call self.next({{...}}, condition="
                         f"'{node.condition}') as its last statement declares.")
     try:

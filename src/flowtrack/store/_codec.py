@@ -115,16 +115,23 @@ def _read_header(view: memoryview) -> tuple[int, int, int, list[tuple[int, int, 
 def decode(data: Any) -> Any:
     """Rebuild a value from a whole blob (bytes, memoryview or an mmap)."""
     view = memoryview(data)
+    try:
+        return _decode_view(view)
+    except (pickle.UnpicklingError, EOFError, zstandard.ZstdError, struct.error) as exc:
+        raise DecodeError(f"blob is corrupt or truncated ({exc})") from None
+
+
+def _decode_view(view: memoryview) -> Any:
     flags, main_len, main_raw_len, descs = _read_header(view)
     start = _HEADER.size + _BUFFER.size * len(descs)
-    main = view[start:start + main_len]
+    main: Any = view[start:start + main_len]
     if flags & _FLAG_MAIN_ZSTD:
         main = zstandard.ZstdDecompressor().decompress(main, max_output_size=main_raw_len)
     buffers = []
     for off, stored_len, raw_len, compressed in descs:
         if off + stored_len > view.nbytes:
             raise DecodeError("blob is truncated")
-        chunk = view[off:off + stored_len]
+        chunk: Any = view[off:off + stored_len]
         if compressed:
             # bytearray keeps the decompressed buffer writable, like a fresh array
             chunk = bytearray(zstandard.ZstdDecompressor().decompress(chunk, max_output_size=raw_len))

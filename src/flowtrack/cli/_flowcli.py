@@ -52,8 +52,13 @@ def _parameter_options(flow_cls: type[FlowSpec]) -> list[click.Parameter]:
     return options
 
 
+def _env_name(command: str, option: str) -> str:
+    """``FLOWTRACK_<COMMAND>_<OPTION>``: the environment variable behind an option."""
+    return f"FLOWTRACK_{command}_{option}".upper().replace("-", "_")
+
+
 def _run_options(command: click.Command) -> click.Command:
-    for option in reversed([
+    for option in [
         click.Option(["--max-workers"], type=click.IntRange(min=1), default=16, show_default=True,
                      show_envvar=True, help="Run at most this many tasks at once."),
         click.Option(["--max-num-splits"], type=click.IntRange(min=1), default=100,
@@ -66,8 +71,12 @@ def _run_options(command: click.Command) -> click.Command:
         click.Option(["--with", "decospecs"], multiple=True, show_envvar=True,
                      help="Add a decorator to every step, e.g. --with retry:times=2."),
         click.Option(["--no-lint"], is_flag=True, help="Skip the pre-run lint of the flow file."),
-    ]):
+    ]:
         command.params.append(option)
+    for param in command.params:
+        if isinstance(param, click.Option):
+            long_name = max(param.opts, key=len).lstrip("-")
+            param.envvar = _env_name(command.name or "", long_name)
     return command
 
 

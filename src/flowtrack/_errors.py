@@ -12,6 +12,7 @@ class FlowtrackError(Exception):
     """Base of all errors a user can cause; ``str(err)`` is the whole message."""
 
     headline = "Error"
+    exit_code = 1
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -61,6 +62,11 @@ class MergeArtifactsError(StepError):
 
 class RunFailedError(FlowtrackError):
     headline = "Run failed"
+
+
+class RunInterruptedError(RunFailedError):
+    headline = "Run interrupted"
+    exit_code = 130
 
 
 class LintError(FlowtrackError):

@@ -34,7 +34,7 @@ def run_reporting_errors(entry: Callable[[], Any], argv: list[str]) -> None:
             traceback.print_exc()
         click.secho(f"{exc.headline}: ", fg="red", bold=True, err=True, nl=False)
         click.echo(exc.message, err=True)
-        sys.exit(1)
+        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)

@@ -67,4 +67,4 @@ class Executor(ABC):
 
     @abstractmethod
     def shutdown(self) -> None:
-        """Stop everything still running."""
+        """Stop everything still running; they are reported as Finished by ``poll``."""

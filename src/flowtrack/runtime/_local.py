@@ -170,11 +170,8 @@ class LocalExecutor(Executor):
 
     def shutdown(self) -> None:
         for pid, child in list(self.children.items()):
-            child.attempt.killed_reason = child.attempt.killed_reason or "the run was stopped"
+            child.attempt.killed_reason = child.attempt.killed_reason or "the run was interrupted"
             _kill_group(pid)
-        deadline = time.monotonic() + 5
-        while self.children and time.monotonic() < deadline:
-            self.poll(0.05)
 
 
 def _kill_group(pid: int) -> None:

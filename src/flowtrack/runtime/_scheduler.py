@@ -15,7 +15,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._errors import RunFailedError
+from .._errors import RunFailedError, RunInterruptedError
 from ..flow import FlowSpec, StepDecorator
 from ..flow._graph import FlowGraph, StepNode
 from ._console import QUIET_TASK_LINES_ABOVE, RunConsole
@@ -108,6 +108,8 @@ class Scheduler:
         """Run the flow; raise RunFailedError (after recording) if it fails."""
         self._enqueue(self._new_task("start", (), [], {}))
         previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+        # a shell starts background jobs with SIGINT ignored; a run must still stop on it
+        previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             self._loop()
         except KeyboardInterrupt:
@@ -117,6 +119,7 @@ class Scheduler:
             self._drain_events()
         finally:
             signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, previous_int)
         self._finish()
 
     def _on_sigterm(self, _signum: int, _frame: Any) -> None:
@@ -359,7 +362,7 @@ class Scheduler:
         self.console.close()
         if self._interrupted:
             self.recorder.finish_run("KILLED")
-            raise RunFailedError(
+            raise RunInterruptedError(
                 f"Run {self.flow_name}/{self.run_id} was interrupted; completed tasks are saved. "
                 "Continue it with `resume`.")
         if self.failures:

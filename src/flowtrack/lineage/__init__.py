@@ -2,7 +2,7 @@
 events) stored through SQLAlchemy Core. Knows nothing of blobs or flows."""
 
 from ._db import SCHEMA_REVISION, Database, upgrade
-from ._records import LineageSession, NewArtifact, Node
+from ._records import ExecutionUpdate, LineageSession, NewArtifact, NewExecution, Node
 from ._schema import (
     ArtifactState,
     EventType,
@@ -16,9 +16,11 @@ __all__ = [
     "ArtifactState",
     "Database",
     "EventType",
+    "ExecutionUpdate",
     "ExecutionState",
     "LineageSession",
     "NewArtifact",
+    "NewExecution",
     "Node",
     "PropertyType",
     "TypeKind",

@@ -64,6 +64,33 @@ class NewArtifact:
     custom_properties: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class NewExecution:
+    type_id: int
+    name: str | None
+    state: int
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    custom_properties: Mapping[str, Any] = field(default_factory=dict)
+    context_ids: Sequence[int] = ()
+
+
+@dataclass
+class ExecutionUpdate:
+    id: int
+    state: int | None
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    custom_properties: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _property_rows(kind: str, node_id: int, properties: Mapping[str, Any] | None,
+                   custom: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """Rows for a node's property table; None values are not stored."""
+    return [{f"{kind}_id": node_id, "name": name, "is_custom_property": is_custom,
+             **property_columns(value)}
+            for is_custom, props in ((False, properties), (True, custom))
+            for name, value in (props or {}).items() if value is not None]
+
+
 def property_columns(value: Any) -> dict[str, Any]:
     """The value column(s) a Python value is stored in."""
     row = dict.fromkeys(_VALUE_COLUMNS)
@@ -181,13 +208,7 @@ class LineageSession:
     # -- writing nodes ---------------------------------------------------------------
     def _insert_properties(self, kind: str, node_id: int, properties: Mapping[str, Any] | None,
                            custom: Mapping[str, Any] | None) -> None:
-        rows = []
-        for is_custom, props in ((False, properties), (True, custom)):
-            for name, value in (props or {}).items():
-                if value is None:
-                    continue
-                rows.append({f"{kind}_id": node_id, "name": name,
-                             "is_custom_property": is_custom, **property_columns(value)})
+        rows = _property_rows(kind, node_id, properties, custom)
         if rows:
             self.conn.execute(insert(PROPERTY_TABLES[kind]), rows)
 
@@ -235,25 +256,55 @@ class LineageSession:
     def insert_execution(self, type_id: int, name: str, state: int,
                          properties: Mapping[str, Any] | None = None,
                          custom: Mapping[str, Any] | None = None,
-                         context_ids: Sequence[int] = (), create_time: int | None = None) -> int:
+                         context_ids: Sequence[int] = ()) -> int:
+        new = NewExecution(type_id, name, state, properties or {}, custom or {}, context_ids)
+        return self.insert_executions([new])[0]
+
+    def insert_executions(self, new: Sequence[NewExecution]) -> list[int]:
+        """Insert executions with properties and associations in a few statements."""
+        if not new:
+            return []
         table = NODE_TABLES["execution"]
-        now = create_time or now_ms()
-        exec_id = self.conn.execute(insert(table), {
-            "type_id": type_id, "name": name, "last_known_state": state,
-            "create_time_since_epoch": now, "last_update_time_since_epoch": now,
-        }).inserted_primary_key[0]  # type: ignore[index]
-        self._insert_properties("execution", exec_id, properties, custom)
-        if context_ids:
-            self.conn.execute(insert(associations), [
-                {"context_id": c, "execution_id": exec_id} for c in context_ids])
-        return int(exec_id)
+        now = now_ms()
+        rows = [{"type_id": e.type_id, "name": e.name, "last_known_state": e.state,
+                 "create_time_since_epoch": now, "last_update_time_since_epoch": now} for e in new]
+        result = self.conn.execute(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+        ids = [int(r[0]) for r in result]
+        prop_rows = [row for exec_id, e in zip(ids, new)
+                     for row in _property_rows("execution", exec_id, e.properties,
+                                               e.custom_properties)]
+        if prop_rows:
+            self.conn.execute(insert(PROPERTY_TABLES["execution"]), prop_rows)
+        links = [{"context_id": c, "execution_id": i} for i, e in zip(ids, new)
+                 for c in e.context_ids]
+        if links:
+            self.conn.execute(insert(associations), links)
+        return ids
 
     def update_execution(self, exec_id: int, state: int | None = None,
                          properties: Mapping[str, Any] | None = None,
                          custom: Mapping[str, Any] | None = None) -> None:
-        if state is not None:
-            self.conn.execute(_set_state(), {"node": exec_id, "state": state})
-        self.set_properties("execution", exec_id, properties, custom)
+        self.update_executions([ExecutionUpdate(exec_id, state, properties or {}, custom or {})])
+
+    def update_executions(self, updates: Sequence[ExecutionUpdate]) -> None:
+        """Set states and insert-or-replace properties of many executions at once."""
+        if not updates:
+            return
+        states = [{"node": u.id, "state": u.state} for u in updates if u.state is not None]
+        if states:
+            self.conn.execute(_set_state(), states)
+        doomed = [{"owner": u.id, "custom": is_custom, "pname": name} for u in updates
+                  for is_custom, props in ((False, u.properties), (True, u.custom_properties))
+                  for name in props]
+        if doomed:
+            self.conn.execute(_delete_property("execution"), doomed)
+        rows = [row for u in updates
+                for row in _property_rows("execution", u.id, u.properties, u.custom_properties)]
+        if rows:
+            self.conn.execute(insert(PROPERTY_TABLES["execution"]), rows)
+        now = now_ms()
+        self.conn.execute(_touch("execution"), [{"node": u.id, "now": now} for u in updates])
 
     def insert_artifacts(self, new: Sequence[NewArtifact], context_ids: Sequence[int] = ()
                          ) -> list[int]:
@@ -268,11 +319,9 @@ class LineageSession:
         result = self.conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
                                    rows)
         ids = [int(r[0]) for r in result]
-        prop_rows: list[dict[str, Any]] = []
-        for art_id, art in zip(ids, new):
-            for is_custom, props in ((False, art.properties), (True, art.custom_properties)):
-                prop_rows.extend({"artifact_id": art_id, "name": k, "is_custom_property": is_custom,
-                                  **property_columns(v)} for k, v in props.items() if v is not None)
+        prop_rows = [row for art_id, art in zip(ids, new)
+                     for row in _property_rows("artifact", art_id, art.properties,
+                                               art.custom_properties)]
         if prop_rows:
             self.conn.execute(insert(PROPERTY_TABLES["artifact"]), prop_rows)
         if context_ids:

@@ -15,6 +15,7 @@ import json
 import platform
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from .._util import now_ms
@@ -23,8 +24,10 @@ from ..lineage import (
     Database,
     EventType,
     ExecutionState,
+    ExecutionUpdate,
     LineageSession,
     NewArtifact,
+    NewExecution,
     Node,
     PropertyType,
     TypeKind,
@@ -53,6 +56,34 @@ VALUE_PROPERTIES = {"digest": _S, "size": _I, "python_type": _S, "preview": _S,
                     "artifact_name": _S, "inline": PropertyType.BYTES}
 
 SUCCESS_STATES = (int(ExecutionState.COMPLETE), int(ExecutionState.CACHED))
+
+
+@dataclass
+class StartedTask:
+    """A task whose first attempt was just launched."""
+
+    step: str
+    task_id: str
+    attempt: Attempt
+    frames: tuple[Frame, ...]
+    parents: list[str]
+    iteration: int
+
+
+@dataclass
+class FinishedTask:
+    """The final attempt of a task, as the scheduler hands it over for recording."""
+
+    exec_id: int
+    attempt: Attempt
+    manifest: Manifest | None
+    error: ErrorInfo | None
+    inherited: dict[str, ArtifactRef]
+    history: list[dict[str, Any]]
+
+    @property
+    def ok(self) -> bool:
+        return self.manifest is not None and self.manifest.ok
 
 
 class RunRecorder:
@@ -106,53 +137,75 @@ class RunRecorder:
     def pathspec(self, step: str, task_id: str) -> str:
         return f"{self.flow_name}/{self.run_id}/{step}/{task_id}"
 
-    def task_started(self, step: str, task_id: str, attempt: Attempt | None,
-                     frames: tuple[Frame, ...], parents: list[str], iteration: int) -> int:
+    def tasks_started(self, started: list[StartedTask]) -> list[int]:
+        """Record newly launched tasks as RUNNING executions; return their ids."""
         assert self.run_context is not None
-        props = {"flow_name": self.flow_name, "run_id": self.run_id, "step_name": step,
-                 "task_id": task_id, "attempt": 0, "state": "running", "started_at": now_ms()}
-        if attempt is not None:
-            props.update(pid=attempt.pid, host=attempt.host, executor=attempt.executor)
-        custom = {"frames": [f.to_json() for f in frames], "parents": parents}
-        if iteration:
-            custom["iteration"] = iteration
-        return self.session.insert_execution(self.task_type, self.pathspec(step, task_id),
-                                             int(ExecutionState.RUNNING), props, custom,
-                                             [self.run_context])
+        now = now_ms()
+        new = []
+        for t in started:
+            a = t.attempt
+            props = {"flow_name": self.flow_name, "run_id": self.run_id, "step_name": t.step,
+                     "task_id": t.task_id, "attempt": a.spec.attempt, "state": "running",
+                     "started_at": now, "pid": a.pid, "host": a.host, "executor": a.executor}
+            custom: dict[str, Any] = {"frames": [f.to_json() for f in t.frames],
+                                      "parents": t.parents}
+            if t.iteration:
+                custom["iteration"] = t.iteration
+            new.append(NewExecution(self.task_type, self.pathspec(t.step, t.task_id),
+                                    int(ExecutionState.RUNNING), props, custom,
+                                    [self.run_context]))
+        return self.session.insert_executions(new)
 
     def attempt_started(self, exec_id: int, attempt: Attempt) -> None:
         self.session.update_execution(exec_id, properties={
             "attempt": attempt.spec.attempt, "pid": attempt.pid, "host": attempt.host,
             "executor": attempt.executor, "state": "running"})
 
-    def task_finished(self, exec_id: int, attempt: Attempt, manifest: Manifest | None,
-                      error: ErrorInfo | None, inherited: dict[str, ArtifactRef],
-                      history: list[dict[str, Any]]) -> dict[str, ArtifactRef]:
-        """Record the final attempt of a task; return its visible namespace with ids."""
-        ok = manifest is not None and manifest.ok
-        spec = attempt.spec
-        namespace = dict(inherited)
-        if manifest is not None and manifest.ok:
-            namespace.update(manifest.merged)
-            namespace.update(self._record_outputs(exec_id, spec.step, spec.task_id, manifest))
-        if manifest is not None and manifest.reads:
-            self.session.insert_events([(a, exec_id, int(EventType.INPUT), None)
-                                        for a in sorted(manifest.reads)])
-        props: dict[str, Any] = {"state": "completed" if ok else "failed",
-                                 "finished_at": now_ms(), "attempt": spec.attempt}
+    def tasks_finished(self, finished: list[FinishedTask]) -> list[dict[str, ArtifactRef]]:
+        """Record the final attempts of tasks; return each task's visible namespace."""
+        outputs = [(i, name, out) for i, f in enumerate(finished) if f.ok
+                   for name, out in f.manifest.outputs.items()]  # type: ignore[union-attr]
+        assert self.run_context is not None
+        ids = self.session.insert_artifacts(
+            [self._value_artifact(finished[i].attempt.spec.step, finished[i].attempt.spec.task_id,
+                                  name, out) for i, name, out in outputs], [self.run_context])
+        events = [(art_id, finished[i].exec_id, int(EventType.OUTPUT), name)
+                  for art_id, (i, name, _) in zip(ids, outputs)]
+        events += [(a, f.exec_id, int(EventType.INPUT), None) for f in finished if f.manifest
+                   for a in sorted(f.manifest.reads)]
+        self.session.insert_events(events)
+        namespaces = []
+        for f in finished:
+            ns = dict(f.inherited)
+            if f.ok:
+                ns.update(f.manifest.merged)  # type: ignore[union-attr]
+            namespaces.append(ns)
+        for art_id, (i, name, out) in zip(ids, outputs):
+            namespaces[i][name] = ArtifactRef(art_id, out.digest, out.size, out.inline)
+        self.session.update_executions([self._finish_update(f, ns)
+                                        for f, ns in zip(finished, namespaces)])
+        return namespaces
+
+    def _finish_update(self, f: FinishedTask, namespace: dict[str, ArtifactRef]) -> ExecutionUpdate:
+        props: dict[str, Any] = {"state": "completed" if f.ok else "failed",
+                                 "finished_at": now_ms(), "attempt": f.attempt.spec.attempt}
         custom: dict[str, Any] = {"artifacts": {n: r.id for n, r in namespace.items()}}
-        custom.update(self._log_properties("stdout", attempt.stdout))
-        custom.update(self._log_properties("stderr", attempt.stderr))
-        if error is not None:
-            custom.update(error_type=error.type, error_message=error.message,
-                          error_traceback=error.traceback)
-        if manifest is not None and manifest.caught:
-            custom["caught_exception"] = True
-        if len(history) > 1:
-            custom["attempts"] = history
-        state = ExecutionState.COMPLETE if ok else ExecutionState.FAILED
-        self.session.update_execution(exec_id, int(state), props, custom)
-        return namespace
+        custom.update(self._log_properties("stdout", f.attempt.stdout))
+        custom.update(self._log_properties("stderr", f.attempt.stderr))
+        if f.error is not None:
+            custom.update(error_type=f.error.type, error_message=f.error.message,
+                          error_traceback=f.error.traceback)
+        if f.manifest is not None:
+            if f.manifest.caught:
+                custom["caught_exception"] = True
+            if f.ok and f.manifest.num_splits is not None:
+                custom["num_splits"] = f.manifest.num_splits
+            if f.ok and f.manifest.switch_target is not None:
+                custom["switch_target"] = f.manifest.switch_target
+        if len(f.history) > 1:
+            custom["attempts"] = f.history
+        state = ExecutionState.COMPLETE if f.ok else ExecutionState.FAILED
+        return ExecutionUpdate(f.exec_id, int(state), props, custom)
 
     def task_cloned(self, step: str, task_id: str, origin: Node, frames: tuple[Frame, ...],
                     parents: list[str], iteration: int) -> int:
@@ -169,18 +222,6 @@ class RunRecorder:
         return self.session.insert_execution(self.task_type, self.pathspec(step, task_id),
                                              int(ExecutionState.CACHED), props, custom,
                                              [self.run_context])
-
-    def _record_outputs(self, exec_id: int, step: str, task_id: str,
-                        manifest: Manifest) -> dict[str, ArtifactRef]:
-        names = list(manifest.outputs)
-        new = [self._value_artifact(step, task_id, name, manifest.outputs[name])
-               for name in names]
-        assert self.run_context is not None
-        ids = self.session.insert_artifacts(new, [self.run_context])
-        self.session.insert_events([(i, exec_id, int(EventType.OUTPUT), n)
-                                    for i, n in zip(ids, names)])
-        return {n: ArtifactRef(i, manifest.outputs[n].digest, manifest.outputs[n].size,
-                               manifest.outputs[n].inline) for n, i in zip(names, ids)}
 
     def _value_artifact(self, step: str, task_id: str, name: str, out: Any,
                         type_id: int | None = None) -> NewArtifact:

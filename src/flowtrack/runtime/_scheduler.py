@@ -21,7 +21,7 @@ from ..flow._graph import FlowGraph, StepNode
 from ._console import QUIET_TASK_LINES_ABOVE, RunConsole
 from ._executor import Attempt, Executor, Finished, LogLine
 from ._model import ArtifactRef, BranchInput, ErrorInfo, Frame, Manifest, TaskSpec
-from ._recorder import RunRecorder
+from ._recorder import FinishedTask, RunRecorder, StartedTask
 from ._resources import ResourceBudget
 
 TIMEOUT_GRACE_SECONDS = 2.0
@@ -100,6 +100,7 @@ class Scheduler:
         self.step_totals: dict[str, int] = {}
         self.step_done: dict[str, int] = {}
         self.failures: list[tuple[Task, ErrorInfo]] = []
+        self.pending_starts: list[tuple[Task, StartedTask]] = []
         self._next_task_id = 1
         self._interrupted = False
 
@@ -143,11 +144,26 @@ class Scheduler:
             self._handle(self.executor.poll(0.05))
 
     def _handle(self, events: list[LogLine | Finished]) -> None:
+        finals: list[tuple[Task, FinishedTask]] = []
         for event in events:
             if isinstance(event, LogLine):
                 self.console.task_line(self._prefix(event.attempt), event.text, event.stream)
             else:
-                self._on_finished(event)
+                final = self._on_finished(event)
+                if final is not None:
+                    finals.append(final)
+        self._flush_starts()  # retries and fallbacks launched above
+        if not finals:
+            return
+        # one batch of writes for everything that finished in this poll
+        namespaces = self.recorder.tasks_finished([f for _, f in finals])
+        for (task, record), namespace in zip(finals, namespaces):
+            task.namespace = namespace
+            if record.ok:
+                assert record.manifest is not None
+                self._succeeded(task, record.attempt, record.manifest)
+            else:
+                self._failed(task, record.attempt, record.error)
 
     def _prefix(self, attempt: Attempt) -> str:
         spec = attempt.spec
@@ -164,14 +180,29 @@ class Scheduler:
         return task
 
     def _enqueue(self, task: Task) -> None:
-        if self.origin is not None and self.origin.can_clone(task):
-            self._clone(task)
-            return
         self.ready.append(task)
 
     def _launch_ready(self) -> None:
+        try:
+            self._launch_ready_tasks()
+        finally:
+            self._flush_starts()
+
+    def _flush_starts(self) -> None:
+        if not self.pending_starts:
+            return
+        started, self.pending_starts = self.pending_starts, []
+        ids = self.recorder.tasks_started([s for _, s in started])
+        for (task, _), exec_id in zip(started, ids):
+            task.exec_id = exec_id
+
+    def _launch_ready_tasks(self) -> None:
         while self.ready and len(self.running) < self.options.max_workers:
             task = self.ready[0]
+            if self.origin is not None and self.origin.can_clone(task):
+                self.ready.popleft()
+                self._clone(task)  # its successors join the end of the queue
+                continue
             policy = self.policies[task.step]
             if not self.budget.acquire(task.step, policy.cpu, policy.memory, bool(self.running)):
                 return
@@ -196,8 +227,9 @@ class Scheduler:
         self.running[id(attempt)] = task
         self.attempts[id(attempt)] = attempt
         if task.exec_id is None:
-            task.exec_id = self.recorder.task_started(task.step, task.task_id, attempt,
-                                                      task.frames, task.parents, task.iteration)
+            self.pending_starts.append((task, StartedTask(task.step, task.task_id, attempt,
+                                                          task.frames, task.parents,
+                                                          task.iteration)))
         else:
             self.recorder.attempt_started(task.exec_id, attempt)
         if self._verbose(task.step):
@@ -217,7 +249,8 @@ class Scheduler:
                                      f"{limit:g} s and was killed.")
 
     # -- completion --------------------------------------------------------------
-    def _on_finished(self, event: Finished) -> None:
+    def _on_finished(self, event: Finished) -> tuple[Task, FinishedTask] | None:
+        """Retry or fall back if the policy says so; otherwise return the final record."""
         attempt = event.attempt
         task = self.running.pop(id(attempt))
         self.attempts.pop(id(attempt))
@@ -230,17 +263,13 @@ class Scheduler:
         ok = manifest is not None and manifest.ok
         task.history.append({"attempt": task.attempt, "ok": ok, "pid": attempt.pid,
                              "error": str(error) if not ok and error else None})
+        self._flush_starts()  # the task's execution id is needed from here on
         if not ok and not self._interrupted and self._retry(task, policy, manifest, error):
             self._store_failed_attempt_logs(task, attempt)
-            return
+            return None
         assert task.exec_id is not None
-        task.namespace = self.recorder.task_finished(task.exec_id, attempt, manifest, error,
-                                                     task.inherited, task.history)
-        if ok:
-            assert manifest is not None
-            self._succeeded(task, attempt, manifest)
-        else:
-            self._failed(task, attempt, error)
+        return task, FinishedTask(task.exec_id, attempt, manifest, error, task.inherited,
+                                  task.history)
 
     def _retry(self, task: Task, policy: StepPolicy, manifest: Manifest | None,
                error: ErrorInfo | None) -> bool:
@@ -268,7 +297,6 @@ class Scheduler:
 
     def _succeeded(self, task: Task, attempt: Attempt, manifest: Manifest) -> None:
         task.num_splits, task.switch_target = manifest.num_splits, manifest.switch_target
-        self._record_transition(task)
         if manifest.caught:
             self.console.error(f"[{self._prefix(attempt)}] Task failed but @catch stored the "
                                f"exception ({manifest.error}); continuing.")
@@ -276,15 +304,6 @@ class Scheduler:
             self.console.task_line(self._prefix(attempt), "Task finished successfully.")
         self._mark_done(task)
         self._schedule_successors(task)
-
-    def _record_transition(self, task: Task) -> None:
-        custom: dict[str, Any] = {}
-        if task.num_splits is not None:
-            custom["num_splits"] = task.num_splits
-        if task.switch_target is not None:
-            custom["switch_target"] = task.switch_target
-        if custom and task.exec_id is not None:
-            self.recorder.session.set_properties("execution", task.exec_id, custom=custom)
 
     def _mark_done(self, task: Task) -> None:
         self.step_done[task.step] = self.step_done.get(task.step, 0) + 1

@@ -8,8 +8,11 @@ so ``import flowtrack`` stays fast.
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
+from ._errors import FlowtrackError
 from .flow import (
     FlowSpec,
     IncludeFile,
@@ -74,3 +77,17 @@ def _run_cli(flow_cls: type) -> None:
 
 
 register_cli(_run_cli)
+
+
+def _excepthook(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
+    """Show user errors raised while a flow file loads (a bad Parameter or decorator)
+    as one paragraph, like the CLI does; everything else goes to the previous hook."""
+    if isinstance(exc, FlowtrackError) and os.environ.get("FLOWTRACK_TRACEBACK") != "1":
+        sys.stderr.write(f"{exc.headline}: {exc.message}\n")
+        return
+    _previous_excepthook(kind, exc, tb)
+
+
+_previous_excepthook = sys.excepthook
+if sys.excepthook is sys.__excepthook__:  # leave IPython's and other custom hooks alone
+    sys.excepthook = _excepthook

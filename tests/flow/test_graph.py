@@ -259,6 +259,10 @@ VALID_TRANSITION_CASES = {
     "non-step-argument": ("self.next('a')", "self.<step>"),
     "unknown-keyword": ("self.next(self.a, bogus=1)", "unknown keyword"),
     "foreach-not-literal": ("self.next(self.a, foreach=items)", "string literal"),
+    "foreach-and-condition": ("self.next({'x': self.a}, foreach='items', condition='flag')",
+                              "cannot be combined"),
+    "switch-non-constant-key": ("self.next({key: self.a, 'y': self.b}, condition='flag')",
+                                "constant keys"),
 }
 
 
@@ -591,8 +595,6 @@ class OpenInnerFlow(FlowSpec):
     assert_graph_error(err, path, "end", "split-join-balance", "split at step 'start'")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: check_join_args skips joins without in_funcs, so "
-                   "'def start(self, inputs)' is never rejected (_checks.py check_join_args)")
 def test_join_args_start_cannot_take_inputs(load_flow):
     err, path = check_error(load_flow, HEADER + """
 class StartJoinFlow(FlowSpec):
@@ -836,10 +838,6 @@ def test_nested_foreach(load_flow):
     assert graph["end"].split_parents == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a join's split_parents exclude the split it closes "
-                   "(_checks.py check_split_join_balance stores the popped stack), so "
-                   "StepNode.matching_split of a join names the enclosing split, not the one "
-                   "it joins")
 def test_join_matching_split_is_the_split_it_closes(load_flow):
     flow_cls, _ = load_flow(NESTED_FOREACH)
     graph = flow_cls._graph()

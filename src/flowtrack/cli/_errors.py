@@ -17,6 +17,12 @@ def wants_traceback(argv: list[str]) -> bool:
     return "--traceback" in argv or os.environ.get("FLOWTRACK_TRACEBACK") == "1"
 
 
+def report(exc: FlowtrackError) -> None:
+    """Print a user error as one paragraph."""
+    click.secho(f"{exc.headline}: ", fg="red", bold=True, err=True, nl=False)
+    click.echo(exc.message, err=True)
+
+
 def run_reporting_errors(entry: Callable[[], Any], argv: list[str]) -> None:
     """Run a click entry point in non-standalone mode and turn errors into exits."""
     try:
@@ -32,8 +38,7 @@ def run_reporting_errors(entry: Callable[[], Any], argv: list[str]) -> None:
     except FlowtrackError as exc:
         if wants_traceback(argv):
             traceback.print_exc()
-        click.secho(f"{exc.headline}: ", fg="red", bold=True, err=True, nl=False)
-        click.echo(exc.message, err=True)
+        report(exc)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)

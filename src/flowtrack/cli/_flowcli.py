@@ -45,10 +45,13 @@ def _parameter_options(flow_cls: type[FlowSpec]) -> list[click.Parameter]:
         help_text = p.help or ""
         if isinstance(p, IncludeFile):
             help_text = (help_text + " (a file; its content is stored with the run)").strip()
+        extra: dict[str, Any] = {}
+        if p.default is not None:  # an explicit default=None would count as a value
+            extra["default"] = p.default
         options.append(click.Option(
-            [f"--{p.name}", p.attr_name], type=ParameterType(p), default=p.default,
+            [f"--{p.name}", p.attr_name], type=ParameterType(p),
             required=p.required and p.default is None, help=help_text,
-            show_default=p.show_default, show_envvar=True))
+            show_default=p.show_default, show_envvar=True, **extra))
     return options
 
 
@@ -77,6 +80,7 @@ def _run_options(command: click.Command) -> click.Command:
         if isinstance(param, click.Option):
             long_name = max(param.opts, key=len).lstrip("-")
             param.envvar = _env_name(command.name or "", long_name)
+            param.show_envvar = True
     return command
 
 
@@ -106,7 +110,7 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
     @click.group(invoke_without_command=True, help=f"Commands for flow {flow_cls.__name__}.",
                  context_settings={"auto_envvar_prefix": "FLOWTRACK",
                                    "help_option_names": ["-h", "--help"]})
-    @click.option("--quiet", is_flag=True, help="Print only errors and the summary.")
+    @click.option("--quiet", is_flag=True, help="Print only errors (no task output or progress).")
     @click.option("--traceback", is_flag=True, help="Show Python tracebacks of errors.")
     @click.option("--no-lint", is_flag=True, help="Skip the lint before run/resume.")
     @click.pass_context

@@ -219,7 +219,7 @@ class Run(MetaflowObject):
 
     @property
     def parameters(self) -> dict[str, Any]:
-        """The run's parameter values, by parameter name."""
+        """The run's parameter values, keyed by the attribute name used in the flow."""
         node = next((t for t in backend().tasks(self._node.id, PARAMETERS_STEP)), None)
         if node is None:
             return {}
@@ -291,7 +291,10 @@ class Task(MetaflowObject):
     def __init__(self, pathspec: str, _node: Node | None = None) -> None:
         _split(pathspec, 4, "Task")
         super().__init__(str(pathspec).strip("/"))
-        node = _node or backend().task(self.pathspec)
+        node = _node
+        if node is None:
+            Run("/".join(self.path_components[:2]))  # raises if outside the namespace
+            node = backend().task(self.pathspec)
         if node is None:
             raise NotFoundError(f"Task '{self.pathspec}' does not exist in this store.")
         self._node = node

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._graph import RESERVED_STEP_NAMES
+from ._graph import RESERVED_STEP_NAMES, UNCATCHABLE_TYPES
 
 if TYPE_CHECKING:
     from ._graph import FlowGraph, StepNode
@@ -128,11 +128,10 @@ def check_acyclic(graph: FlowGraph) -> None:
 
 
 def check_join_args(graph: FlowGraph) -> None:
-    for node in graph:
-        if node.is_join and not node.in_funcs:
-            continue  # start as a join is caught by num-args semantics below
-        if node.name == "start" and node.is_join:
-            raise graph.error(node, "Step 'start' cannot take inputs.", "join-args")
+    start = graph["start"]
+    if start.is_join:
+        raise graph.error(start, "Step 'start' cannot take inputs; it is the first step, so "
+                          "there is nothing to join. Define it as def start(self).", "join-args")
 
 
 def check_split_join_balance(graph: FlowGraph) -> None:
@@ -143,6 +142,8 @@ def check_split_join_balance(graph: FlowGraph) -> None:
     for node in graph.sorted_nodes():
         stack = stacks[node.name]
         node.split_parents = [split for split, _ in stack]
+        if node.is_join and arrivals.get(node.name):  # include the split it closes
+            node.split_parents = [s for s, _ in next(iter(arrivals[node.name].values()))]
         for out in node.out_funcs:
             if out == node.name:
                 continue
@@ -205,9 +206,19 @@ def _unjoined_error(graph: FlowGraph, child: StepNode, a: tuple, b: tuple) -> Ex
                        "split-join-balance")
 
 
+def check_catch_placement(graph: FlowGraph) -> None:
+    for node in graph:
+        if node.type in UNCATCHABLE_TYPES and any(d.name == "catch" for d in node.decorators):
+            raise graph.error(node, f"@catch cannot be used on step '{node.name}': it is a "
+                              f"{node.type} step, whose transition depends on values a failed "
+                              "step never produced. Catch errors inside the step, or put @catch "
+                              "on the steps around it.", "catch-placement")
+
+
 RULES = [check_basic_steps, check_reserved_names, check_num_args, check_end_is_end,
          check_static_transitions, check_valid_transitions, check_unknown_transitions,
-         check_reachability, check_acyclic, check_join_args, check_split_join_balance]
+         check_reachability, check_acyclic, check_join_args, check_split_join_balance,
+         check_catch_placement]
 
 
 def run_checks(graph: FlowGraph) -> None:

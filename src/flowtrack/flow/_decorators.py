@@ -42,9 +42,10 @@ class StepDecorator:
     def _validate(self) -> None:
         """Check the attributes; raise DecoratorError naming the bad one."""
 
-    def _number(self, key: str, minimum: float = 0, integer: bool = False) -> None:
+    def _number(self, key: str, minimum: float = 0, integer: bool = False,
+                optional: bool = False) -> None:
         raw = self.attributes[key]
-        if raw is None:
+        if raw is None and optional:
             return
         try:
             value = int(raw) if integer else float(raw)
@@ -110,7 +111,7 @@ class ResourcesDecorator(StepDecorator):
         self._number("cpu", 0)
         self._number("memory", 0)
         for key in ("gpu", "disk", "shared_memory"):
-            self._number(key, 0)
+            self._number(key, 0, optional=True)
 
 
 class EnvironmentDecorator(StepDecorator):

@@ -7,7 +7,7 @@ file, line and rule name of the first violation found:
 
 basic-steps, reserved-names, num-args, end-is-end, static-transitions,
 valid-transitions, unknown-transitions, orphans, dead-ends, acyclic (only a switch
-step may loop back to itself), join-args and split-join-balance.
+step may loop back to itself), join-args, split-join-balance and catch-placement.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import GraphError
+
+# step types whose transition needs the step's own result, so @catch cannot apply
+UNCATCHABLE_TYPES = ("foreach", "split-switch")
 
 RESERVED_STEP_NAMES = frozenset({"name", "next", "input", "index", "foreach_stack",
                                  "merge_artifacts", "script_name", "cmd"})
@@ -152,7 +155,8 @@ class FlowGraph:
 
     def __init__(self, flow_cls: type) -> None:
         self.name = flow_cls.__name__
-        self.doc = inspect.getdoc(flow_cls) or ""
+        own_doc = flow_cls.__dict__.get("__doc__")  # not FlowSpec's, when the flow has none
+        self.doc = inspect.cleandoc(own_doc) if own_doc else ""
         self.file = inspect.getsourcefile(flow_cls) or "<unknown>"
         self.nodes: dict[str, StepNode] = {}
         for attr in _step_names_in_order(flow_cls):

@@ -13,6 +13,10 @@ from typing import Any
 
 from .._errors import ParameterError, StepError
 
+# FlowSpec members a parameter (or an artifact) must not shadow
+RESERVED_ATTRIBUTES = frozenset({"next", "input", "index", "name", "foreach_stack",
+                                 "merge_artifacts", "script_name"})
+
 RESERVED_PARAMETER_NAMES = frozenset({
     "params", "with", "tag", "tags", "namespace", "obj", "decospecs", "run-id-file",
     "max-num-splits", "max-workers", "run-id", "task-id", "origin-run-id", "no-lint",
@@ -91,6 +95,11 @@ class Parameter:
         return str
 
     def __set_name__(self, owner: type, attr: str) -> None:
+        if attr in RESERVED_ATTRIBUTES:
+            raise ParameterError(
+                f"Parameter '{self.name}' is assigned to the attribute '{attr}', which is a "
+                f"reserved member of FlowSpec; use another attribute name, e.g. "
+                f"{attr}_param = Parameter({self.name!r}, ...).")
         self.attr_name = attr
 
     def __get__(self, instance: Any, owner: type | None = None) -> Any:

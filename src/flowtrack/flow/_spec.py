@@ -17,10 +17,8 @@ from typing import Any
 
 from .._errors import MergeArtifactsError, StepError
 from ._graph import FlowGraph
+from ._params import RESERVED_ATTRIBUTES as _RESERVED_ATTRIBUTES
 from ._params import Parameter
-
-_RESERVED_ATTRIBUTES = frozenset({"next", "input", "index", "name", "foreach_stack",
-                                  "merge_artifacts", "script_name"})
 
 
 class ArtifactSource(ABC):
@@ -84,7 +82,8 @@ class FlowSpec:
     def __init__(self, use_cli: bool = True) -> None:
         object.__setattr__(self, "_source", None)
         object.__setattr__(self, "_transition", None)
-        object.__setattr__(self, "_merged", {})
+        object.__setattr__(self, "_merged", {})  # name -> index of the input it came from
+        object.__setattr__(self, "_inputs", None)  # the join's Inputs, while it runs
         object.__setattr__(self, "_step_name", None)
         if use_cli:
             if _cli_entry is None:
@@ -128,6 +127,9 @@ class FlowSpec:
         # only called when normal lookup fails: an artifact not assigned in this task
         if name.startswith("__") or name.startswith("_"):
             raise AttributeError(name)
+        merged_from = self.__dict__.get("_merged", {}).get(name)
+        if merged_from is not None:
+            return self.__dict__["_inputs"][merged_from]._source.load(name)
         source = self.__dict__.get("_source")
         if source is not None:
             try:
@@ -214,20 +216,22 @@ class FlowSpec:
                 raise MergeArtifactsError(
                     f"merge_artifacts(include=...) names artifact(s) {', '.join(missing)} that no "
                     f"input of step '{self.__dict__.get('_step_name')}' has.")
-        merged, conflicts = self.__dict__["_merged"], []
+        already = self.__dict__["_merged"]
+        merged, conflicts = {}, []
         for name, by_digest in candidates.items():
-            if name in excluded or name in self.__dict__ or name in merged:
+            if name in excluded or name in self.__dict__ or name in already:
                 continue
             if len(by_digest) > 1:
                 conflicts.append(name)
                 continue
             merged[name] = next(iter(by_digest.values()))
-        if conflicts:
+        if conflicts:  # nothing is merged when anything conflicts
             raise MergeArtifactsError(
                 f"Step '{self.__dict__.get('_step_name')}' cannot merge artifact(s) "
                 f"{', '.join(sorted(conflicts))}: their values differ between the joined "
                 "branches. Assign them in the join before merging (self.<name> = ...), or pass "
                 "exclude=[...].")
+        already.update(merged)
 
 
 def _target_name(target: Any) -> str:

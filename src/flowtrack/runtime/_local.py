@@ -23,7 +23,7 @@ from typing import Any
 from ..flow import FlowSpec
 from ..store import BlobStore
 from ._executor import Attempt, Executor, Finished, LogLine
-from ._model import ErrorInfo, Manifest
+from ._model import Manifest
 from ._task import run_task
 
 _READ_CHUNK = 1 << 16
@@ -157,9 +157,9 @@ class LocalExecutor(Executor):
             os.close(child.pidfd)
         del self.children[pid]
         manifest = _load_manifest(bytes(child.manifest))
+        if child.attempt.killed_reason:
+            manifest = None  # whatever it reported, the attempt was stopped from outside
         description = _describe_exit(child.status or 0, child.attempt.killed_reason)
-        if manifest is None and child.attempt.killed_reason:
-            manifest = Manifest(ok=False, error=ErrorInfo("Killed", child.attempt.killed_reason))
         events.append(Finished(child.attempt, manifest, description))
         return events
 

@@ -100,6 +100,7 @@ class RunRecorder:
         self.value_type = s.type_id(TypeKind.ARTIFACT, VALUE_TYPE, VALUE_PROPERTIES)
         self.dataset_type = s.type_id(TypeKind.ARTIFACT, DATASET_TYPE, VALUE_PROPERTIES)
         self.run_context: int | None = None
+        self.parameter_ids: dict[str, int | None] = {}
         self.flow_name = ""
         self.run_id = ""
         s.commit()
@@ -189,7 +190,9 @@ class RunRecorder:
     def _finish_update(self, f: FinishedTask, namespace: dict[str, ArtifactRef]) -> ExecutionUpdate:
         props: dict[str, Any] = {"state": "completed" if f.ok else "failed",
                                  "finished_at": now_ms(), "attempt": f.attempt.spec.attempt}
-        custom: dict[str, Any] = {"artifacts": {n: r.id for n, r in namespace.items()}}
+        # parameters are part of every task's data, as in Metaflow
+        visible = {**self.parameter_ids, **{n: r.id for n, r in namespace.items()}}
+        custom: dict[str, Any] = {"artifacts": visible}
         custom.update(self._log_properties("stdout", f.attempt.stdout))
         custom.update(self._log_properties("stderr", f.attempt.stderr))
         if f.error is not None:
@@ -257,10 +260,12 @@ class RunRecorder:
                 for n, i in zip(names, ids)}
         self.session.set_properties("execution", exec_id,
                                     custom={"artifacts": {n: r.id for n, r in refs.items()}})
+        self.parameter_ids = {n: r.id for n, r in refs.items()}
         return refs
 
     def clone_parameters(self, refs: dict[str, ArtifactRef]) -> None:
         assert self.run_context is not None
+        self.parameter_ids = {n: r.id for n, r in refs.items()}
         self.session.insert_execution(
             self.task_type, self.pathspec(PARAMETERS_STEP, "0"), int(ExecutionState.CACHED),
             {"flow_name": self.flow_name, "run_id": self.run_id, "step_name": PARAMETERS_STEP,

@@ -54,14 +54,22 @@ class Origin:
         return self.tasks[task.key]
 
     def namespace_of(self, node: Node) -> dict[str, ArtifactRef]:
+        """A task's own visible artifacts (parameters travel separately)."""
         ids = node.custom_properties.get("artifacts") or {}
-        return {name: self.refs[i] for name, i in ids.items() if i in self.refs}
+        parameters = self._parameter_ids()
+        return {name: self.refs[i] for name, i in ids.items()
+                if i in self.refs and parameters.get(name) != i}
+
+    def _parameter_ids(self) -> dict[str, int]:
+        if self.parameter_task is None:
+            return {}
+        return dict(self.parameter_task.custom_properties.get("artifacts") or {})
 
     def parameter_refs(self) -> dict[str, ArtifactRef]:
         if self.parameter_task is None:
             raise FlowtrackError(f"Run {self.run.name} has no recorded parameters; it cannot be "
                                  "resumed (it was probably stopped before it started).")
-        return self.namespace_of(self.parameter_task)
+        return {n: self.refs[i] for n, i in self._parameter_ids().items() if i in self.refs}
 
 
 def _downstream(graph: FlowGraph, step: str) -> set[str]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from .._errors import RunFailedError, RunInterruptedError
 from ..flow import FlowSpec, StepDecorator
-from ..flow._graph import FlowGraph, StepNode
+from ..flow._graph import UNCATCHABLE_TYPES, FlowGraph, StepNode
 from ._console import QUIET_TASK_LINES_ABOVE, RunConsole
 from ._executor import Attempt, Executor, Finished, LogLine
 from ._model import ArtifactRef, BranchInput, ErrorInfo, Frame, Manifest, TaskSpec
@@ -61,11 +61,21 @@ class Task:
         return (self.step, tuple((f.step, f.index) for f in self.frames), self.iteration)
 
 
+def _exit_error(attempt: Attempt, event: Finished) -> ErrorInfo:
+    """The error of an attempt whose process ended without reporting a result."""
+    text = event.exit_description
+    text = text[:1].upper() + text[1:]
+    kind = "TaskKilled" if attempt.killed_reason else "TaskCrashed"
+    return ErrorInfo(kind, text if text.endswith(".") else text + ".")
+
+
 class StepPolicy:
     """What a step's decorators (its own and ``--with``) ask of the scheduler."""
 
     def __init__(self, node: StepNode, extra: list[StepDecorator]) -> None:
-        decos = {d.name: d for d in extra}
+        # --with catch cannot apply where the graph forbids @catch (see catch-placement)
+        decos = {d.name: d for d in extra
+                 if not (d.name == "catch" and node.type in UNCATCHABLE_TYPES)}
         decos.update({d.name: d for d in node.decorators})
         attr = {name: d.attributes for name, d in decos.items()}
         self.retries = int(attr["retry"]["times"]) if "retry" in attr else 0
@@ -92,6 +102,7 @@ class Scheduler:
         self.store_url = store_url
         self.flow_name = flow_cls.__name__
         self.policies = {n.name: StepPolicy(n, options.with_decorators) for n in graph}
+        self._warn_uncaught_steps()
         self.budget = ResourceBudget(console)
         self.ready: deque[Task] = deque()
         self.running: dict[int, Task] = {}  # id(attempt) -> task
@@ -103,6 +114,14 @@ class Scheduler:
         self.pending_starts: list[tuple[Task, StartedTask]] = []
         self._next_task_id = 1
         self._interrupted = False
+
+    def _warn_uncaught_steps(self) -> None:
+        if not any(d.name == "catch" for d in self.options.with_decorators):
+            return
+        skipped = [n.name for n in self.graph if n.type in UNCATCHABLE_TYPES]
+        if skipped:
+            self.console.error(f"--with catch does not apply to foreach/switch step(s) "
+                               f"{', '.join(skipped)}; errors there still fail the run.")
 
     # -- public ------------------------------------------------------------------
     def run(self) -> None:
@@ -257,9 +276,7 @@ class Scheduler:
         policy = self.policies[task.step]
         self.budget.release(policy.cpu, policy.memory)
         manifest = event.manifest
-        error = (manifest.error if manifest is not None else
-                 ErrorInfo("TaskCrashed", event.exit_description[:1].upper()
-                           + event.exit_description[1:] + "."))
+        error = manifest.error if manifest is not None else _exit_error(attempt, event)
         ok = manifest is not None and manifest.ok
         task.history.append({"attempt": task.attempt, "ok": ok, "pid": attempt.pid,
                              "error": str(error) if not ok and error else None})

@@ -23,6 +23,9 @@ from ..flow._graph import StepNode
 from ..store import BlobStore, EncodeError
 from ._model import ArtifactRef, ErrorInfo, Frame, Manifest, OutputRecord, TaskSpec
 
+# step types after which the flow can go on without the step's own transition
+CATCHABLE_TYPES = ("start", "linear", "split", "join", "end")
+
 
 class StepTimeout(Exception):
     """Raised inside a step that ran past its @timeout."""
@@ -158,8 +161,7 @@ def run_task(spec: TaskSpec, flow_cls: type[FlowSpec], store: BlobStore) -> Mani
     except BaseException as exc:  # noqa: BLE001 - every failure becomes the manifest's error
         _disarm_timeout()
         info = exc.info if isinstance(exc, _Fallback) else _error_info(exc)
-        if spec.catch_var is not None and spec.is_last_attempt and node.type in ("linear", "start",
-                                                                                 "split", "join"):
+        if spec.catch_var is not None and spec.is_last_attempt and node.type in CATCHABLE_TYPES:
             if spec.catch_print and not isinstance(exc, _Fallback):
                 sys.stderr.write(info.traceback)
             object.__setattr__(flow, spec.catch_var, CaughtException(info))
@@ -205,7 +207,9 @@ def _run_step(flow: FlowSpec, node: StepNode, spec: TaskSpec, manifest: Manifest
                                   manifest.reads, cache) for b in spec.branches]
             flow._source = TaskSource(spec.step, {}, spec.parameters, spec.frames, store,
                                       manifest.reads, cache)
-            method(Inputs(sources))  # type: ignore[arg-type]
+            inputs = Inputs(sources)  # type: ignore[arg-type]
+            flow._inputs = inputs
+            method(inputs)
         else:
             method()
     finally:

@@ -253,6 +253,7 @@ MERGE = """
         def join1(self, inputs):
             self.diverge = "set-in-join"
             self.merge_artifacts(inputs, exclude=["conflict"])
+            self.only_b = "assigned-after-merge"
             self.next(self.mid)
 
         @step
@@ -328,6 +329,40 @@ MERGE_CONFLICT = """
 
     if __name__ == "__main__":
         MergeConflictFlow()
+"""
+
+
+MERGE_READ = """
+    from flowtrack import FlowSpec, step
+
+
+    class MergeReadFlow(FlowSpec):
+        @step
+        def start(self):
+            self.shared = "s"
+            self.next(self.a, self.b)
+
+        @step
+        def a(self):
+            self.next(self.join)
+
+        @step
+        def b(self):
+            self.next(self.join)
+
+        @step
+        def join(self, inputs):
+            self.merge_artifacts(inputs)
+            self.seen_in_join = self.shared
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        MergeReadFlow()
 """
 
 
@@ -472,9 +507,10 @@ def test_merge_copies_non_divergent_and_join_value_wins(merged: Run) -> None:
     assert join1.data.shared == "s"
     assert join1.data.keep == 1
     assert join1.data.only_a == "oa"
-    assert join1.data.only_b == "ob"
+    assert join1.data.only_b == "assigned-after-merge"
     assert join1.data.diverge == "set-in-join"
-    assert merged["mid"].task.data.mid_sees == ["s", 1, "oa", "ob", "set-in-join"]
+    assert merged["mid"].task.data.mid_sees == ["s", 1, "oa", "assigned-after-merge",
+                                                "set-in-join"]
 
 
 def test_merge_exclude_leaves_artifact_out(merged: Run) -> None:
@@ -502,3 +538,10 @@ def test_merge_divergent_raises_naming_artifact(flow_store: FlowStore) -> None:
     exc = run["join"].task.exception
     assert exc is not None and exc.type == "MergeArtifactsError"
     assert "disputed_value" in exc.message
+
+
+def test_merged_artifact_readable_in_the_join(flow_store: FlowStore) -> None:
+    proc = flow_store.run(flow_store.write(MERGE_READ, "MergeReadFlow.py"), "run")
+    assert proc.returncode == 0, proc.stderr
+    run = Run(f"MergeReadFlow/{run_id_of(proc)}")
+    assert run["join"].task.data.seen_in_join == "s"

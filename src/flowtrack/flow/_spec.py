@@ -84,6 +84,7 @@ class FlowSpec:
         object.__setattr__(self, "_transition", None)
         object.__setattr__(self, "_merged", {})  # name -> index of the input it came from
         object.__setattr__(self, "_inputs", None)  # the join's Inputs, while it runs
+        object.__setattr__(self, "_loaded", {})  # name -> digest of values read from inputs
         object.__setattr__(self, "_step_name", None)
         if use_cli:
             if _cli_entry is None:
@@ -128,14 +129,20 @@ class FlowSpec:
         if name.startswith("__") or name.startswith("_"):
             raise AttributeError(name)
         merged_from = self.__dict__.get("_merged", {}).get(name)
-        if merged_from is not None:
-            return self.__dict__["_inputs"][merged_from]._source.load(name)
         source = self.__dict__.get("_source")
+        if merged_from is not None:
+            source = self.__dict__["_inputs"][merged_from]._source
         if source is not None:
             try:
-                return source.load(name)
+                value = source.load(name)
             except KeyError:
                 pass
+            else:
+                # kept on the instance (as Metaflow does), so changes made in place are
+                # persisted at the end of the step; unchanged values are not stored again
+                object.__setattr__(self, name, value)
+                self.__dict__.setdefault("_loaded", {})[name] = source.digest(name)
+                return value
         raise AttributeError(self._missing_message(name))
 
     def _missing_message(self, name: str) -> str:
@@ -156,6 +163,7 @@ class FlowSpec:
             raise StepError(f"'{name}' is a reserved attribute of FlowSpec and cannot be "
                             f"assigned in step '{self.__dict__.get('_step_name')}'; use another "
                             "name.")
+        self.__dict__.get("_loaded", {}).pop(name, None)  # assigned now, not as loaded
         object.__setattr__(self, name, value)
 
     @property

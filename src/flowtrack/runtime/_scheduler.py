@@ -79,6 +79,8 @@ class StepPolicy:
         decos.update({d.name: d for d in node.decorators})
         attr = {name: d.attributes for name, d in decos.items()}
         self.retries = int(attr["retry"]["times"]) if "retry" in attr else 0
+        self.retry_delay = (60 * float(attr["retry"]["minutes_between_retries"])
+                            if "retry" in attr else 0.0)
         self.catch_var = (attr["catch"]["var"] or "_catch_exception") if "catch" in attr else None
         self.catch_print = bool(attr.get("catch", {}).get("print_exception", True))
         self.timeout = decos["timeout"].total_seconds if "timeout" in decos else None  # type: ignore[attr-defined]
@@ -112,6 +114,7 @@ class Scheduler:
         self.step_done: dict[str, int] = {}
         self.failures: list[tuple[Task, ErrorInfo]] = []
         self.pending_starts: list[tuple[Task, StartedTask]] = []
+        self.delayed: list[tuple[float, Task]] = []  # (monotonic due time, task) retries
         self._next_task_id = 1
         self._interrupted = False
 
@@ -147,15 +150,24 @@ class Scheduler:
 
     # -- main loop ---------------------------------------------------------------
     def _loop(self) -> None:
-        while self.ready or self.running:
+        while self.ready or self.running or self.delayed:
+            self._release_delayed()
             if not self.failures:
                 self._launch_ready()
-            events = self.executor.poll(0.05 if self.running else 0)
+            idle = not self.running and not self.ready
+            events = self.executor.poll(0.05 if self.running or idle else 0)
             self._handle(events)
             self._enforce_timeouts()
             self.recorder.maybe_commit()
             if self.failures and not self.running:
                 break
+
+    def _release_delayed(self) -> None:
+        """Move retries whose minutes_between_retries have passed to the ready queue."""
+        now = time.monotonic()
+        due = [task for when, task in self.delayed if when <= now]
+        self.delayed = [(when, task) for when, task in self.delayed if when > now]
+        self.ready.extendleft(reversed(due))
 
     def _drain_events(self) -> None:
         deadline = time.monotonic() + 5
@@ -292,9 +304,14 @@ class Scheduler:
                error: ErrorInfo | None) -> bool:
         prefix = f"{self.run_id}/{task.step}/{task.task_id}"
         if task.attempt < policy.retries:
-            self.console.error(f"[{prefix}] Attempt {task.attempt} failed ({error}); retrying.")
+            wait = f" in {policy.retry_delay:g} s" if policy.retry_delay else ""
+            self.console.error(f"[{prefix}] Attempt {task.attempt} failed ({error}); "
+                               f"retrying{wait}.")
             task.attempt += 1
-            self.ready.appendleft(task)
+            if policy.retry_delay:
+                self.delayed.append((time.monotonic() + policy.retry_delay, task))
+            else:
+                self.ready.appendleft(task)
             return True
         if policy.catch_var and manifest is None and not task.fallback_used:
             # the process died, so @catch could not run in it: a fallback attempt
@@ -392,9 +409,10 @@ class Scheduler:
 
     # -- end ---------------------------------------------------------------------
     def _finish(self) -> None:
-        for task in list(self.ready):
+        for task in [*self.ready, *(t for _, t in self.delayed)]:
             self.step_totals[task.step] -= 1
         self.ready.clear()
+        self.delayed.clear()
         self.console.close()
         if self._interrupted:
             self.recorder.finish_run("KILLED")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Iterable
 from typing import Any
@@ -91,19 +92,30 @@ def foreach_item(items: Any, index: int) -> Any:
         return list(items)[index]
 
 
+_previous_alarm_handler: Any = None
+
+
 def _arm_timeout(seconds: float | None, step_name: str) -> None:
-    if not seconds:
+    """Raise StepTimeout in the step after ``seconds`` (main thread only; the
+    executor's own deadline kills the process otherwise)."""
+    global _previous_alarm_handler
+    if not seconds or threading.current_thread() is not threading.main_thread():
         return
 
     def expire(_signum: int, _frame: Any) -> None:
         raise StepTimeout(f"Step '{step_name}' exceeded its @timeout of {seconds:g} s.")
 
-    signal.signal(signal.SIGALRM, expire)
+    _previous_alarm_handler = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
 
 
 def _disarm_timeout() -> None:
+    global _previous_alarm_handler
+    if _previous_alarm_handler is None:
+        return
     signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, _previous_alarm_handler)
+    _previous_alarm_handler = None
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -140,7 +152,22 @@ class CaughtException:
 
 
 def run_task(spec: TaskSpec, flow_cls: type[FlowSpec], store: BlobStore) -> Manifest:
-    """Run one attempt of ``spec`` and return its manifest (never raises)."""
+    """Run one attempt of ``spec`` and return its manifest (never raises).
+
+    The process's environment, ``current`` and alarm handler are restored afterwards,
+    so an executor may run many tasks in one worker process.
+    """
+    saved_env = dict(os.environ)
+    try:
+        return _run_task(spec, flow_cls, store)
+    finally:
+        _disarm_timeout()
+        current._clear()
+        os.environ.clear()
+        os.environ.update(saved_env)
+
+
+def _run_task(spec: TaskSpec, flow_cls: type[FlowSpec], store: BlobStore) -> Manifest:
     manifest = Manifest(ok=False, started_ms=now_ms())
     node = flow_cls._graph()[spec.step]
     current._set(flow_name=spec.flow_name, run_id=spec.run_id, step_name=spec.step,
@@ -278,7 +305,10 @@ def _count_splits(flow: FlowSpec, step: str, attr: str, limit: int) -> int:
 
 
 def _persist_outputs(flow: FlowSpec, spec: TaskSpec, store: BlobStore) -> dict[str, OutputRecord]:
+    """Store every public attribute of the flow; a loaded value left unchanged (same
+    digest as the artifact it was read from) stays that artifact, not a new one."""
     outputs = {}
+    loaded = flow._loaded
     for name, value in list(flow.__dict__.items()):
         if name.startswith("_"):
             continue
@@ -291,6 +321,8 @@ def _persist_outputs(flow: FlowSpec, spec: TaskSpec, store: BlobStore) -> dict[s
                 f"instead (e.g. the data, not an open file/connection/lambda), or keep it in a "
                 f"local variable or an attribute starting with '_' so it is not persisted."
             ) from None
+        if name in loaded and loaded[name] == ref.digest:
+            continue
         outputs[name] = OutputRecord(
             digest=ref.digest, size=ref.size, inline=ref.inline, python_type=type_name(value),
             preview=short_repr(value),

@@ -8,9 +8,9 @@ so ``import flowtrack`` stays fast.
 
 from __future__ import annotations
 
-import os
-import sys
-from typing import Any
+import os as _os
+import sys as _sys
+import typing as _typing
 
 from ._errors import FlowtrackError
 from .flow import (
@@ -21,12 +21,12 @@ from .flow import (
     catch,
     current,
     environment,
-    register_cli,
     resources,
     retry,
     step,
     timeout,
 )
+from .flow import register_cli as _register_cli
 
 __version__ = "0.1.0"
 
@@ -37,6 +37,7 @@ __all__ = [
     "DataArtifact",
     "Flow",
     "FlowSpec",
+    "FlowtrackError",
     "IncludeFile",
     "JSONType",
     "Metaflow",
@@ -58,7 +59,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     if name in _CLIENT_NAMES:
         from . import client
 
@@ -76,18 +77,18 @@ def _run_cli(flow_cls: type) -> None:
     run_flow_cli(flow_cls)
 
 
-register_cli(_run_cli)
+_register_cli(_run_cli)
 
 
-def _excepthook(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
+def _excepthook(kind: type[BaseException], exc: BaseException, tb: _typing.Any) -> None:
     """Show user errors raised while a flow file loads (a bad Parameter or decorator)
     as one paragraph, like the CLI does; everything else goes to the previous hook."""
-    if isinstance(exc, FlowtrackError) and os.environ.get("FLOWTRACK_TRACEBACK") != "1":
-        sys.stderr.write(f"{exc.headline}: {exc.message}\n")
+    if isinstance(exc, FlowtrackError) and _os.environ.get("FLOWTRACK_TRACEBACK") != "1":
+        _sys.stderr.write(f"{exc.headline}: {exc.message}\n")
         return
     _previous_excepthook(kind, exc, tb)
 
 
-_previous_excepthook = sys.excepthook
-if sys.excepthook is sys.__excepthook__:  # leave IPython's and other custom hooks alone
-    sys.excepthook = _excepthook
+_previous_excepthook = _sys.excepthook
+if _sys.excepthook is _sys.__excepthook__:  # leave IPython's and other custom hooks alone
+    _sys.excepthook = _excepthook

@@ -35,11 +35,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _ensure_sqlite_dir(url: str) -> None:
+    path = url.split("///", 1)[1] if "///" in url else ""
+    if not path or path == ":memory:":
+        return
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"Cannot create the directory for the metadata database {url!r}: {exc.strerror}. "
+            "Point FLOWTRACK_HOME (or FLOWTRACK_METADATA) at a writable location.") from None
+
+
 def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[1] if "///" in url else ""
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _ensure_sqlite_dir(url)
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -128,7 +138,14 @@ def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database at ``url`` to ``revision`` through Alembic migrations."""
     from alembic import command
 
-    command.upgrade(alembic_config(url), revision)
+    if url.startswith("sqlite"):
+        _ensure_sqlite_dir(url)
+    try:
+        command.upgrade(alembic_config(url), revision)
+    except Exception as exc:  # driver, connection and migration errors alike
+        raise ConfigurationError(
+            f"Migrating the metadata database {url!r} failed: {exc}. Check FLOWTRACK_METADATA "
+            "and that the database is reachable and writable.") from None
 
 
 if hasattr(os, "register_at_fork"):

@@ -10,6 +10,7 @@ one session; the client reads through short-lived ones.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,7 +100,10 @@ def property_columns(value: Any) -> dict[str, Any]:
     elif isinstance(value, int):
         row["int_value"] = value
     elif isinstance(value, float):
-        row["double_value"] = value
+        if math.isnan(value):  # SQL databases store NaN as NULL; keep it as JSON "NaN"
+            row["struct_value"] = "NaN"
+        else:
+            row["double_value"] = value
     elif isinstance(value, str):
         row["string_value"] = value
     elif isinstance(value, (bytes, bytearray, memoryview)):
@@ -187,14 +191,15 @@ class LineageSession:
     def find_type_id(self, kind: TypeKind, name: str) -> int | None:
         return self.conn.execute(
             select(types.c.id).where(types.c.type_kind == int(kind), types.c.name == name,
-                                     types.c.version.is_(None))).scalar()
+                                     types.c.version == "")).scalar()
 
     def _create_type(self, kind: TypeKind, name: str,
                      properties: Mapping[str, PropertyType]) -> int:
         try:
             with self.conn.begin_nested():
                 type_id = self.conn.execute(
-                    insert(types).values(name=name, type_kind=int(kind))).inserted_primary_key[0]  # type: ignore[index]
+                    insert(types).values(name=name, type_kind=int(kind), version="")
+                ).inserted_primary_key[0]  # type: ignore[index]
                 if properties:
                     self.conn.execute(insert(type_properties), [
                         {"type_id": type_id, "name": p, "data_type": int(t)}
@@ -407,8 +412,8 @@ class LineageSession:
     def property_filter(self, kind: str, name: str, value: Any, custom: bool = False) -> Any:
         """A where-clause: the node's property ``name`` equals ``value``."""
         table = PROPERTY_TABLES[kind]
-        column = next(c for c, v in property_columns(value).items() if v is not None)
+        column, stored = next((c, v) for c, v in property_columns(value).items() if v is not None)
         owner = table.c[f"{kind}_id"]
         return NODE_TABLES[kind].c.id.in_(select(owner).where(and_(
             table.c.name == name, table.c.is_custom_property == custom,
-            table.c[column] == value)))
+            table.c[column] == stored)))

@@ -84,7 +84,8 @@ types = Table(
     "types", metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(255), nullable=False),
-    Column("version", String(255)),
+    # '' for unversioned types (not NULL: NULLs never collide in a unique constraint)
+    Column("version", String(255), nullable=False, server_default=""),
     Column("type_kind", Integer, nullable=False),
     Column("description", Text),
     Column("external_id", String(255)),

@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from .._errors import ConfigurationError
 
@@ -94,7 +95,11 @@ class LocalBackend(BlobBackend):
 def backend_for_url(url: str) -> BlobBackend:
     """Build the backend named by a path or URL (``file://`` or a plain path)."""
     if url.startswith("file://"):
-        return LocalBackend(url[len("file://"):])
+        parsed = urlparse(url)
+        if parsed.netloc not in ("", "localhost"):
+            raise ConfigurationError(f"Blob store URL {url!r} names the host {parsed.netloc!r}; "
+                                     "file:// URLs must be local (file:///path).")
+        return LocalBackend(unquote(parsed.path))
     if "://" in url:
         scheme = url.split("://", 1)[0]
         raise ConfigurationError(

@@ -9,6 +9,7 @@ metadata database, so tiny values never cost a file each.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from ._backend import BlobBackend, backend_for_url
 from ._codec import Encoded, decode, decode_file, encode
 
 INLINE_LIMIT = 1024
+MAP_MIN_BYTES = 1 << 20  # smaller blobs are read whole: one read beats setting up a map
 _THREADED_HASH_BYTES = 1 << 22
 
 
@@ -74,18 +76,28 @@ class BlobStore:
         return digest
 
     def get_bytes(self, digest: str) -> bytes:
+        """The bytes of a blob, checked against its digest."""
         try:
-            return self.backend.read(digest)
+            data = self.backend.read(digest)
         except FileNotFoundError:
             raise StoreError(self._missing(digest)) from None
+        if digest_chunks([data], len(data)) != digest:
+            raise StoreError(f"Blob {digest} in the blob store at {self.url} is corrupt: its "
+                             "bytes no longer match their digest. Restore it from a backup or "
+                             "re-run the task that produced it.")
+        return data
 
     def get_value(self, ref: BlobRef | str) -> Any:
-        """Load a value from its reference (inline bytes or a stored blob)."""
+        """Load a value from its reference (inline bytes or a stored blob).
+
+        Large local blobs are memory-mapped and not re-hashed (that would read them
+        whole); everything else is verified against its digest before decoding.
+        """
         if isinstance(ref, BlobRef) and ref.inline is not None:
             return decode(ref.inline)
         digest = ref.digest if isinstance(ref, BlobRef) else ref
         path = self.backend.local_path(digest)
-        if path is not None:
+        if path is not None and os.path.getsize(path) >= MAP_MIN_BYTES:
             return decode_file(path)
         return decode(self.get_bytes(digest))
 

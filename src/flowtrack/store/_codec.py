@@ -1,7 +1,7 @@
 """The codec: Python values <-> self-describing byte blobs.
 
 Values are pickled with protocol 5 and their large buffers (numpy arrays, pandas
-blocks, bytes-like payloads) taken out of band, so they are written and read as raw
+blocks and other objects exporting PickleBuffers) taken out of band, so they are written and read as raw
 memory, never copied into the pickle stream. A blob is::
 
     header | pickle stream | buffer 0 | buffer 1 | ...      (buffers 64-byte aligned)
@@ -36,6 +36,12 @@ MAIN_RATIO = 0.9
 
 class EncodeError(Exception):
     """The value could not be pickled; the message says why."""
+
+
+# What unpickling garbage raises. ImportError/AttributeError are left alone: they
+# mean the value's class is missing here, which the caller must see as such.
+_CORRUPTION_ERRORS = (pickle.UnpicklingError, EOFError, zstandard.ZstdError, struct.error,
+                      ValueError, UnicodeDecodeError, IndexError, OverflowError, MemoryError)
 
 
 class DecodeError(Exception):
@@ -117,7 +123,7 @@ def decode(data: Any) -> Any:
     view = memoryview(data)
     try:
         return _decode_view(view)
-    except (pickle.UnpicklingError, EOFError, zstandard.ZstdError, struct.error) as exc:
+    except _CORRUPTION_ERRORS as exc:
         raise DecodeError(f"blob is corrupt or truncated ({exc})") from None
 
 
@@ -132,6 +138,8 @@ def _decode_view(view: memoryview) -> Any:
         if off + stored_len > view.nbytes:
             raise DecodeError("blob is truncated")
         chunk: Any = view[off:off + stored_len]
+        if not compressed and view.readonly:
+            chunk = bytearray(chunk)  # arrays read back from bytes must stay writable
         if compressed:
             # bytearray keeps the decompressed buffer writable, like a fresh array
             chunk = bytearray(zstandard.ZstdDecompressor().decompress(chunk, max_output_size=raw_len))
@@ -142,9 +150,5 @@ def _decode_view(view: memoryview) -> Any:
 def decode_file(path: str) -> Any:
     """Decode a blob file, memory-mapping it copy-on-write so buffers load lazily."""
     with open(path, "rb") as fh:
-        size = fh.seek(0, 2)
-        if size < (1 << 20):  # small: one read beats setting up a mapping
-            fh.seek(0)
-            return decode(fh.read())
         mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)
     return decode(mapped)

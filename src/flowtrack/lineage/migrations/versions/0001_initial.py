@@ -18,7 +18,7 @@ def upgrade() -> None:
     op.create_table('types',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=255), nullable=False),
-    sa.Column('version', sa.String(length=255), nullable=True),
+    sa.Column('version', sa.String(length=255), server_default='', nullable=False),
     sa.Column('type_kind', sa.Integer(), nullable=False),
     sa.Column('description', sa.Text(), nullable=True),
     sa.Column('external_id', sa.String(length=255), nullable=True),

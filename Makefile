@@ -33,6 +33,6 @@ bench: install
 
 ## clean: build outputs, caches and the examples' local stores
 clean:
-	rm -rf build dist src/*.egg-info .pytest_cache .ruff_cache .mypy_cache .hypothesis test-artifacts
+	rm -rf build dist src/*.egg-info .pytest_cache .ruff_cache .mypy_cache .hypothesis .import_linter_cache test-artifacts
 	rm -rf .flowtrack examples/*/.flowtrack examples/*/.metaflow
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

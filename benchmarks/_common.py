@@ -190,7 +190,11 @@ def time_command(
 def run_flow(
     framework: Framework, workdir: Path, flow: Path, run_args: Sequence[str], timeout: float
 ) -> float:
-    """Run ``python flow.py run ARGS`` for ``framework`` in ``workdir``; return wall seconds."""
+    """Run ``python flow.py run ARGS`` for ``framework`` in ``workdir``; return wall seconds.
+
+    Dirty pages are flushed first (untimed) so earlier runs' writes do not throttle this one.
+    """
+    os.sync()
     cmd = [framework.python, flow.name, *framework.top_level_options(), "run", *run_args]
     elapsed, _ = time_command(cmd, workdir, framework.env(workdir), timeout)
     return elapsed

@@ -8,6 +8,8 @@ environment freely; nothing is frozen at import time.
 - ``FLOWTRACK_METADATA``: SQLAlchemy database URL (default SQLite in the home dir).
 - ``FLOWTRACK_STORE``: blob store path or URL (default ``<home>/blobs``).
 - ``FLOWTRACK_USER``: user name recorded on runs (default ``$USER``/``$USERNAME``).
+- ``FLOWTRACK_FSYNC=1``: flush every blob to disk before it is published, so even
+  a power loss cannot leave a partial blob (costs a disk flush per large value).
 """
 
 from __future__ import annotations
@@ -26,10 +28,8 @@ class Settings:
     metadata_url: str
     store_url: str
     user: str
-
-    @property
-    def is_default_metadata(self) -> bool:
-        return "FLOWTRACK_METADATA" not in os.environ
+    is_default_metadata: bool = True
+    fsync: bool = False  # fsync blobs before publishing them (slower, power-loss safe)
 
 
 def _default_user() -> str:
@@ -48,4 +48,6 @@ def settings() -> Settings:
     metadata_url = os.environ.get("FLOWTRACK_METADATA") or f"sqlite:///{home / 'metadata.db'}"
     store_url = os.environ.get("FLOWTRACK_STORE") or str(home / "blobs")
     return Settings(home=home, metadata_url=metadata_url, store_url=store_url,
-                    user=_default_user())
+                    user=_default_user(),
+                    is_default_metadata=not os.environ.get("FLOWTRACK_METADATA"),
+                    fsync=os.environ.get("FLOWTRACK_FSYNC", "") in ("1", "true", "yes"))

@@ -374,9 +374,7 @@ def test_executions_in_context(session):
     run2, _ = session.get_or_create_context(ctype, "r2")
     a = session.insert_execution(etype, "a", int(ExecutionState.COMPLETE), context_ids=[run1])
     b = session.insert_execution(etype, "b", int(ExecutionState.FAILED), context_ids=[run1, run2])
-    c = session.insert_execution(etype, "c", int(ExecutionState.COMPLETE))
-    session.associate(run2, [c])
-    session.associate(run2, [])
+    c = session.insert_execution(etype, "c", int(ExecutionState.COMPLETE), context_ids=[run2])
     session.commit()
     assert [n.id for n in session.executions_in_context(run1)] == [a, b]
     assert [n.id for n in session.executions_in_context(run2)] == [b, c]

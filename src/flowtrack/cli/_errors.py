@@ -43,3 +43,11 @@ def run_reporting_errors(entry: Callable[[], Any], argv: list[str]) -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
+    except Exception as exc:  # a bug in flowtrack: still one paragraph, details on request
+        if wants_traceback(argv):
+            traceback.print_exc()
+        click.secho("Internal error: ", fg="red", bold=True, err=True, nl=False)
+        click.echo(f"{type(exc).__name__}: {exc}. This is a flowtrack bug; rerun with "
+                   "--traceback (or FLOWTRACK_TRACEBACK=1) to see where it happened, and "
+                   "report it.", err=True)
+        sys.exit(1)

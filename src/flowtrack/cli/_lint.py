@@ -40,7 +40,11 @@ class _Collector(Reporter):
 
 def lint_file(path: str) -> list[str]:
     """Lint one file; raise LintError on errors, return the warnings."""
-    source = Path(path).read_text(encoding="utf-8")
+    try:
+        source = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LintError(f"Cannot read the flow file {path} to lint it ({exc}); skip the lint "
+                        "with --no-lint.") from None
     collector = _Collector()
     api.check(source, path, collector)
     if collector.fatal:

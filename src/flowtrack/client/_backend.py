@@ -7,13 +7,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._config import settings
-from ..lineage import Database, ExecutionState, LineageSession, Node, TypeKind
-from ..lineage._schema import contexts, executions
+from ..lineage import (
+    EXPERIMENT_TYPE,
+    RUN_TYPE,
+    TASK_TYPE,
+    Database,
+    LineageSession,
+    Node,
+    TypeKind,
+    contexts,
+    executions,
+)
 from ..store import BlobRef, BlobStore
-
-EXPERIMENT_TYPE, RUN_TYPE, TASK_TYPE = "Experiment", "Run", "Task"
-PARAMETERS_STEP = "_parameters"
-SUCCESS_STATES = (int(ExecutionState.COMPLETE), int(ExecutionState.CACHED))
 
 
 @dataclass
@@ -23,9 +28,6 @@ class Backend:
 
     def session(self) -> LineageSession:
         return LineageSession(self.db)
-
-    def type_id(self, session: LineageSession, kind: TypeKind, name: str) -> int | None:
-        return session.find_type_id(kind, name)
 
     def flows(self) -> list[Node]:
         with self.session() as s:
@@ -40,22 +42,24 @@ class Backend:
             exp = s.find_type_id(TypeKind.CONTEXT, EXPERIMENT_TYPE)
             return None if exp is None else s.node_by_name("context", exp, name)
 
-    def runs(self, flow_id: int) -> list[Node]:
+    def runs(self, flow_id: int, limit: int, offset: int) -> list[Node]:
+        """One page of a flow's runs, newest first."""
         with self.session() as s:
-            return s.child_contexts(flow_id, order_by=contexts.c.id.desc())
+            return s.child_contexts(flow_id, order_by=contexts.c.id.desc(), limit=limit,
+                                    offset=offset)
 
     def run(self, flow_name: str, run_id: str) -> Node | None:
         with self.session() as s:
             rt = s.find_type_id(TypeKind.CONTEXT, RUN_TYPE)
             return None if rt is None else s.node_by_name("context", rt, f"{flow_name}/{run_id}")
 
-    def tasks(self, run_ctx: int, step: str | None = None) -> list[Node]:
+    def tasks(self, run: Node, step: str | None = None) -> list[Node]:
+        """The tasks of a run (of one step), found through their pathspec names."""
         with self.session() as s:
             tt = s.find_type_id(TypeKind.EXECUTION, TASK_TYPE)
-            where = [executions.c.type_id == tt]
-            if step is not None:
-                where.append(s.property_filter("execution", "step_name", step))
-            return s.executions_in_context(run_ctx, *where)
+            prefix = f"{run.name}/{step}/" if step is not None else f"{run.name}/"
+            return s.nodes("execution", executions.c.type_id == tt,
+                           s.name_prefix("execution", prefix))
 
     def task(self, pathspec: str) -> Node | None:
         with self.session() as s:

@@ -14,10 +14,12 @@ from typing import Any
 
 from .._config import settings
 from .._errors import NotFoundError
-from ..lineage import Node
-from ._backend import PARAMETERS_STEP, SUCCESS_STATES, backend
+from ..flow import PARAMETERS_STEP
+from ..lineage import SUCCESS_STATES, Node
+from ._backend import backend
 
 _UNSET = object()
+RUN_PAGE_SIZE = 100  # runs are read page by page, so latest_run stays cheap
 _namespace: Any = _UNSET
 
 
@@ -54,7 +56,6 @@ def _split(pathspec: str, parts: int, what: str) -> list[str]:
 class MetaflowObject:
     """Common behaviour: identity, pathspec, iteration over children."""
 
-    _NAME = "object"
 
     def __init__(self, pathspec: str) -> None:
         self.pathspec = pathspec
@@ -89,7 +90,6 @@ class Metaflow:
 
 
 class Flow(MetaflowObject):
-    _NAME = "flow"
 
     def __init__(self, pathspec: str, _node: Node | None = None) -> None:
         super().__init__(str(pathspec).strip("/"))
@@ -102,10 +102,16 @@ class Flow(MetaflowObject):
 
     def runs(self, *tags: str) -> Iterator[Run]:
         """Runs in the current namespace carrying all ``tags``, newest first."""
-        for node in backend().runs(self._node.id):
-            run = Run(node.name or "", _node=node, _check_namespace=False)
-            if run._in_namespace() and all(t in run.tags for t in tags):
-                yield run
+        offset = 0
+        while True:
+            page = backend().runs(self._node.id, RUN_PAGE_SIZE, offset)
+            for node in page:
+                run = Run(node.name or "", _node=node, _check_namespace=False)
+                if run._in_namespace() and all(t in run.tags for t in tags):
+                    yield run
+            if len(page) < RUN_PAGE_SIZE:
+                return
+            offset += RUN_PAGE_SIZE
 
     def __iter__(self) -> Iterator[Run]:
         return self.runs()
@@ -127,7 +133,6 @@ class Flow(MetaflowObject):
 
 
 class Run(MetaflowObject):
-    _NAME = "run"
 
     def __init__(self, pathspec: str, _node: Node | None = None,
                  _check_namespace: bool = True) -> None:
@@ -143,7 +148,8 @@ class Run(MetaflowObject):
 
     def _refresh(self) -> Node:
         node = backend().run(*self.path_components)
-        assert node is not None
+        if node is None:
+            raise NotFoundError(f"Run '{self.pathspec}' no longer exists in this store.")
         self._node = node
         return node
 
@@ -199,7 +205,7 @@ class Run(MetaflowObject):
 
     @property
     def end_task(self) -> Task | None:
-        tasks = backend().tasks(self._node.id, "end")
+        tasks = backend().tasks(self._node, "end")
         return Task(tasks[-1].name or "", _node=tasks[-1]) if tasks else None
 
     @property
@@ -220,7 +226,7 @@ class Run(MetaflowObject):
     @property
     def parameters(self) -> dict[str, Any]:
         """The run's parameter values, keyed by the attribute name used in the flow."""
-        node = next((t for t in backend().tasks(self._node.id, PARAMETERS_STEP)), None)
+        node = next((t for t in backend().tasks(self._node, PARAMETERS_STEP)), None)
         if node is None:
             return {}
         task = Task(node.name or "", _node=node)
@@ -233,7 +239,7 @@ class Run(MetaflowObject):
     def steps(self) -> Iterator[Step]:
         """Steps that ran, most recent first (like Metaflow)."""
         first_seen: dict[str, int] = {}
-        for task in backend().tasks(self._node.id):
+        for task in backend().tasks(self._node):
             step = str(task.properties.get("step_name"))
             if step != PARAMETERS_STEP:
                 first_seen.setdefault(step, task.id)
@@ -244,16 +250,15 @@ class Run(MetaflowObject):
         return self.steps()
 
     def __getitem__(self, step: str) -> Step:
-        if not backend().tasks(self._node.id, step):
+        if not backend().tasks(self._node, step):
             raise NotFoundError(f"Run '{self.pathspec}' has no step '{step}' (no task of it ran).")
         return Step(f"{self.pathspec}/{step}", _run=self)
 
     def __contains__(self, step: object) -> bool:
-        return bool(backend().tasks(self._node.id, str(step)))
+        return bool(backend().tasks(self._node, str(step)))
 
 
 class Step(MetaflowObject):
-    _NAME = "step"
 
     def __init__(self, pathspec: str, _run: Run | None = None) -> None:
         flow, run_id, step = _split(pathspec, 3, "Step")
@@ -261,7 +266,7 @@ class Step(MetaflowObject):
         self._run = _run or Run(f"{flow}/{run_id}")
 
     def tasks(self) -> Iterator[Task]:
-        for node in backend().tasks(self._run._node.id, self.id):
+        for node in backend().tasks(self._run._node, self.id):
             yield Task(node.name or "", _node=node)
 
     def __iter__(self) -> Iterator[Task]:
@@ -286,7 +291,6 @@ class Step(MetaflowObject):
 
 
 class Task(MetaflowObject):
-    _NAME = "task"
 
     def __init__(self, pathspec: str, _node: Node | None = None) -> None:
         _split(pathspec, 4, "Task")
@@ -301,7 +305,8 @@ class Task(MetaflowObject):
 
     def _refresh(self) -> Node:
         node = backend().task(self.pathspec)
-        assert node is not None
+        if node is None:
+            raise NotFoundError(f"Task '{self.pathspec}' no longer exists in this store.")
         self._node = node
         return node
 
@@ -377,7 +382,7 @@ class Task(MetaflowObject):
 
     def _find_tasks(self, run: str, task_ids: list[str]) -> list[Task]:
         run_obj = Run(run, _check_namespace=False)
-        return [t for t in (Task(n.name or "", _node=n) for n in backend().tasks(run_obj._node.id))
+        return [t for t in (Task(n.name or "", _node=n) for n in backend().tasks(run_obj._node))
                 if t.id in task_ids]
 
     @property
@@ -428,7 +433,6 @@ class TaskException:
 
 
 class DataArtifact(MetaflowObject):
-    _NAME = "artifact"
 
     def __init__(self, pathspec: str, _node: Node | None = None) -> None:
         _split(pathspec, 5, "DataArtifact")

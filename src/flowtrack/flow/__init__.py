@@ -15,12 +15,14 @@ from ._decorators import (
     retry,
     timeout,
 )
-from ._graph import FlowGraph, StepNode
+from ._graph import PARAMETERS_STEP, UNCATCHABLE_TYPES, FlowGraph, StepNode
 from ._params import IncludeFile, JSONType, Parameter
 from ._spec import ArtifactSource, BranchView, FlowSpec, Inputs, register_cli, step
 
 __all__ = [
     "DECORATORS",
+    "PARAMETERS_STEP",
+    "UNCATCHABLE_TYPES",
     "ArtifactSource",
     "BranchView",
     "Current",

@@ -2,8 +2,8 @@
 
 Each rule is a function taking the graph and raising ``GraphError`` (via
 ``graph.error``) with the step, line and rule name. The split-join balance rule
-also annotates each node with its enclosing splits (``split_parents``), which the
-runtime uses to know which split a join closes.
+also annotates each node with its enclosing splits (``split_parents``; for a join,
+including the split it closes, see ``StepNode.matching_split``).
 """
 
 from __future__ import annotations

@@ -21,6 +21,9 @@ from typing import Any
 
 from .._errors import GraphError
 
+# the pseudo-step whose task holds a run's parameter values
+PARAMETERS_STEP = "_parameters"
+
 # step types whose transition needs the step's own result, so @catch cannot apply
 UNCATCHABLE_TYPES = ("foreach", "split-switch")
 

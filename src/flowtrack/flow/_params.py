@@ -95,10 +95,10 @@ class Parameter:
         return str
 
     def __set_name__(self, owner: type, attr: str) -> None:
-        if attr in RESERVED_ATTRIBUTES:
+        if attr in RESERVED_ATTRIBUTES or attr.replace("_", "-") in RESERVED_PARAMETER_NAMES:
             raise ParameterError(
-                f"Parameter '{self.name}' is assigned to the attribute '{attr}', which is a "
-                f"reserved member of FlowSpec; use another attribute name, e.g. "
+                f"Parameter '{self.name}' is assigned to the attribute '{attr}', which is "
+                f"reserved by FlowSpec or the command line; use another attribute name, e.g. "
                 f"{attr}_param = Parameter({self.name!r}, ...).")
         self.attr_name = attr
 

@@ -1,7 +1,7 @@
 """The lineage graph: ML Metadata's model (types, artifacts, executions, contexts,
 events) stored through SQLAlchemy Core. Knows nothing of blobs or flows."""
 
-from ._db import SCHEMA_REVISION, Database, upgrade
+from ._db import SCHEMA_REVISION, Database, alembic_config, upgrade
 from ._records import ExecutionUpdate, LineageSession, NewArtifact, NewExecution, Node
 from ._schema import (
     ArtifactState,
@@ -9,10 +9,33 @@ from ._schema import (
     ExecutionState,
     PropertyType,
     TypeKind,
+    artifacts,
+    contexts,
+    events,
+    executions,
+)
+from ._types import (
+    DATASET_TYPE,
+    EXPERIMENT_TYPE,
+    RUN_TYPE,
+    SUCCESS_STATES,
+    TASK_TYPE,
+    VALUE_TYPE,
 )
 
 __all__ = [
+    "DATASET_TYPE",
+    "EXPERIMENT_TYPE",
+    "RUN_TYPE",
     "SCHEMA_REVISION",
+    "SUCCESS_STATES",
+    "TASK_TYPE",
+    "VALUE_TYPE",
+    "alembic_config",
+    "artifacts",
+    "contexts",
+    "events",
+    "executions",
     "ArtifactState",
     "Database",
     "EventType",

@@ -87,12 +87,12 @@ def _property_rows(kind: str, node_id: int, properties: Mapping[str, Any] | None
                    custom: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     """Rows for a node's property table; None values are not stored."""
     return [{f"{kind}_id": node_id, "name": name, "is_custom_property": is_custom,
-             **property_columns(value)}
+             **_property_columns(value)}
             for is_custom, props in ((False, properties), (True, custom))
             for name, value in (props or {}).items() if value is not None]
 
 
-def property_columns(value: Any) -> dict[str, Any]:
+def _property_columns(value: Any) -> dict[str, Any]:
     """The value column(s) a Python value is stored in."""
     row = dict.fromkeys(_VALUE_COLUMNS)
     if isinstance(value, bool):
@@ -113,7 +113,7 @@ def property_columns(value: Any) -> dict[str, Any]:
     return row
 
 
-def property_value(row: Any) -> Any:
+def _property_value(row: Any) -> Any:
     for column in _VALUE_COLUMNS:
         value = getattr(row, column)
         if value is not None:
@@ -348,20 +348,15 @@ class LineageSession:
         if paths:
             self.conn.execute(insert(event_paths), paths)
 
-    def associate(self, context_id: int, execution_ids: Iterable[int]) -> None:
-        rows = [{"context_id": context_id, "execution_id": e} for e in execution_ids]
-        if rows:
-            self.conn.execute(insert(associations), rows)
-
     # -- reading nodes ---------------------------------------------------------------
-    def nodes(self, kind: str, *where: Any, order_by: Any = None, limit: int | None = None
-              ) -> list[Node]:
+    def nodes(self, kind: str, *where: Any, order_by: Any = None, limit: int | None = None,
+              offset: int = 0) -> list[Node]:
         """Nodes of ``kind`` matching SQLAlchemy ``where`` clauses, with properties."""
         table = NODE_TABLES[kind]
         query = select(table).where(*where)
         query = query.order_by(order_by if order_by is not None else table.c.id)
         if limit is not None:
-            query = query.limit(limit)
+            query = query.limit(limit).offset(offset)
         rows = self.conn.execute(query).all()
         return self._with_properties(kind, rows)
 
@@ -381,7 +376,7 @@ class LineageSession:
             for prop in self.conn.execute(select(table).where(owner.in_(chunk))):
                 node = nodes[getattr(prop, f"{kind}_id")]
                 target = node.custom_properties if prop.is_custom_property else node.properties
-                target[prop.name] = property_value(prop)
+                target[prop.name] = _property_value(prop)
         return list(nodes.values())
 
     def node_by_name(self, kind: str, type_id: int, name: str) -> Node | None:
@@ -403,16 +398,24 @@ class LineageSession:
         return self.nodes("execution", in_context, *where)
 
     def child_contexts(self, parent_id: int, *where: Any, order_by: Any = None,
-                       limit: int | None = None) -> list[Node]:
+                       limit: int | None = None, offset: int = 0) -> list[Node]:
         table = NODE_TABLES["context"]
         children = table.c.id.in_(select(parent_contexts.c.context_id)
                                   .where(parent_contexts.c.parent_context_id == parent_id))
-        return self.nodes("context", children, *where, order_by=order_by, limit=limit)
+        return self.nodes("context", children, *where, order_by=order_by, limit=limit,
+                          offset=offset)
+
+    @staticmethod
+    def name_prefix(kind: str, prefix: str) -> Any:
+        """A where-clause: the node's name starts with ``prefix`` (uses the name index,
+        unlike LIKE, and treats ``%`` and ``_`` literally)."""
+        name = NODE_TABLES[kind].c.name
+        return and_(name >= prefix, name < prefix + "\U0010ffff")
 
     def property_filter(self, kind: str, name: str, value: Any, custom: bool = False) -> Any:
         """A where-clause: the node's property ``name`` equals ``value``."""
         table = PROPERTY_TABLES[kind]
-        column, stored = next((c, v) for c, v in property_columns(value).items() if v is not None)
+        column, stored = next((c, v) for c, v in _property_columns(value).items() if v is not None)
         owner = table.c[f"{kind}_id"]
         return NODE_TABLES[kind].c.id.in_(select(owner).where(and_(
             table.c.name == name, table.c.is_custom_property == custom,

@@ -2,7 +2,15 @@
 
 from ._executor import Attempt, Executor, Finished, LogLine
 from ._local import LocalExecutor
-from ._model import ArtifactRef, ErrorInfo, Frame, Manifest, TaskSpec
+from ._model import (
+    ArtifactRef,
+    BranchInput,
+    ErrorInfo,
+    Frame,
+    Manifest,
+    OutputRecord,
+    TaskSpec,
+)
 from ._run import RunRequest, resume_run, start_run
 from ._scheduler import RunOptions, Scheduler
 from ._task import CaughtException, run_task
@@ -10,6 +18,7 @@ from ._task import CaughtException, run_task
 __all__ = [
     "ArtifactRef",
     "Attempt",
+    "BranchInput",
     "CaughtException",
     "ErrorInfo",
     "Executor",
@@ -18,6 +27,7 @@ __all__ = [
     "LocalExecutor",
     "LogLine",
     "Manifest",
+    "OutputRecord",
     "RunOptions",
     "RunRequest",
     "Scheduler",

@@ -3,7 +3,7 @@
 An executor runs ``TaskSpec``s through the task entry point somewhere (a forked
 process, a Ray worker) and reports ``LogLine`` and ``Finished`` events from
 ``poll``. To add one: subclass ``Executor``, implement ``submit``, ``poll``,
-``cancel``, ``shutdown`` and ``running``; the scheduler, recording and resume stay
+``cancel`` and ``shutdown``; the scheduler, recording and resume stay
 the same.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
 
 from ._model import Manifest, TaskSpec
 
@@ -24,13 +23,10 @@ class Attempt:
     pid: int | None = None
     host: str = ""
     executor: str = ""
-    handle: Any = None
     stdout: bytearray = field(default_factory=bytearray)
     stderr: bytearray = field(default_factory=bytearray)
-    started_monotonic: float = 0.0
     deadline: float | None = None  # monotonic time after which it is killed
     killed_reason: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -61,9 +57,6 @@ class Executor(ABC):
     @abstractmethod
     def cancel(self, attempt: Attempt, reason: str) -> None:
         """Stop a running attempt; it is reported as Finished without a manifest."""
-
-    @abstractmethod
-    def running(self) -> int: ...
 
     @abstractmethod
     def shutdown(self) -> None:

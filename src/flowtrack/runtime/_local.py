@@ -51,9 +51,18 @@ class LocalExecutor(Executor):
         self.selector = selectors.DefaultSelector()
         self.children: dict[int, _Child] = {}
         self._has_pidfd = hasattr(os, "pidfd_open")
+        self._pid = os.getpid()
 
-    def running(self) -> int:
-        return len(self.children)
+    def _pidfd(self, pid: int) -> int | None:
+        """A descriptor that becomes readable when ``pid`` exits (Linux >= 5.3); without
+        one, exits are found by polling ``waitpid``."""
+        if not self._has_pidfd:
+            return None
+        try:
+            return os.pidfd_open(pid)
+        except OSError:  # an old kernel or a sandbox without the syscall
+            self._has_pidfd = False
+            return None
 
     def submit(self, attempt: Attempt) -> None:
         out_r, out_w = os.pipe()
@@ -61,9 +70,20 @@ class LocalExecutor(Executor):
         man_r, man_w = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
-        if not self.children:
-            gc.freeze()  # keep the parent's objects out of the children's collections
-        pid = os.fork()
+        # CPython's recipe: freeze so the child's collections never touch (and so
+        # copy) the parent's objects; unfreeze in the parent right after the fork
+        gc.disable()
+        gc.freeze()
+        try:
+            pid = os.fork()
+        except OSError:
+            for fd in (out_r, out_w, err_r, err_w, man_r, man_w):
+                os.close(fd)
+            raise
+        finally:
+            if os.getpid() == self._pid:
+                gc.unfreeze()
+                gc.enable()
         if pid == 0:  # child
             os.close(out_r)
             os.close(err_r)
@@ -72,8 +92,7 @@ class LocalExecutor(Executor):
         for fd in (out_w, err_w, man_w):
             os.close(fd)
         attempt.pid, attempt.host, attempt.executor = pid, _HOST, self.name
-        attempt.started_monotonic = time.monotonic()
-        pidfd = os.pidfd_open(pid) if self._has_pidfd else None
+        pidfd = self._pidfd(pid)
         child = _Child(attempt, {out_r: "stdout", err_r: "stderr", man_r: "manifest"}, pidfd)
         self.children[pid] = child
         for fd in child.fds:
@@ -212,7 +231,8 @@ def _child_main(attempt: Attempt, flow_cls: type[FlowSpec], store: BlobStore,
     """Body of the forked child; never returns."""
     code = 0
     try:
-        gc.disable()  # a short-lived child: collection only dirties shared pages
+        gc.enable()
+        _die_with_parent()
         os.setpgid(0, 0)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -236,6 +256,27 @@ def _child_main(attempt: Attempt, flow_cls: type[FlowSpec], store: BlobStore,
             pass
     finally:
         os._exit(code)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this task if the scheduler dies, so no task outlives its run."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _load_prctl() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PR_SET_PDEATHSIG = 1
+_PRCTL = _load_prctl()
 
 
 def _line_buffered_stdio() -> None:

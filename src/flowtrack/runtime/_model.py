@@ -37,7 +37,6 @@ class Frame:
     num_splits: int
     split_task: str  # task id of the splitting task
     items: ArtifactRef | None = None  # the foreach list artifact
-    items_name: str | None = None
 
     def to_json(self) -> list[Any]:
         return [self.kind, self.step, self.index, self.num_splits, self.split_task]
@@ -76,7 +75,6 @@ class TaskSpec:
     origin_run_id: str | None = None
     tags: tuple[str, ...] = ()
     user: str = ""
-    store_url: str = ""
 
     @property
     def pathspec(self) -> str:

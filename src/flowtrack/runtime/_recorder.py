@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._util import now_ms
+from ..flow import PARAMETERS_STEP
 from ..lineage import (
+    DATASET_TYPE,
+    EXPERIMENT_TYPE,
+    RUN_TYPE,
+    TASK_TYPE,
+    VALUE_TYPE,
     ArtifactState,
     Database,
     EventType,
@@ -36,12 +42,6 @@ from ..store import BlobStore
 from ._executor import Attempt
 from ._model import ArtifactRef, ErrorInfo, Frame, Manifest
 
-EXPERIMENT_TYPE = "Experiment"
-RUN_TYPE = "Run"
-TASK_TYPE = "Task"
-VALUE_TYPE = "Value"
-DATASET_TYPE = "Dataset"
-PARAMETERS_STEP = "_parameters"
 LOG_INLINE_LIMIT = 2048
 COMMIT_INTERVAL = 0.25
 
@@ -55,7 +55,6 @@ TASK_PROPERTIES = {"flow_name": _S, "run_id": _S, "step_name": _S, "task_id": _S
 VALUE_PROPERTIES = {"digest": _S, "size": _I, "python_type": _S, "preview": _S,
                     "artifact_name": _S, "inline": PropertyType.BYTES}
 
-SUCCESS_STATES = (int(ExecutionState.COMPLETE), int(ExecutionState.CACHED))
 
 
 @dataclass
@@ -242,35 +241,32 @@ class RunRecorder:
         return {f"{stream}_digest": self.store.put_bytes(bytes(data))}
 
     # -- parameters -------------------------------------------------------------
-    def record_parameters(self, outputs: dict[str, Any], datasets: set[str]) -> dict[str, ArtifactRef]:
-        """Record the run's parameter values as outputs of a ``_parameters`` task."""
+    def record_parameters(self, outputs: dict[str, Any], datasets: set[str],
+                          reused: dict[str, ArtifactRef] | None = None) -> dict[str, ArtifactRef]:
+        """Record the run's parameters as the ``_parameters`` task: new values in
+        ``outputs`` become its output artifacts, ``reused`` ones (a resumed run's) are
+        referenced as they are. Returns the refs of all of them."""
         assert self.run_context is not None
+        state = ExecutionState.CACHED if reused and not outputs else ExecutionState.COMPLETE
+        now = now_ms()
         exec_id = self.session.insert_execution(
-            self.task_type, self.pathspec(PARAMETERS_STEP, "0"), int(ExecutionState.COMPLETE),
+            self.task_type, self.pathspec(PARAMETERS_STEP, "0"), int(state),
             {"flow_name": self.flow_name, "run_id": self.run_id, "step_name": PARAMETERS_STEP,
-             "task_id": "0", "state": "completed", "started_at": now_ms(),
-             "finished_at": now_ms()}, {}, [self.run_context])
+             "task_id": "0", "state": "completed", "started_at": now, "finished_at": now},
+            {}, [self.run_context])
         names = list(outputs)
         new = [self._value_artifact(PARAMETERS_STEP, "0", n, outputs[n],
                                     self.dataset_type if n in datasets else None) for n in names]
         ids = self.session.insert_artifacts(new, [self.run_context])
         self.session.insert_events([(i, exec_id, int(EventType.OUTPUT), n)
                                     for i, n in zip(ids, names)])
-        refs = {n: ArtifactRef(i, outputs[n].digest, outputs[n].size, outputs[n].inline)
-                for n, i in zip(names, ids)}
+        refs = dict(reused or {})
+        refs.update({n: ArtifactRef(i, outputs[n].digest, outputs[n].size, outputs[n].inline)
+                     for n, i in zip(names, ids)})
+        self.parameter_ids = {n: r.id for n, r in refs.items()}
         self.session.set_properties("execution", exec_id,
-                                    custom={"artifacts": {n: r.id for n, r in refs.items()}})
-        self.parameter_ids = {n: r.id for n, r in refs.items()}
+                                    custom={"artifacts": self.parameter_ids})
         return refs
-
-    def clone_parameters(self, refs: dict[str, ArtifactRef]) -> None:
-        assert self.run_context is not None
-        self.parameter_ids = {n: r.id for n, r in refs.items()}
-        self.session.insert_execution(
-            self.task_type, self.pathspec(PARAMETERS_STEP, "0"), int(ExecutionState.CACHED),
-            {"flow_name": self.flow_name, "run_id": self.run_id, "step_name": PARAMETERS_STEP,
-             "task_id": "0", "state": "completed"},
-            {"artifacts": {n: r.id for n, r in refs.items()}}, [self.run_context])
 
     # -- transactions -----------------------------------------------------------
     def maybe_commit(self, force: bool = False) -> None:
@@ -287,10 +283,11 @@ def run_display_params(values: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for name, value in values.items():
         try:
-            json.dumps(value)
-            out[name] = value if len(json.dumps(value)) <= 500 else f"<{type(value).__name__}>"
+            text = json.dumps(value)
         except (TypeError, ValueError):
             out[name] = repr(value)[:500]
+            continue
+        out[name] = value if len(text) <= 500 else f"<{type(value).__name__}>"
     return out
 
 

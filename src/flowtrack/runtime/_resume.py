@@ -11,10 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from .._errors import FlowtrackError, NotFoundError
-from ..flow._graph import FlowGraph
-from ..lineage import LineageSession, Node
+from ..flow import PARAMETERS_STEP, FlowGraph
+from ..lineage import SUCCESS_STATES, LineageSession, Node
 from ._model import ArtifactRef
-from ._recorder import PARAMETERS_STEP, SUCCESS_STATES
 
 TaskKey = tuple[str, tuple[tuple[str, int], ...], int]
 

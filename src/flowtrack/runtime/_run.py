@@ -18,13 +18,22 @@ from .._config import settings
 from .._errors import FlowtrackError, NotFoundError, ParameterError
 from .._util import short_repr, type_name
 from ..flow import FlowSpec, IncludeFile
-from ..lineage import Database, LineageSession, Node, TypeKind
-from ..lineage._schema import contexts, executions
+from ..lineage import (
+    EXPERIMENT_TYPE,
+    RUN_TYPE,
+    TASK_TYPE,
+    Database,
+    LineageSession,
+    Node,
+    TypeKind,
+    contexts,
+    executions,
+)
 from ..store import BlobStore, EncodeError
 from ._console import RunConsole
 from ._local import LocalExecutor
 from ._model import ArtifactRef, OutputRecord
-from ._recorder import RUN_TYPE, TASK_TYPE, RunRecorder, run_display_params, script_path
+from ._recorder import RunRecorder, run_display_params, script_path
 from ._resume import Origin
 from ._scheduler import RunOptions, Scheduler
 
@@ -37,9 +46,14 @@ class RunRequest:
     quiet: bool = False
 
 
+STALE_TEMPORARY_SECONDS = 24 * 3600
+
+
 def _open_backends() -> tuple[Database, BlobStore]:
     cfg = settings()
-    return Database.open(cfg.metadata_url), BlobStore(cfg.store_url)
+    store = BlobStore(cfg.store_url, fsync=cfg.fsync)
+    store.backend.remove_stale_temporaries(STALE_TEMPORARY_SECONDS)
+    return Database.open(cfg.metadata_url), store
 
 
 def _new_run_id() -> str:
@@ -47,15 +61,25 @@ def _new_run_id() -> str:
 
 
 def _write_run_id(path: str | None, run_id: str) -> None:
-    if path:
+    if not path:
+        return
+    try:
         Path(path).write_text(run_id)
+    except OSError as exc:
+        raise ParameterError(f"Cannot write the run id to --run-id-file {path!r}: "
+                             f"{exc.strerror}. Give a path in an existing, writable "
+                             "directory.") from None
 
 
-def parameter_outputs(flow_cls: type[FlowSpec], values: dict[str, Any], store: BlobStore
+def parameter_outputs(flow_cls: type[FlowSpec], values: dict[str, Any], store: BlobStore,
+                      only: set[str] | None = None
                       ) -> tuple[dict[str, OutputRecord], set[str], dict[str, Any]]:
-    """Encode parameter values (reading IncludeFiles); returns records, dataset names, display."""
+    """Encode parameter values (reading IncludeFiles); returns records, dataset names, display.
+    ``only`` limits it to those attribute names (default: every parameter)."""
     outputs, datasets, display = {}, set(), {}
     for param in flow_cls._parameters():
+        if only is not None and param.attr_name not in only:
+            continue
         value = values.get(param.attr_name)
         if isinstance(param, IncludeFile) and value is not None:
             display[param.name] = value
@@ -101,16 +125,14 @@ def _start_recorded_run(recorder: RunRecorder, flow_cls: type[FlowSpec], request
                         origin_run_id: str | None) -> str:
     for _ in range(5):
         run_id = _new_run_id()
+        _write_run_id(request.run_id_file, run_id)  # before recording: a bad path costs nothing
         try:
             recorder.start_run(flow_cls.__name__, run_id, request.options.user,
                                request.options.tags, origin_run_id, script_path())
-            break
+            return run_id
         except ValueError:  # the same microsecond as another run: take the next
             time.sleep(0.001)
-    else:
-        raise FlowtrackError("Could not allocate a unique run id; try again.")
-    _write_run_id(request.run_id_file, run_id)
-    return run_id
+    raise FlowtrackError("Could not allocate a unique run id; try again.")
 
 
 def _drive(request: RunRequest, recorder: RunRecorder, store: BlobStore, run_id: str,
@@ -147,12 +169,19 @@ def resume_run(request: RunRequest, step: str | None, origin_run_id: str | None)
             f"from. Name the step to re-run from: `resume STEP` (steps: "
             f"{', '.join(graph.nodes)}).")
     recorder = RunRecorder(db, store)
+    console = RunConsole(quiet=request.quiet)
     run_id = _start_recorded_run(recorder, flow_cls, request, origin.run_id)
-    parameters = origin.parameter_refs()
-    recorder.clone_parameters(parameters)
-    recorder.set_run_params(run_node.custom_properties.get("params") or {})
+    reused = origin.parameter_refs()
+    added = {p.attr_name: p.default for p in flow_cls._parameters() if p.attr_name not in reused}
+    outputs, datasets, display = parameter_outputs(flow_cls, added, store, only=set(added))
+    if added:
+        console.info(f"Parameter(s) {', '.join(sorted(added))} are new since run "
+                     f"{run_node.name}; using their defaults.")
+    parameters = recorder.record_parameters(outputs, datasets, reused)
+    recorder.set_run_params({**(run_node.custom_properties.get("params") or {}),
+                             **run_display_params(display)})
     where = f"step '{origin.resume_step}'" if origin.resume_step else "the first unfinished task"
-    RunConsole(quiet=request.quiet).info(f"Resuming run {run_node.name} from {where}.")
+    console.info(f"Resuming run {run_node.name} from {where}.")
     return _drive(request, recorder, store, run_id, parameters, origin)
 
 
@@ -165,13 +194,14 @@ def _origin_run(session: LineageSession, flow_name: str, run_id: str | None, use
         raise NotFoundError(f"Run {flow_name}/{run_id} does not exist in this store; check "
                             "--origin-run-id (see the run ids with the client: "
                             f"Flow('{flow_name}').runs()).")
-    if run_type is not None:
-        where = [contexts.c.type_id == run_type, contexts.c.name.like(f"{flow_name}/%"),
-                 session.property_filter("context", "flow_name", flow_name)]
+    experiment_type = session.find_type_id(TypeKind.CONTEXT, EXPERIMENT_TYPE)
+    experiment = (session.node_by_name("context", experiment_type, flow_name)
+                  if experiment_type is not None else None)
+    if experiment is not None:
         mine = session.property_filter("context", "user", user)
-        for extra in ([mine], []):
-            found = session.nodes("context", *where, *extra,
-                                  order_by=contexts.c.id.desc(), limit=1)
+        for extra in ([mine], []):  # this user's latest run, else anyone's
+            found = session.child_contexts(experiment.id, *extra,
+                                           order_by=contexts.c.id.desc(), limit=1)
             if found:
                 return found[0]
     raise NotFoundError(f"There is no earlier run of {flow_name} in this store to resume. Start "

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import RunFailedError, RunInterruptedError
-from ..flow import FlowSpec, StepDecorator
-from ..flow._graph import UNCATCHABLE_TYPES, FlowGraph, StepNode
+from ..flow import UNCATCHABLE_TYPES, FlowGraph, FlowSpec, StepDecorator, StepNode
 from ._console import QUIET_TASK_LINES_ABOVE, RunConsole
 from ._executor import Attempt, Executor, Finished, LogLine
 from ._model import ArtifactRef, BranchInput, ErrorInfo, Frame, Manifest, TaskSpec
@@ -54,6 +53,7 @@ class Task:
     num_splits: int | None = None
     switch_target: str | None = None
     fallback_used: bool = False
+    fallback: ErrorInfo | None = None  # set for @catch's fallback attempt
 
     @property
     def key(self) -> tuple[str, tuple[tuple[str, int], ...], int]:
@@ -117,6 +117,8 @@ class Scheduler:
         self.delayed: list[tuple[float, Task]] = []  # (monotonic due time, task) retries
         self._next_task_id = 1
         self._interrupted = False
+        self._stop_requested = False
+        self._crash: BaseException | None = None
 
     def _warn_uncaught_steps(self) -> None:
         if not any(d.name == "catch" for d in self.options.with_decorators):
@@ -129,28 +131,55 @@ class Scheduler:
     # -- public ------------------------------------------------------------------
     def run(self) -> None:
         """Run the flow; raise RunFailedError (after recording) if it fails."""
-        self._enqueue(self._new_task("start", (), [], {}))
-        previous = signal.signal(signal.SIGTERM, self._on_sigterm)
-        # a shell starts background jobs with SIGINT ignored; a run must still stop on it
-        previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+        self.ready.append(self._new_task("start", (), [], {}))
+        # Ctrl-C and SIGTERM only raise a flag, checked between loop iterations, so a
+        # batch of records is never cut in half. (Installing our own handler also
+        # covers shells that start background jobs with SIGINT ignored.)
+        previous = {sig: signal.signal(sig, self._request_stop)
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             self._loop()
-        except KeyboardInterrupt:
-            self._interrupted = True
-            self.console.error("Interrupted: stopping all running tasks...")
-            self.executor.shutdown()
-            self._drain_events()
+            if self._stop_requested:
+                self._interrupted = True
+                self.console.error("Interrupted: stopping all running tasks...")
+                self._stop_running_tasks()
+        except BaseException as exc:  # noqa: BLE001 - a fault in the scheduler itself
+            self._crash = exc
+            self._salvage()
         finally:
-            signal.signal(signal.SIGTERM, previous)
-            signal.signal(signal.SIGINT, previous_int)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         self._finish()
 
-    def _on_sigterm(self, _signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
+    def _request_stop(self, _signum: int, _frame: Any) -> None:
+        self._stop_requested = True
+
+    def _stop_running_tasks(self) -> None:
+        """Kill what runs, record each as failed, and make sure nothing is left RUNNING."""
+        self.executor.shutdown()
+        self._drain_events()
+        for key, task in list(self.running.items()):  # did not die in time
+            attempt = self.attempts.pop(key)
+            del self.running[key]
+            error = ErrorInfo("TaskKilled", "The task did not stop when the run was stopped.")
+            if task.exec_id is not None:
+                self.recorder.tasks_finished([FinishedTask(task.exec_id, attempt, None, error,
+                                                           task.inherited, task.history)])
+
+    def _salvage(self) -> None:
+        """After a scheduler fault: keep what was recorded, stop the tasks, mark the run."""
+        try:
+            self.recorder.maybe_commit(force=True)
+        except Exception:  # the fault may have been the database itself
+            self.recorder.session.rollback()
+        try:
+            self._stop_running_tasks()
+        except Exception:  # best effort: the tasks are killed even if recording fails
+            self.executor.shutdown()
 
     # -- main loop ---------------------------------------------------------------
     def _loop(self) -> None:
-        while self.ready or self.running or self.delayed:
+        while (self.ready or self.running or self.delayed) and not self._stop_requested:
             self._release_delayed()
             if not self.failures:
                 self._launch_ready()
@@ -210,9 +239,6 @@ class Scheduler:
         self.step_totals[step] = self.step_totals.get(step, 0) + 1
         return task
 
-    def _enqueue(self, task: Task) -> None:
-        self.ready.append(task)
-
     def _launch_ready(self) -> None:
         try:
             self._launch_ready_tasks()
@@ -228,17 +254,18 @@ class Scheduler:
             task.exec_id = exec_id
 
     def _launch_ready_tasks(self) -> None:
+        waiting: list[Task] = []  # tasks that do not fit the resource budget yet
         while self.ready and len(self.running) < self.options.max_workers:
-            task = self.ready[0]
+            task = self.ready.popleft()
             if self.origin is not None and self.origin.can_clone(task):
-                self.ready.popleft()
                 self._clone(task)  # its successors join the end of the queue
                 continue
             policy = self.policies[task.step]
             if not self.budget.acquire(task.step, policy.cpu, policy.memory, bool(self.running)):
-                return
-            self.ready.popleft()
-            self._submit(task)
+                waiting.append(task)
+                continue
+            self._submit(task, fallback=task.fallback)
+        self.ready.extendleft(reversed(waiting))
 
     def _submit(self, task: Task, fallback: ErrorInfo | None = None) -> None:
         policy = self.policies[task.step]
@@ -250,7 +277,7 @@ class Scheduler:
             timeout_seconds=policy.timeout, catch_var=policy.catch_var,
             catch_print=policy.catch_print, is_last_attempt=task.attempt >= policy.retries,
             fallback_error=fallback, origin_run_id=self.origin.run_id if self.origin else None,
-            tags=tuple(self.options.tags), user=self.options.user, store_url=self.store_url)
+            tags=tuple(self.options.tags), user=self.options.user)
         attempt = Attempt(spec)
         self.executor.submit(attempt)
         if policy.timeout:
@@ -318,7 +345,8 @@ class Scheduler:
             # records the failure in the catch variable and lets the flow go on
             task.attempt += 1
             task.fallback_used = True
-            self._submit(task, fallback=error)
+            task.fallback = error
+            self.ready.appendleft(task)
             return True
         return False
 
@@ -359,10 +387,10 @@ class Scheduler:
             return
         if node.type == "foreach":
             assert task.num_splits is not None and node.foreach_param
-            items = task.namespace[node.foreach_param]
+            items = (task.namespace.get(node.foreach_param)
+                     or self.parameters[node.foreach_param])  # foreach over a Parameter
             for i in range(task.num_splits):
-                frame = Frame("foreach", node.name, i, task.num_splits, task.task_id, items,
-                              node.foreach_param)
+                frame = Frame("foreach", node.name, i, task.num_splits, task.task_id, items)
                 self._to_step(node.out_funcs[0], task, task.frames + (frame,))
         elif node.type == "split":
             for i, target in enumerate(node.out_funcs):
@@ -378,7 +406,7 @@ class Scheduler:
     def _to_step(self, step: str, parent: Task, frames: tuple[Frame, ...], iteration: int = 0) -> None:
         child = self.graph[step]
         if not child.is_join:
-            self._enqueue(self._new_task(step, frames, [parent.task_id], parent.namespace,
+            self.ready.append(self._new_task(step, frames, [parent.task_id], parent.namespace,
                                          iteration=iteration))
             return
         top = frames[-1]
@@ -390,7 +418,7 @@ class Scheduler:
         del self.barriers[key]
         inputs = [arrived[i] for i in sorted(arrived)]
         branches = [BranchInput(p.step, p.task_id, p.namespace, p.frames) for p in inputs]
-        self._enqueue(self._new_task(step, frames[:-1], [p.task_id for p in inputs], {},
+        self.ready.append(self._new_task(step, frames[:-1], [p.task_id for p in inputs], {},
                                      branches))
 
     # -- resume ------------------------------------------------------------------
@@ -414,6 +442,17 @@ class Scheduler:
         self.ready.clear()
         self.delayed.clear()
         self.console.close()
+        if self._crash is not None:
+            try:
+                self.recorder.finish_run("FAILED")
+            except Exception:  # noqa: BLE001 - the original fault is what matters
+                pass
+            exc = self._crash
+            raise RunFailedError(
+                f"The scheduler of run {self.flow_name}/{self.run_id} stopped on an internal "
+                f"error ({type(exc).__name__}: {exc}). Running tasks were stopped and finished "
+                "tasks are saved; continue with `resume`. Rerun with --traceback to see where "
+                "it happened.") from exc
         if self._interrupted:
             self.recorder.finish_run("KILLED")
             raise RunInterruptedError(

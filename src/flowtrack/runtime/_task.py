@@ -19,13 +19,9 @@ from typing import Any
 
 from .._errors import ArtifactError, StepError
 from .._util import now_ms, short_repr, type_name
-from ..flow import ArtifactSource, FlowSpec, Inputs, current
-from ..flow._graph import StepNode
+from ..flow import UNCATCHABLE_TYPES, ArtifactSource, FlowSpec, Inputs, StepNode, current
 from ..store import BlobStore, EncodeError
 from ._model import ArtifactRef, ErrorInfo, Frame, Manifest, OutputRecord, TaskSpec
-
-# step types after which the flow can go on without the step's own transition
-CATCHABLE_TYPES = ("start", "linear", "split", "join", "end")
 
 
 class StepTimeout(Exception):
@@ -188,7 +184,8 @@ def _run_task(spec: TaskSpec, flow_cls: type[FlowSpec], store: BlobStore) -> Man
     except BaseException as exc:  # noqa: BLE001 - every failure becomes the manifest's error
         _disarm_timeout()
         info = exc.info if isinstance(exc, _Fallback) else _error_info(exc)
-        if spec.catch_var is not None and spec.is_last_attempt and node.type in CATCHABLE_TYPES:
+        if (spec.catch_var is not None and spec.is_last_attempt
+                and node.type not in UNCATCHABLE_TYPES):
             if spec.catch_print and not isinstance(exc, _Fallback):
                 sys.stderr.write(info.traceback)
             object.__setattr__(flow, spec.catch_var, CaughtException(info))

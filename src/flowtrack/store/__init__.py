@@ -2,7 +2,7 @@
 
 from ._backend import BlobBackend, LocalBackend, backend_for_url
 from ._blobstore import INLINE_LIMIT, BlobRef, BlobStore, digest_chunks
-from ._codec import DecodeError, EncodeError, decode, encode
+from ._codec import DecodeError, Encoded, EncodeError, decode, decode_file, encode
 
 __all__ = [
     "INLINE_LIMIT",
@@ -11,9 +11,11 @@ __all__ = [
     "BlobStore",
     "DecodeError",
     "EncodeError",
+    "Encoded",
     "LocalBackend",
     "backend_for_url",
     "decode",
+    "decode_file",
     "digest_chunks",
     "encode",
 ]

@@ -34,7 +34,9 @@ class BlobRef:
 
 
 def digest_chunks(chunks: list[Any], total: int) -> str:
-    threads = blake3.blake3.AUTO if total >= _THREADED_HASH_BYTES else 1
+    # an explicit count, not blake3.AUTO: AUTO shares one global thread pool, which a
+    # forked task process inherits without its threads and then waits on forever
+    threads = min(os.cpu_count() or 1, 8) if total >= _THREADED_HASH_BYTES else 1
     hasher = blake3.blake3(max_threads=threads)
     for chunk in chunks:
         hasher.update(chunk)
@@ -44,9 +46,10 @@ def digest_chunks(chunks: list[Any], total: int) -> str:
 class BlobStore:
     """Put and get values and bytes by digest on one backend."""
 
-    def __init__(self, url_or_backend: str | BlobBackend, inline_limit: int = INLINE_LIMIT) -> None:
+    def __init__(self, url_or_backend: str | BlobBackend, inline_limit: int = INLINE_LIMIT,
+                 fsync: bool = False) -> None:
         self.backend = (url_or_backend if isinstance(url_or_backend, BlobBackend)
-                        else backend_for_url(url_or_backend))
+                        else backend_for_url(url_or_backend, fsync))
         self.inline_limit = inline_limit
 
     @property

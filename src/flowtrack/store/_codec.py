@@ -22,6 +22,8 @@ from typing import Any
 
 import zstandard
 
+from .._errors import StoreError
+
 MAGIC = b"FTB1"
 ALIGN = 64
 _HEADER = struct.Struct("<4sBxxxIQQ")  # magic, flags, n_buffers, main_len, main_raw_len
@@ -34,17 +36,17 @@ PROBE_RATIO = 0.6  # compress a buffer only if a probe shrinks it to 60 % or les
 MAIN_RATIO = 0.9
 
 
-class EncodeError(Exception):
+class EncodeError(StoreError):
     """The value could not be pickled; the message says why."""
 
 
 # What unpickling garbage raises. ImportError/AttributeError are left alone: they
 # mean the value's class is missing here, which the caller must see as such.
 _CORRUPTION_ERRORS = (pickle.UnpicklingError, EOFError, zstandard.ZstdError, struct.error,
-                      ValueError, UnicodeDecodeError, IndexError, OverflowError, MemoryError)
+                      ValueError, UnicodeDecodeError, IndexError, OverflowError)
 
 
-class DecodeError(Exception):
+class DecodeError(StoreError):
     """The bytes are not a flowtrack blob, or are truncated."""
 
 
@@ -124,7 +126,8 @@ def decode(data: Any) -> Any:
     try:
         return _decode_view(view)
     except _CORRUPTION_ERRORS as exc:
-        raise DecodeError(f"blob is corrupt or truncated ({exc})") from None
+        raise DecodeError(f"The blob cannot be decoded: it is corrupt or truncated, or its "
+                          f"value failed to rebuild itself ({type(exc).__name__}: {exc}).") from None
 
 
 def _decode_view(view: memoryview) -> Any:

@@ -9,10 +9,11 @@ then times ``x = self.arr; x.sum()`` and a second plain ``x.sum()``.
 * load = (first access + sum) - (plain sum of the in-memory array).
 
 Both are compared with plain ``np.save`` and ``np.load`` + sum (minus sum) of
-the same array, written as new files in flowtrack's working directory (next
-to its store) after the flow runs and kept, as a store keeps its blobs. The
-flow's array is random and unseeded, so no run can reuse a blob stored by an
-earlier one. Targets: persist <= 1.5x np.save, load <= 1.5x np.load.
+the same array, timed inside the same two task processes (``start`` saves the
+array with numpy just before assigning it; ``consume`` loads that file after
+reading the artifact), so both pay the same costs of fresh processes and fresh
+memory. The flow's array is random and unseeded, so no run can reuse a blob
+stored by an earlier one. Targets: persist <= 1.5x np.save, load <= 1.5x np.load.
 
     python benchmarks/bench_array.py [--mb 200] [--repeat 5]
         [--metaflow-python /opt/mfvenv/bin/python]
@@ -21,15 +22,12 @@ earlier one. Targets: persist <= 1.5x np.save, load <= 1.5x np.load.
 from __future__ import annotations
 
 import json
-import os
-import time
 from pathlib import Path
 
 import _common as c
 
 TARGET_RATIO = 1.5
 TINY_MB = 0.001
-NUMPY_MIN_REPEAT = 5  # the baseline is cheap: take more samples
 ROUND_TRIP_NOTE = (
     "\nround trip = persist + load. Where first touches of new memory are slow (a lazily\n"
     "backed VM: about 0.4 s per 200 MB) that cost lands on np.load's copy or on a store's\n"
@@ -53,7 +51,12 @@ class ArrayBench(FlowSpec):
     def start(self):
         n = max(1, int(self.mb * 1e6) // 8)
         # unseeded: fresh bytes every run, so a content-addressed store cannot dedupe them
-        self.arr = np.random.default_rng().random(n)
+        arr = np.random.default_rng().random(n)
+        self.npy_path = "%s.%d.npy" % (self.out, time.time_ns())
+        t = time.perf_counter()
+        np.save(self.npy_path, arr)
+        self.np_save = time.perf_counter() - t
+        self.arr = arr
         self.t_assigned = time.time()
         self.next(self.consume)
 
@@ -67,6 +70,9 @@ class ArrayBench(FlowSpec):
         t = time.perf_counter()
         x.sum()
         self.sum_only = time.perf_counter() - t
+        t = time.perf_counter()
+        np.load(self.npy_path).sum()
+        self.np_load = time.perf_counter() - t - self.sum_only
         self.next(self.end)
 
     @step
@@ -74,6 +80,8 @@ class ArrayBench(FlowSpec):
         timings = {
             "handoff": self.t_started - self.t_assigned,
             "load": self.access_and_sum - self.sum_only,
+            "np_save": self.np_save,
+            "np_load": self.np_load,
         }
         with open(self.out, "w") as f:
             json.dump(timings, f)
@@ -97,59 +105,39 @@ def flow_timings(framework: c.Framework, workdir: Path, mb: float, args) -> list
     return timings
 
 
-def framework_costs(framework: c.Framework, workdir: Path, args) -> dict[str, float]:
-    """Median persist and load seconds of the big array, net of per-task overhead."""
+def framework_costs(framework: c.Framework, workdir: Path, args
+                    ) -> tuple[dict[str, float], dict[str, float]]:
+    """Median persist and load seconds of the big array, net of per-task overhead, and
+    numpy's save and load of the same array in the same task processes."""
     c.check_importable(framework)
     big = flow_timings(framework, workdir, args.mb, args)
     tiny = flow_timings(framework, workdir, TINY_MB, args)
     overhead = c.median([t["handoff"] for t in tiny])
-    return {
+    ours = {
         "persist": c.median([t["handoff"] for t in big]) - overhead,
         "load": max(0.0, c.median([t["load"] for t in big])),  # below zero is timer noise
         "overhead": overhead,
     }
-
-
-def numpy_costs(mb: float, repeat: int, workdir: Path) -> dict[str, float]:
-    """Median ``np.save`` and ``np.load`` + sum (minus sum) seconds, files in ``workdir``."""
-    import numpy as np
-
-    arr = np.random.default_rng(0).random(max(1, int(mb * 1e6) // 8))
-    samples = []
-    for i in range(repeat + 1):  # the first pass is a warm-up, as each flow gets one
-        # a new file each time, kept, as a store keeps its blobs: reusing the pages of a
-        # deleted file would make the baseline cheaper than any store can be
-        samples.append(numpy_round_trip(np, arr, workdir / f"baseline{i}.npy"))
-    saves, loads = zip(*samples[1:], strict=True)
-    return {"persist": c.median(saves), "load": c.median(loads), "overhead": 0.0}
-
-
-def numpy_round_trip(np, arr, path: Path) -> tuple[float, float]:
-    """``(np.save seconds, np.load + sum - sum seconds)`` for one new file."""
-    os.sync()
-    t = time.perf_counter()
-    np.save(path, arr)
-    save = time.perf_counter() - t
-    t = time.perf_counter()
-    loaded = np.load(path)
-    loaded.sum()
-    load_and_sum = time.perf_counter() - t
-    t = time.perf_counter()
-    loaded.sum()
-    return save, load_and_sum - (time.perf_counter() - t)
+    numpy = {
+        "persist": c.median([t["np_save"] for t in big]),
+        "load": max(1e-6, c.median([t["np_load"] for t in big])),
+        "overhead": 0.0,
+    }
+    return ours, numpy
 
 
 def all_costs(args) -> dict[str, dict[str, float]]:
-    """Costs for numpy and each framework; numpy writes next to flowtrack's store."""
-    costs = {}
+    """Costs for numpy (timed inside flowtrack's tasks) and each framework."""
+    costs, numpy = {}, None
     with c.temp_workdir("array") as root:
         for fw in c.frameworks(args):
             workdir = root / fw.name
             workdir.mkdir()
-            costs[fw.name] = framework_costs(fw, workdir, args)
-        numpy_repeat = max(NUMPY_MIN_REPEAT, args.repeat)
-        costs["numpy"] = numpy_costs(args.mb, numpy_repeat, root / c.FLOWTRACK)
-    return {"numpy": costs.pop("numpy"), **costs}
+            costs[fw.name], fw_numpy = framework_costs(fw, workdir, args)
+            if fw.name == c.FLOWTRACK:
+                numpy = fw_numpy
+    assert numpy is not None
+    return {"numpy": numpy, **costs}
 
 
 def table_row(name: str, cost: dict[str, float], base: dict[str, float]) -> tuple[str, ...]:
@@ -186,7 +174,7 @@ def main() -> None:
         "vs numpy",
         "task overhead subtracted",
     )
-    samples = f"medians of {args.repeat} runs (numpy: {max(NUMPY_MIN_REPEAT, args.repeat)})"
+    samples = f"medians of {args.repeat} runs (numpy timed in flowtrack's task processes)"
     c.print_table(f"{args.mb:g} MB float64 array, {samples}", headers, rows)
     print(ROUND_TRIP_NOTE)
 

@@ -47,6 +47,18 @@ class BlobBackend(ABC):
         """Delete leftovers of writes that were killed midway; returns how many."""
         return 0
 
+    # Optional: backends that can write a blob before its name (digest) is known let
+    # the store hash and write a large value at the same time.
+    supports_unnamed_writes = False
+
+    def write_unnamed(self, chunks: Iterable[Any]) -> Any:
+        """Write the chunks somewhere private; returns a handle for ``publish``."""
+        raise NotImplementedError
+
+    def publish(self, handle: Any, key: str) -> None:
+        """Give an unnamed write its final key (discarding it if the key exists)."""
+        raise NotImplementedError
+
 
 class LocalBackend(BlobBackend):
     """Blobs as files ``<root>/<first two hex digits>/<digest>``.
@@ -74,12 +86,15 @@ class LocalBackend(BlobBackend):
             path.mkdir(parents=True, exist_ok=True)
             self._made_dirs.add(str(path))
 
+    supports_unnamed_writes = True
+
     def write(self, key: str, chunks: Iterable[Any]) -> None:
-        target = self._path(key)
+        self.publish(self.write_unnamed(chunks), key)
+
+    def write_unnamed(self, chunks: Iterable[Any]) -> Path:
         tmp_dir = self.root / "tmp"
         self._ensure_dir(tmp_dir)
-        self._ensure_dir(target.parent)
-        tmp = tmp_dir / f"{key[:16]}.{uuid.uuid4().hex}"
+        tmp = tmp_dir / uuid.uuid4().hex
         try:
             with open(tmp, "wb") as fh:
                 for chunk in chunks:
@@ -87,12 +102,22 @@ class LocalBackend(BlobBackend):
                 if self.fsync:
                     fh.flush()
                     os.fsync(fh.fileno())
-            os.replace(tmp, target)
-            if self.fsync:
-                _fsync_dir(target.parent)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+        return tmp
+
+    def publish(self, handle: Any, key: str) -> None:
+        tmp, target = Path(handle), self._path(key)
+        try:
+            if target.exists():  # the same content is already stored
+                return
+            self._ensure_dir(target.parent)
+            os.replace(tmp, target)
+            if self.fsync:
+                _fsync_dir(target.parent)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def read(self, key: str) -> bytes:
         return self._path(key).read_bytes()

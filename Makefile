@@ -17,14 +17,15 @@ install:
 demo: install
 	cd examples/mnist && $(PYTHON) mnist_flow.py run && $(PYTHON) show_run.py
 
-## test: install, lint, then the test suite
+## test: install, lint, then the test suite (flowtrack needs no system packages yet)
 test: install
 	$(MAKE) --no-print-directory lint
 	$(PYTHON) -m pytest -x -q
 
-## lint: ruff and the import-layer contracts (needs flowtrack installed)
+## lint: ruff, mypy on the package and the import-layer contracts (needs flowtrack installed)
 lint:
 	$(PYTHON) -m ruff check $(LINT_PATHS)
+	$(PYTHON) -m mypy
 	$(LINT_IMPORTS)
 
 ## bench: every benchmark with its defaults (BENCH_ARGS='--metaflow-python ...' to compare)

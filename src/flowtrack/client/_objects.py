@@ -390,7 +390,7 @@ class Task(MetaflowObject):
         node = self._refresh()
         meta = {k: v for k, v in node.properties.items() if v is not None}
         meta.update({k: v for k, v in node.custom_properties.items()
-                     if k in ("num_splits", "switch_target", "iteration", "error_type")})
+                     if k in ("num_splits", "switch_target", "iteration", "error_type", "resources")})
         return meta
 
     def _log(self, stream: str) -> str:

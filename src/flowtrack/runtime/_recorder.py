@@ -67,6 +67,7 @@ class StartedTask:
     frames: tuple[Frame, ...]
     parents: list[str]
     iteration: int
+    resources: dict[str, Any] | None = None  # what @resources asked for
 
 
 @dataclass
@@ -151,6 +152,8 @@ class RunRecorder:
                                       "parents": t.parents}
             if t.iteration:
                 custom["iteration"] = t.iteration
+            if t.resources:
+                custom["resources"] = t.resources
             new.append(NewExecution(self.task_type, self.pathspec(t.step, t.task_id),
                                     int(ExecutionState.RUNNING), props, custom,
                                     [self.run_context]))

@@ -287,7 +287,7 @@ class Scheduler:
         if task.exec_id is None:
             self.pending_starts.append((task, StartedTask(task.step, task.task_id, attempt,
                                                           task.frames, task.parents,
-                                                          task.iteration)))
+                                                          task.iteration, policy.resources)))
         else:
             self.recorder.attempt_started(task.exec_id, attempt)
         if self._verbose(task.step):

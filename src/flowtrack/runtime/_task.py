@@ -9,6 +9,7 @@ read, and the transition taken. It never touches the metadata database.
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -225,6 +226,8 @@ def _run_step(flow: FlowSpec, node: StepNode, spec: TaskSpec, manifest: Manifest
               store: BlobStore, cache: dict[str, Any]) -> None:
     method = getattr(flow, spec.step)
     _arm_timeout(spec.timeout_seconds, spec.step)
+    collecting = gc.isenabled()
+    gc.enable()  # user code may make reference cycles, whatever the executor's setting
     try:
         if node.is_join:
             sources = [TaskSource(b.step, b.namespace, spec.parameters, b.frames, store,
@@ -238,6 +241,8 @@ def _run_step(flow: FlowSpec, node: StepNode, spec: TaskSpec, manifest: Manifest
             method()
     finally:
         _disarm_timeout()
+        if not collecting:
+            gc.disable()
 
 
 def _decide_transition(flow: FlowSpec, node: StepNode, spec: TaskSpec, manifest: Manifest) -> None:

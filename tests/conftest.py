@@ -11,12 +11,44 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from flowtrack.client import _backend as client_backend
+
+_STORE_VARS = ("FLOWTRACK_HOME", "FLOWTRACK_USER", "FLOWTRACK_METADATA", "FLOWTRACK_STORE")
+
+
+def reset_client() -> None:
+    """Forget the client's cached backends and namespace (after the env changed)."""
+    from flowtrack.client import _objects
+
+    client_backend._backends.clear()
+    _objects._namespace = _objects._UNSET
+
+
+@contextmanager
+def isolated_store(home: Path) -> Iterator[None]:
+    """Point this process's FLOWTRACK_* at a store in ``home`` (user ``tester``) for
+    a whole module's tests, and put the environment back afterwards."""
+    saved = {k: os.environ.get(k) for k in _STORE_VARS}
+    os.environ["FLOWTRACK_HOME"] = str(home)
+    os.environ["FLOWTRACK_USER"] = "tester"
+    os.environ.pop("FLOWTRACK_METADATA", None)
+    os.environ.pop("FLOWTRACK_STORE", None)
+    reset_client()
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        reset_client()
 
 
 @pytest.fixture

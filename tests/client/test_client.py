@@ -28,8 +28,8 @@ from flowtrack import (
     namespace,
 )
 from flowtrack._errors import NotFoundError
-from flowtrack.client import _backend as client_backend
 from flowtrack.client import _objects
+from tests.conftest import isolated_store
 
 CLIENT_FLOW = """
     import os
@@ -125,7 +125,6 @@ PREDICT_FLOW = """
         PredictFlow()
 """
 
-_VARS = ("FLOWTRACK_HOME", "FLOWTRACK_USER", "FLOWTRACK_METADATA", "FLOWTRACK_STORE")
 
 
 class Store:
@@ -158,29 +157,11 @@ class Store:
         return found.group(1)
 
 
-def _reset_client() -> None:
-    client_backend._backends.clear()
-    _objects._namespace = _objects._UNSET
-
-
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     s = Store(tmp_path_factory.mktemp("client"))
-    saved = {k: os.environ.get(k) for k in _VARS}
-    os.environ["FLOWTRACK_HOME"] = str(s.home)
-    os.environ["FLOWTRACK_USER"] = "tester"
-    os.environ.pop("FLOWTRACK_METADATA", None)
-    os.environ.pop("FLOWTRACK_STORE", None)
-    _reset_client()
-    try:
+    with isolated_store(s.home):
         yield s
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        _reset_client()
 
 
 @pytest.fixture(autouse=True)

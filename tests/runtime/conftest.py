@@ -19,10 +19,7 @@ from typing import Any
 
 import pytest
 
-from flowtrack.client import _backend as client_backend
-from flowtrack.client import _objects
-
-_VARS = ("FLOWTRACK_HOME", "FLOWTRACK_USER", "FLOWTRACK_METADATA", "FLOWTRACK_STORE")
+from tests.conftest import isolated_store
 
 RUN_ID_RE = re.compile(r"run-id (\d+)")
 
@@ -82,29 +79,11 @@ def run_id_of(proc: subprocess.CompletedProcess | str) -> str:
     return found.group(1)
 
 
-def reset_client() -> None:
-    client_backend._backends.clear()
-    _objects._namespace = _objects._UNSET
-
-
 @pytest.fixture(scope="module")
 def flow_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlowStore]:
     store = FlowStore(tmp_path_factory.mktemp("flowstore"))
-    saved = {k: os.environ.get(k) for k in _VARS}
-    os.environ["FLOWTRACK_HOME"] = str(store.home)
-    os.environ["FLOWTRACK_USER"] = "tester"
-    os.environ.pop("FLOWTRACK_METADATA", None)
-    os.environ.pop("FLOWTRACK_STORE", None)
-    reset_client()
-    try:
+    with isolated_store(store.home):
         yield store
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        reset_client()
 
 
 def pid_alive(pid: int) -> bool:

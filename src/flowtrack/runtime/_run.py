@@ -143,7 +143,7 @@ def _drive(request: RunRequest, recorder: RunRecorder, store: BlobStore, run_id:
                  f"user {request.options.user}, pid {os.getpid()}")
     executor = LocalExecutor(flow_cls, store)
     scheduler = Scheduler(flow_cls, flow_cls._graph(), recorder, executor, console,
-                          request.options, run_id, parameters, origin, store.url)
+                          request.options, run_id, parameters, origin)
     try:
         scheduler.run()
     finally:

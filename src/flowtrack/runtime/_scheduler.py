@@ -97,11 +97,10 @@ class Scheduler:
     def __init__(self, flow_cls: type[FlowSpec], graph: FlowGraph, recorder: RunRecorder,
                  executor: Executor, console: RunConsole, options: RunOptions,
                  run_id: str, parameters: dict[str, ArtifactRef],
-                 origin: Any = None, store_url: str = "") -> None:
+                 origin: Any = None) -> None:
         self.flow_cls, self.graph, self.recorder = flow_cls, graph, recorder
         self.executor, self.console, self.options = executor, console, options
         self.run_id, self.parameters, self.origin = run_id, parameters, origin
-        self.store_url = store_url
         self.flow_name = flow_cls.__name__
         self.policies = {n.name: StepPolicy(n, options.with_decorators) for n in graph}
         self._warn_uncaught_steps()
@@ -117,6 +116,7 @@ class Scheduler:
         self.delayed: list[tuple[float, Task]] = []  # (monotonic due time, task) retries
         self._next_task_id = 1
         self._interrupted = False
+        self._stopping = False  # no more retries: the run is being stopped
         self._stop_requested = False
         self._crash: BaseException | None = None
 
@@ -156,6 +156,7 @@ class Scheduler:
 
     def _stop_running_tasks(self) -> None:
         """Kill what runs, record each as failed, and make sure nothing is left RUNNING."""
+        self._stopping = True
         self.executor.shutdown()
         try:
             self._drain_events()
@@ -267,10 +268,10 @@ class Scheduler:
             if not self.budget.acquire(task.step, policy.cpu, policy.memory, bool(self.running)):
                 waiting.append(task)
                 continue
-            self._submit(task, fallback=task.fallback)
+            self._submit(task)
         self.ready.extendleft(reversed(waiting))
 
-    def _submit(self, task: Task, fallback: ErrorInfo | None = None) -> None:
+    def _submit(self, task: Task) -> None:
         policy = self.policies[task.step]
         spec = TaskSpec(
             flow_name=self.flow_name, run_id=self.run_id, step=task.step, task_id=task.task_id,
@@ -279,7 +280,7 @@ class Scheduler:
             max_num_splits=self.options.max_num_splits, env=policy.env,
             timeout_seconds=policy.timeout, catch_var=policy.catch_var,
             catch_print=policy.catch_print, is_last_attempt=task.attempt >= policy.retries,
-            fallback_error=fallback, origin_run_id=self.origin.run_id if self.origin else None,
+            fallback_error=task.fallback, origin_run_id=self.origin.run_id if self.origin else None,
             tags=tuple(self.options.tags), user=self.options.user)
         attempt = Attempt(spec)
         self.executor.submit(attempt)
@@ -323,7 +324,7 @@ class Scheduler:
         task.history.append({"attempt": task.attempt, "ok": ok, "pid": attempt.pid,
                              "error": str(error) if not ok and error else None})
         self._flush_starts()  # the task's execution id is needed from here on
-        if not ok and not self._interrupted and self._retry(task, policy, manifest, error):
+        if not ok and not self._stopping and self._retry(task, policy, manifest, error):
             self._store_failed_attempt_logs(task, attempt)
             return None
         assert task.exec_id is not None
@@ -439,11 +440,27 @@ class Scheduler:
         self._schedule_successors(task)
 
     # -- end ---------------------------------------------------------------------
-    def _finish(self) -> None:
-        for task in [*self.ready, *(t for _, t in self.delayed)]:
-            self.step_totals[task.step] -= 1
+    def _abandon_queued_tasks(self) -> None:
+        """Drop tasks that will not run now; a task already started (waiting for a
+        retry) is recorded as failed, so no task is left RUNNING."""
+        queued = [*self.ready, *(t for _, t in self.delayed)]
         self.ready.clear()
         self.delayed.clear()
+        for task in queued:
+            self.step_totals[task.step] -= 1
+            if task.exec_id is None:
+                continue
+            error = ErrorInfo("TaskAbandoned", "The run stopped before this task's retry.")
+            attempt = Attempt(TaskSpec(self.flow_name, self.run_id, task.step, task.task_id,
+                                       task.attempt, task.inherited, self.parameters))
+            try:
+                self.recorder.tasks_finished([FinishedTask(task.exec_id, attempt, None, error,
+                                                           task.inherited, task.history)])
+            except Exception:  # noqa: BLE001 - after a database fault, best effort only
+                break
+
+    def _finish(self) -> None:
+        self._abandon_queued_tasks()
         self.console.close()
         if self._crash is not None:
             try:

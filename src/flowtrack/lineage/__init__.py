@@ -1,7 +1,22 @@
 """The lineage graph: ML Metadata's model (types, artifacts, executions, contexts,
-events) stored through SQLAlchemy Core. Knows nothing of blobs or flows."""
+events) stored through SQLAlchemy Core, and ``MetadataStore``, ML Metadata's API
+over it. Knows nothing of blobs or flows."""
 
+from ._api import (
+    Artifact,
+    ArtifactType,
+    Association,
+    Attribution,
+    Context,
+    ContextType,
+    Event,
+    Execution,
+    ExecutionType,
+    ListOptions,
+    ParentContext,
+)
 from ._db import SCHEMA_REVISION, Database, alembic_config, upgrade
+from ._metadata_store import MetadataStore
 from ._records import ExecutionUpdate, LineageSession, NewArtifact, NewExecution, Node
 from ._schema import (
     ArtifactState,
@@ -24,6 +39,18 @@ from ._types import (
 )
 
 __all__ = [
+    "Artifact",
+    "ArtifactType",
+    "Association",
+    "Attribution",
+    "Context",
+    "ContextType",
+    "Event",
+    "Execution",
+    "ExecutionType",
+    "ListOptions",
+    "MetadataStore",
+    "ParentContext",
     "DATASET_TYPE",
     "EXPERIMENT_TYPE",
     "RUN_TYPE",

@@ -1,0 +1,608 @@
+"""``MetadataStore``: ML Metadata's store API over flowtrack's lineage database.
+
+The same database flows are recorded in, reachable the way MLMD users expect:
+types with typed properties, artifacts/executions/contexts put and read by id,
+type, name, URI or context, events, attributions, associations and parent
+contexts. Every write call is one transaction. Reads accept ``ListOptions``
+(limit, order, MLMD ``filter_query``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from .._config import settings
+from .._util import now_ms
+from ._api import (
+    Artifact,
+    ArtifactType,
+    Association,
+    Attribution,
+    Context,
+    ContextType,
+    Event,
+    Execution,
+    ExecutionType,
+    ListOptions,
+    ParentContext,
+)
+from ._db import Database
+from ._records import LineageSession, Node, _property_rows
+from ._schema import (
+    NODE_TABLES,
+    PROPERTY_TABLES,
+    EventType,
+    PropertyType,
+    TypeKind,
+    associations,
+    attributions,
+    event_paths,
+    events,
+    parent_contexts,
+    type_properties,
+    types,
+)
+from .errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
+
+_KIND_OF = {ArtifactType: TypeKind.ARTIFACT, ExecutionType: TypeKind.EXECUTION,
+            ContextType: TypeKind.CONTEXT}
+_NODE_KIND = {TypeKind.ARTIFACT: "artifact", TypeKind.EXECUTION: "execution",
+              TypeKind.CONTEXT: "context"}
+_TYPE_CLASS = {TypeKind.ARTIFACT: ArtifactType, TypeKind.EXECUTION: ExecutionType,
+               TypeKind.CONTEXT: ContextType}
+_NODE_CLASS: dict[str, type] = {"artifact": Artifact, "execution": Execution, "context": Context}
+_ORDER_COLUMNS = {"id": "id", "create_time": "create_time_since_epoch",
+                  "last_update_time": "last_update_time_since_epoch"}
+_PYTHON_TYPES: dict[PropertyType, tuple[type, ...]] = {
+    PropertyType.INT: (int,), PropertyType.DOUBLE: (float, int), PropertyType.STRING: (str,),
+    PropertyType.BOOLEAN: (bool,), PropertyType.STRUCT: (dict, list),
+    PropertyType.BYTES: (bytes,), PropertyType.PROTO: (bytes,),
+}
+N = TypeVar("N", Artifact, Execution, Context)
+
+
+class MetadataStore:
+    """ML Metadata's ``MetadataStore`` on a flowtrack database (default: the project's)."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self._db = Database.open(url or settings().metadata_url)
+
+    # -- sessions --------------------------------------------------------------
+    @contextmanager
+    def _write(self) -> Iterator[LineageSession]:
+        session = LineageSession(self._db)
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    @contextmanager
+    def _read(self) -> Iterator[LineageSession]:
+        session = LineageSession(self._db)
+        try:
+            yield session
+        finally:
+            session.close()
+
+    # -- types -----------------------------------------------------------------
+    def put_artifact_type(self, artifact_type: ArtifactType, can_add_fields: bool = False,
+                          can_omit_fields: bool = False) -> int:
+        return self._put_type(artifact_type, can_add_fields, can_omit_fields)
+
+    def put_execution_type(self, execution_type: ExecutionType, can_add_fields: bool = False,
+                           can_omit_fields: bool = False) -> int:
+        return self._put_type(execution_type, can_add_fields, can_omit_fields)
+
+    def put_context_type(self, context_type: ContextType, can_add_fields: bool = False,
+                         can_omit_fields: bool = False) -> int:
+        return self._put_type(context_type, can_add_fields, can_omit_fields)
+
+    def _put_type(self, node_type: Any, can_add: bool, can_omit: bool) -> int:
+        kind = _KIND_OF[type(node_type)]
+        if not node_type.name:
+            raise InvalidArgumentError(f"A {type(node_type).__name__} needs a name.")
+        wanted = {n: PropertyType(t) for n, t in node_type.properties.items()}
+        if any(t == PropertyType.UNKNOWN for t in wanted.values()):
+            raise InvalidArgumentError(f"Type {node_type.name!r}: property types must not be "
+                                       "UNKNOWN.")
+        for _ in range(3):  # a concurrent creator may win the insert: then compare with it
+            with self._write() as s:
+                stored = _find_type(s, kind, node_type.name, node_type.version)
+                if stored is None:
+                    try:
+                        with s.conn.begin_nested():
+                            return _insert_type(s, kind, node_type, wanted)
+                    except IntegrityError:
+                        continue
+                type_id, existing = stored
+                _reconcile_properties(s, node_type.name, type_id, existing, wanted,
+                                      can_add, can_omit)
+                return type_id
+        raise AlreadyExistsError(f"Type {node_type.name!r} is being changed concurrently; "
+                                 "retry the call.")
+
+    def get_artifact_type(self, type_name: str, type_version: str | None = None) -> ArtifactType:
+        return self._get_type(TypeKind.ARTIFACT, type_name, type_version)
+
+    def get_execution_type(self, type_name: str, type_version: str | None = None
+                           ) -> ExecutionType:
+        return self._get_type(TypeKind.EXECUTION, type_name, type_version)
+
+    def get_context_type(self, type_name: str, type_version: str | None = None) -> ContextType:
+        return self._get_type(TypeKind.CONTEXT, type_name, type_version)
+
+    def _get_type(self, kind: TypeKind, name: str, version: str | None) -> Any:
+        with self._read() as s:
+            found = _find_type(s, kind, name, version)
+            if found is None:
+                raise NotFoundError(f"No {_NODE_KIND[kind]} type named {name!r}"
+                                    + (f" (version {version!r})" if version else "") + ".")
+            return _type_object(s, kind, found[0])
+
+    def get_artifact_types(self) -> list[ArtifactType]:
+        return self._get_types(TypeKind.ARTIFACT)
+
+    def get_execution_types(self) -> list[ExecutionType]:
+        return self._get_types(TypeKind.EXECUTION)
+
+    def get_context_types(self) -> list[ContextType]:
+        return self._get_types(TypeKind.CONTEXT)
+
+    def _get_types(self, kind: TypeKind, ids: Sequence[int] | None = None) -> list[Any]:
+        with self._read() as s:
+            query = select(types.c.id).where(types.c.type_kind == int(kind))
+            if ids is not None:
+                query = query.where(types.c.id.in_(list(ids)))
+            return [_type_object(s, kind, i) for i in s.conn.execute(query.order_by(types.c.id))
+                    .scalars()]
+
+    def get_artifact_types_by_id(self, type_ids: Sequence[int]) -> list[ArtifactType]:
+        return self._get_types(TypeKind.ARTIFACT, type_ids)
+
+    def get_execution_types_by_id(self, type_ids: Sequence[int]) -> list[ExecutionType]:
+        return self._get_types(TypeKind.EXECUTION, type_ids)
+
+    def get_context_types_by_id(self, type_ids: Sequence[int]) -> list[ContextType]:
+        return self._get_types(TypeKind.CONTEXT, type_ids)
+
+    # -- writing nodes -----------------------------------------------------------
+    def put_artifacts(self, artifacts: Sequence[Artifact]) -> list[int]:
+        """Insert artifacts without an id, update those with one; ids in order."""
+        with self._write() as s:
+            return [_put_node(s, "artifact", a) for a in artifacts]
+
+    def put_executions(self, executions: Sequence[Execution]) -> list[int]:
+        with self._write() as s:
+            return [_put_node(s, "execution", e) for e in executions]
+
+    def put_contexts(self, contexts: Sequence[Context]) -> list[int]:
+        with self._write() as s:
+            return [_put_node(s, "context", c) for c in contexts]
+
+    def put_events(self, new_events: Sequence[Event]) -> None:
+        with self._write() as s:
+            _put_events(s, new_events)
+
+    def put_attributions_and_associations(self, new_attributions: Sequence[Attribution],
+                                          new_associations: Sequence[Association]) -> None:
+        """Link artifacts and executions to contexts; existing links are kept as they are."""
+        with self._write() as s:
+            for a in new_attributions:
+                _link(s, attributions, "artifact", a.context_id, a.artifact_id)
+            for b in new_associations:
+                _link(s, associations, "execution", b.context_id, b.execution_id)
+
+    def put_parent_contexts(self, parents: Sequence[ParentContext]) -> None:
+        with self._write() as s:
+            for p in parents:
+                _put_parent(s, p)
+
+    def put_execution(self, execution: Execution,
+                      artifact_and_events: Sequence[tuple[Artifact, Event | None]],
+                      contexts: Sequence[Context],
+                      reuse_context_if_already_exist: bool = False
+                      ) -> tuple[int, list[int], list[int]]:
+        """Atomically record an execution with its artifacts, events and contexts.
+
+        Returns ``(execution_id, artifact_ids, context_ids)``. A context without an id
+        whose (type, name) exists is reused when ``reuse_context_if_already_exist``,
+        and is an ``AlreadyExistsError`` otherwise.
+        """
+        with self._write() as s:
+            execution_id = _put_node(s, "execution", execution)
+            artifact_ids = []
+            for artifact, event in artifact_and_events:
+                artifact_id = _put_node(s, "artifact", artifact)
+                artifact_ids.append(artifact_id)
+                if event is not None:
+                    event.artifact_id, event.execution_id = artifact_id, execution_id
+                    _put_events(s, [event])
+            context_ids = [_put_context(s, c, reuse_context_if_already_exist) for c in contexts]
+            for context_id in context_ids:
+                _link(s, associations, "execution", context_id, execution_id)
+                for artifact_id in artifact_ids:
+                    _link(s, attributions, "artifact", context_id, artifact_id)
+            return execution_id, artifact_ids, context_ids
+
+    # -- reading nodes -----------------------------------------------------------
+    def get_artifacts(self, list_options: ListOptions | None = None) -> list[Artifact]:
+        return self._list("artifact", list_options)
+
+    def get_executions(self, list_options: ListOptions | None = None) -> list[Execution]:
+        return self._list("execution", list_options)
+
+    def get_contexts(self, list_options: ListOptions | None = None) -> list[Context]:
+        return self._list("context", list_options)
+
+    def _list(self, kind: str, options: ListOptions | None, *where: Any) -> list[Any]:
+        options = options or ListOptions()
+        table = NODE_TABLES[kind]
+        clauses = list(where)
+        if options.filter_query:
+            from ._filter import compile_filter
+
+            clauses.append(compile_filter(options.filter_query, kind))
+        column_name = _ORDER_COLUMNS.get(options.order_by)
+        if column_name is None:
+            raise InvalidArgumentError(f"ListOptions.order_by must be one of "
+                                       f"{', '.join(_ORDER_COLUMNS)}; got {options.order_by!r}.")
+        column = table.c[column_name]
+        order = column.asc() if options.is_asc else column.desc()
+        if options.limit is not None and options.limit <= 0:
+            raise InvalidArgumentError("ListOptions.limit must be a positive number.")
+        with self._read() as s:
+            nodes = s.nodes(kind, *clauses, order_by=order, limit=options.limit,
+                            offset=options.offset)
+            return _to_api(s, kind, nodes)
+
+    def get_artifacts_by_id(self, ids: Sequence[int]) -> list[Artifact]:
+        return self._list("artifact", None, NODE_TABLES["artifact"].c.id.in_(list(ids)))
+
+    def get_executions_by_id(self, ids: Sequence[int]) -> list[Execution]:
+        return self._list("execution", None, NODE_TABLES["execution"].c.id.in_(list(ids)))
+
+    def get_contexts_by_id(self, ids: Sequence[int]) -> list[Context]:
+        return self._list("context", None, NODE_TABLES["context"].c.id.in_(list(ids)))
+
+    def get_artifacts_by_type(self, type_name: str, type_version: str | None = None
+                              ) -> list[Artifact]:
+        return self._by_type("artifact", type_name, type_version)
+
+    def get_executions_by_type(self, type_name: str, type_version: str | None = None
+                               ) -> list[Execution]:
+        return self._by_type("execution", type_name, type_version)
+
+    def get_contexts_by_type(self, type_name: str, type_version: str | None = None
+                             ) -> list[Context]:
+        return self._by_type("context", type_name, type_version)
+
+    def _by_type(self, kind: str, type_name: str, version: str | None, *where: Any) -> list[Any]:
+        with self._read() as s:
+            found = _find_type(s, _kind_of_node(kind), type_name, version)
+        if found is None:
+            return []
+        return self._list(kind, None, NODE_TABLES[kind].c.type_id == found[0], *where)
+
+    def get_artifact_by_type_and_name(self, type_name: str, artifact_name: str,
+                                      type_version: str | None = None) -> Artifact | None:
+        return self._by_type_and_name("artifact", type_name, artifact_name, type_version)
+
+    def get_execution_by_type_and_name(self, type_name: str, execution_name: str,
+                                       type_version: str | None = None) -> Execution | None:
+        return self._by_type_and_name("execution", type_name, execution_name, type_version)
+
+    def get_context_by_type_and_name(self, type_name: str, context_name: str,
+                                     type_version: str | None = None) -> Context | None:
+        return self._by_type_and_name("context", type_name, context_name, type_version)
+
+    def _by_type_and_name(self, kind: str, type_name: str, name: str, version: str | None
+                          ) -> Any:
+        found = self._by_type(kind, type_name, version, NODE_TABLES[kind].c.name == name)
+        return found[0] if found else None
+
+    def get_artifacts_by_uri(self, uri: str) -> list[Artifact]:
+        return self._list("artifact", None, NODE_TABLES["artifact"].c.uri == uri)
+
+    def get_artifacts_by_context(self, context_id: int) -> list[Artifact]:
+        linked = select(attributions.c.artifact_id).where(attributions.c.context_id == context_id)
+        return self._list("artifact", None, NODE_TABLES["artifact"].c.id.in_(linked))
+
+    def get_executions_by_context(self, context_id: int) -> list[Execution]:
+        linked = select(associations.c.execution_id).where(
+            associations.c.context_id == context_id)
+        return self._list("execution", None, NODE_TABLES["execution"].c.id.in_(linked))
+
+    def get_contexts_by_artifact(self, artifact_id: int) -> list[Context]:
+        linked = select(attributions.c.context_id).where(attributions.c.artifact_id == artifact_id)
+        return self._list("context", None, NODE_TABLES["context"].c.id.in_(linked))
+
+    def get_contexts_by_execution(self, execution_id: int) -> list[Context]:
+        linked = select(associations.c.context_id).where(
+            associations.c.execution_id == execution_id)
+        return self._list("context", None, NODE_TABLES["context"].c.id.in_(linked))
+
+    def get_parent_contexts_by_context(self, context_id: int) -> list[Context]:
+        linked = select(parent_contexts.c.parent_context_id).where(
+            parent_contexts.c.context_id == context_id)
+        return self._list("context", None, NODE_TABLES["context"].c.id.in_(linked))
+
+    def get_children_contexts_by_context(self, context_id: int) -> list[Context]:
+        linked = select(parent_contexts.c.context_id).where(
+            parent_contexts.c.parent_context_id == context_id)
+        return self._list("context", None, NODE_TABLES["context"].c.id.in_(linked))
+
+    def get_events_by_execution_ids(self, execution_ids: Sequence[int]) -> list[Event]:
+        return self._events(events.c.execution_id.in_(list(execution_ids)))
+
+    def get_events_by_artifact_ids(self, artifact_ids: Sequence[int]) -> list[Event]:
+        return self._events(events.c.artifact_id.in_(list(artifact_ids)))
+
+    def _events(self, where: Any) -> list[Event]:
+        with self._read() as s:
+            rows = s.conn.execute(select(events).where(where).order_by(events.c.id)).all()
+            paths: dict[int, list[str | int]] = {}
+            if rows:
+                for p in s.conn.execute(select(event_paths).where(
+                        event_paths.c.event_id.in_([r.id for r in rows]))
+                        .order_by(event_paths.c.event_id, event_paths.c.position)):
+                    step: str | int = p.step_index if p.is_index_step else p.step_key
+                    paths.setdefault(p.event_id, []).append(step)
+            return [Event(artifact_id=r.artifact_id, execution_id=r.execution_id,
+                          type=EventType(r.type), path=paths.get(r.id, []),
+                          milliseconds_since_epoch=r.milliseconds_since_epoch) for r in rows]
+
+
+# -- helpers: types ---------------------------------------------------------------
+def _kind_of_node(kind: str) -> TypeKind:
+    return {v: k for k, v in _NODE_KIND.items()}[kind]
+
+
+def _find_type(s: LineageSession, kind: TypeKind, name: str, version: str | None
+               ) -> tuple[int, dict[str, PropertyType]] | None:
+    type_id = s.conn.execute(select(types.c.id).where(
+        types.c.type_kind == int(kind), types.c.name == name,
+        types.c.version == (version or ""))).scalar()
+    if type_id is None:
+        return None
+    return int(type_id), _type_properties(s, int(type_id))
+
+
+def _type_properties(s: LineageSession, type_id: int) -> dict[str, PropertyType]:
+    rows = s.conn.execute(select(type_properties).where(type_properties.c.type_id == type_id))
+    return {r.name: PropertyType(r.data_type) for r in rows}
+
+
+def _insert_type(s: LineageSession, kind: TypeKind, node_type: Any,
+                 properties: Mapping[str, PropertyType]) -> int:
+    type_id = s.conn.execute(insert(types), {
+        "name": node_type.name, "type_kind": int(kind), "version": node_type.version or "",
+        "description": node_type.description, "external_id": node_type.external_id,
+    }).inserted_primary_key[0]  # type: ignore[index]
+    if properties:
+        s.conn.execute(insert(type_properties), [
+            {"type_id": type_id, "name": n, "data_type": int(t)} for n, t in properties.items()])
+    return int(type_id)
+
+
+def _reconcile_properties(s: LineageSession, name: str, type_id: int,
+                          existing: dict[str, PropertyType], wanted: dict[str, PropertyType],
+                          can_add: bool, can_omit: bool) -> None:
+    changed = sorted(p for p in wanted if p in existing and existing[p] != wanted[p])
+    if changed:
+        raise AlreadyExistsError(
+            f"Type {name!r} exists and its properties {', '.join(changed)} have other data "
+            "types; property types cannot change. Use a new type name or version.")
+    added = {p: t for p, t in wanted.items() if p not in existing}
+    if added and not can_add:
+        raise AlreadyExistsError(
+            f"Type {name!r} exists without the properties {', '.join(sorted(added))}; pass "
+            "can_add_fields=True to add them.")
+    omitted = sorted(p for p in existing if p not in wanted)
+    if omitted and not can_omit:
+        raise AlreadyExistsError(
+            f"Type {name!r} exists with the properties {', '.join(omitted)}, which this "
+            "definition omits; pass can_omit_fields=True to keep using it.")
+    if added:
+        s.conn.execute(insert(type_properties), [
+            {"type_id": type_id, "name": n, "data_type": int(t)} for n, t in added.items()])
+
+
+def _type_object(s: LineageSession, kind: TypeKind, type_id: int) -> Any:
+    row = s.conn.execute(select(types).where(types.c.id == type_id)).one()
+    return _TYPE_CLASS[kind](name=row.name, properties=_type_properties(s, type_id),
+                             id=row.id, version=row.version or None,
+                             description=row.description, external_id=row.external_id)
+
+
+# -- helpers: nodes ---------------------------------------------------------------
+def _resolve_type(s: LineageSession, kind: str, node: Any) -> tuple[int, dict[str, PropertyType]]:
+    type_kind = _kind_of_node(kind)
+    if node.type_id is None and node.type:
+        found = _find_type(s, type_kind, node.type, None)
+        if found is None:
+            raise NotFoundError(f"No {kind} type named {node.type!r}; put it first.")
+        return found
+    if node.type_id is None:
+        raise InvalidArgumentError(f"The {kind} {node.name or ''!s} has no type_id; set it to "
+                                   f"the id put_{kind}_type returned.")
+    row = s.conn.execute(select(types.c.type_kind).where(types.c.id == node.type_id)).scalar()
+    if row is None or TypeKind(row) != type_kind:
+        raise NotFoundError(f"type_id {node.type_id} is not a {kind} type.")
+    return node.type_id, _type_properties(s, node.type_id)
+
+
+def _check_properties(kind: str, node: Any, declared: Mapping[str, PropertyType]) -> None:
+    for name, value in node.properties.items():
+        if name not in declared:
+            raise InvalidArgumentError(
+                f"{kind.capitalize()} property {name!r} is not declared by its type (declared: "
+                f"{', '.join(sorted(declared)) or 'none'}); declare it or use "
+                "custom_properties.")
+        expected = _PYTHON_TYPES.get(declared[name], ())
+        is_bool = isinstance(value, bool)
+        if (not isinstance(value, expected) or (is_bool and declared[name] != PropertyType.BOOLEAN)):
+            raise InvalidArgumentError(
+                f"{kind.capitalize()} property {name!r} is declared {declared[name].name} but got "
+                f"{type(value).__name__} {value!r}.")
+
+
+def _put_node(s: LineageSession, kind: str, node: Any) -> int:
+    type_id, declared = _resolve_type(s, kind, node)
+    _check_properties(kind, node, declared)
+    table = NODE_TABLES[kind]
+    now = now_ms()
+    row: dict[str, Any] = {"type_id": type_id, "name": node.name,
+                           "external_id": node.external_id, "last_update_time_since_epoch": now}
+    if kind == "artifact":
+        row.update(uri=node.uri, state=int(node.state))
+    elif kind == "execution":
+        row["last_known_state"] = int(node.last_known_state)
+    if node.id is None:
+        row["create_time_since_epoch"] = now
+        try:
+            with s.conn.begin_nested():
+                node_id = int(s.conn.execute(insert(table), row).inserted_primary_key[0])  # type: ignore[index]
+        except IntegrityError:
+            raise AlreadyExistsError(f"A {kind} named {node.name!r} of this type already "
+                                     "exists; names are unique per type.") from None
+    else:
+        node_id = int(node.id)
+        stored = s.conn.execute(select(table.c.type_id).where(table.c.id == node_id)).scalar()
+        if stored is None:
+            raise NotFoundError(f"No {kind} with id {node_id} to update.")
+        if stored != type_id:
+            raise InvalidArgumentError(f"The {kind} with id {node_id} has type_id {stored}; its "
+                                       "type cannot change.")
+        try:
+            with s.conn.begin_nested():
+                s.conn.execute(update(table).where(table.c.id == node_id).values(**row))
+        except IntegrityError:
+            raise AlreadyExistsError(f"A {kind} named {node.name!r} of this type already "
+                                     "exists; names are unique per type.") from None
+        props = PROPERTY_TABLES[kind]
+        s.conn.execute(delete(props).where(props.c[f"{kind}_id"] == node_id))
+    rows = _property_rows(kind, node_id, node.properties, node.custom_properties)
+    if rows:
+        s.conn.execute(insert(PROPERTY_TABLES[kind]), rows)
+    node.id, node.type_id = node_id, type_id
+    return node_id
+
+
+def _put_context(s: LineageSession, context: Context, reuse: bool) -> int:
+    if context.id is None and reuse:
+        type_id, _ = _resolve_type(s, "context", context)
+        existing = s.node_by_name("context", type_id, context.name or "")
+        if existing is not None:
+            context.id = existing.id
+            return existing.id
+    return _put_node(s, "context", context)
+
+
+def _to_api(s: LineageSession, kind: str, nodes: list[Node]) -> list[Any]:
+    type_names = {}
+    ids = sorted({n.type_id for n in nodes})
+    if ids:
+        type_names = dict(s.conn.execute(select(types.c.id, types.c.name)
+                                         .where(types.c.id.in_(ids))).all())
+    cls = _NODE_CLASS[kind]
+    out = []
+    for n in nodes:
+        obj = cls(type_id=n.type_id, name=n.name, properties=n.properties,
+                  custom_properties=n.custom_properties, id=n.id, type=type_names.get(n.type_id),
+                  create_time_since_epoch=n.create_time_since_epoch,
+                  last_update_time_since_epoch=n.last_update_time_since_epoch)
+        if kind == "artifact":
+            obj.uri, obj.state = n.uri, Artifact.State(n.state or 0)
+        elif kind == "execution":
+            obj.last_known_state = Execution.State(n.state or 0)
+        out.append(obj)
+    return out
+
+
+# -- helpers: edges ---------------------------------------------------------------
+def _exists(s: LineageSession, kind: str, node_id: int | None) -> bool:
+    if node_id is None:
+        return False
+    table = NODE_TABLES[kind]
+    return s.conn.execute(select(table.c.id).where(table.c.id == node_id)).first() is not None
+
+
+def _put_events(s: LineageSession, new_events: Sequence[Event]) -> None:
+    for e in new_events:
+        if not _exists(s, "artifact", e.artifact_id):
+            raise InvalidArgumentError(f"Event names artifact_id {e.artifact_id}, which does not "
+                                       "exist.")
+        if not _exists(s, "execution", e.execution_id):
+            raise InvalidArgumentError(f"Event names execution_id {e.execution_id}, which does "
+                                       "not exist.")
+        if EventType(e.type) == EventType.UNKNOWN:
+            raise InvalidArgumentError("Event.type must be set (e.g. Event.Type.INPUT).")
+        try:
+            with s.conn.begin_nested():
+                event_id = s.conn.execute(insert(events), {
+                    "artifact_id": e.artifact_id, "execution_id": e.execution_id,
+                    "type": int(e.type),
+                    "milliseconds_since_epoch": e.milliseconds_since_epoch or now_ms(),
+                }).inserted_primary_key[0]  # type: ignore[index]
+        except IntegrityError:
+            raise AlreadyExistsError(
+                f"An event of type {EventType(e.type).name} between artifact {e.artifact_id} "
+                f"and execution {e.execution_id} already exists.") from None
+        steps = [{"event_id": event_id, "position": i, "is_index_step": isinstance(p, int),
+                  "step_index": p if isinstance(p, int) else None,
+                  "step_key": p if isinstance(p, str) else None} for i, p in enumerate(e.path)]
+        if steps:
+            s.conn.execute(insert(event_paths), steps)
+
+
+def _link(s: LineageSession, table: Any, kind: str, context_id: int, node_id: int) -> None:
+    if not _exists(s, "context", context_id):
+        raise InvalidArgumentError(f"No context with id {context_id}.")
+    if not _exists(s, kind, node_id):
+        raise InvalidArgumentError(f"No {kind} with id {node_id}.")
+    column = table.c[f"{kind}_id"]
+    present = s.conn.execute(select(table).where(and_(table.c.context_id == context_id,
+                                                      column == node_id))).first()
+    if present is None:
+        s.conn.execute(insert(table), {"context_id": context_id, f"{kind}_id": node_id})
+
+
+def _put_parent(s: LineageSession, link: ParentContext) -> None:
+    for context_id in (link.child_id, link.parent_id):
+        if not _exists(s, "context", context_id):
+            raise InvalidArgumentError(f"ParentContext names context {context_id}, which does "
+                                       "not exist.")
+    if link.child_id == link.parent_id or _is_ancestor(s, link.child_id, link.parent_id):
+        raise InvalidArgumentError(f"Making context {link.parent_id} a parent of "
+                                   f"{link.child_id} would create a cycle.")
+    try:
+        with s.conn.begin_nested():
+            s.conn.execute(insert(parent_contexts), {"context_id": link.child_id,
+                                                     "parent_context_id": link.parent_id})
+    except IntegrityError:
+        raise AlreadyExistsError(f"Context {link.parent_id} is already a parent of "
+                                 f"{link.child_id}.") from None
+
+
+def _is_ancestor(s: LineageSession, candidate: int, context_id: int) -> bool:
+    """Whether ``candidate`` is already an ancestor of ``context_id``."""
+    frontier, seen = [context_id], set()
+    while frontier:
+        current = frontier.pop()
+        if current == candidate:
+            return True
+        if current in seen:
+            continue
+        seen.add(current)
+        frontier.extend(s.conn.execute(select(parent_contexts.c.parent_context_id).where(
+            parent_contexts.c.context_id == current)).scalars())
+    return False

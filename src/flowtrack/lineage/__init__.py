@@ -12,6 +12,8 @@ from ._api import (
     Event,
     Execution,
     ExecutionType,
+    LineageGraph,
+    LineageSubgraphQueryOptions,
     ListOptions,
     ParentContext,
 )
@@ -48,6 +50,8 @@ __all__ = [
     "Event",
     "Execution",
     "ExecutionType",
+    "LineageGraph",
+    "LineageSubgraphQueryOptions",
     "ListOptions",
     "MetadataStore",
     "ParentContext",

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .._config import settings
@@ -28,6 +28,8 @@ from ._api import (
     Event,
     Execution,
     ExecutionType,
+    LineageGraph,
+    LineageSubgraphQueryOptions,
     ListOptions,
     ParentContext,
 )
@@ -47,7 +49,13 @@ from ._schema import (
     type_properties,
     types,
 )
-from .errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
+from ._subgraph import BIDIRECTIONAL, DOWNSTREAM, UPSTREAM, Walk, walk
+from .errors import (
+    AlreadyExistsError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+)
 
 _KIND_OF = {ArtifactType: TypeKind.ARTIFACT, ExecutionType: TypeKind.EXECUTION,
             ContextType: TypeKind.CONTEXT}
@@ -360,6 +368,27 @@ class MetadataStore:
                           type=EventType(r.type), path=paths.get(r.id, []),
                           milliseconds_since_epoch=r.milliseconds_since_epoch) for r in rows]
 
+    # -- lineage and deletion ----------------------------------------------------
+    def get_lineage_subgraph(self, query_options: LineageSubgraphQueryOptions) -> LineageGraph:
+        """The artifacts, executions, contexts and events within ``max_num_hops`` events
+        of the starting nodes (a filter_query string, or a list of ids, per kind)."""
+        return _lineage_subgraph(self, query_options)
+
+    def delete_artifacts(self, artifact_ids: Sequence[int], cascade: bool = False) -> None:
+        """Delete artifacts. Ones with events (lineage) are refused unless ``cascade``,
+        which deletes those events too; attributions and properties go with them."""
+        _delete_nodes(self, "artifact", artifact_ids, cascade)
+
+    def delete_executions(self, execution_ids: Sequence[int], cascade: bool = False) -> None:
+        """Delete executions. Ones with events are refused unless ``cascade`` (which
+        deletes those events); associations and properties go with them."""
+        _delete_nodes(self, "execution", execution_ids, cascade)
+
+    def delete_contexts(self, context_ids: Sequence[int], cascade: bool = False) -> None:
+        """Delete contexts. Ones still grouping artifacts, executions or other contexts
+        are refused unless ``cascade``, which removes those links (not the nodes)."""
+        _delete_nodes(self, "context", context_ids, cascade)
+
 
 # -- helpers: types ---------------------------------------------------------------
 def _kind_of_node(kind: str) -> TypeKind:
@@ -606,3 +635,95 @@ def _is_ancestor(s: LineageSession, candidate: int, context_id: int) -> bool:
         frontier.extend(s.conn.execute(select(parent_contexts.c.parent_context_id).where(
             parent_contexts.c.context_id == current)).scalars())
     return False
+
+
+# -- helpers: lineage and deletion ---------------------------------------------------
+def _lineage_subgraph(self: MetadataStore, query_options: LineageSubgraphQueryOptions
+                      ) -> LineageGraph:
+    if query_options.max_num_hops < 0:
+        raise InvalidArgumentError("max_num_hops must be 0 or more.")
+    direction = int(query_options.direction)
+    if direction not in (UPSTREAM, DOWNSTREAM, BIDIRECTIONAL):
+        raise InvalidArgumentError("direction must be UPSTREAM, DOWNSTREAM or BIDIRECTIONAL.")
+    with self._read() as s:
+        start_a = _starting_ids(s, "artifact", query_options.starting_artifacts)
+        start_e = _starting_ids(s, "execution", query_options.starting_executions)
+        if query_options.starting_artifacts is None and query_options.starting_executions is None:
+            raise InvalidArgumentError("get_lineage_subgraph needs starting_artifacts or "
+                                       "starting_executions.")
+        reached = walk(s, start_a, start_e, query_options.max_num_hops, direction)
+    graph = LineageGraph(
+        artifacts=self.get_artifacts_by_id(sorted(reached.artifact_ids)),
+        executions=self.get_executions_by_id(sorted(reached.execution_ids)))
+    graph.events = self._events(events.c.id.in_(sorted(reached.event_ids)))
+    graph.contexts = _contexts_of(self, reached)
+    return graph
+
+
+def _starting_ids(s: LineageSession, kind: str, start: str | Sequence[int] | None) -> set[int]:
+    if start is None:
+        return set()
+    if isinstance(start, str):
+        from ._filter import compile_filter
+
+        table = NODE_TABLES[kind]
+        return set(s.conn.execute(select(table.c.id).where(compile_filter(start, kind)))
+                   .scalars())
+    return {int(i) for i in start}
+
+
+def _contexts_of(store: MetadataStore, reached: Walk) -> list[Context]:
+    a_ids, e_ids = sorted(reached.artifact_ids), sorted(reached.execution_ids)
+    linked = select(attributions.c.context_id).where(attributions.c.artifact_id.in_(a_ids)).union(
+        select(associations.c.context_id).where(associations.c.execution_id.in_(e_ids)))
+    return store._list("context", None, NODE_TABLES["context"].c.id.in_(linked))
+
+
+def _delete_nodes(store: MetadataStore, kind: str, ids: Sequence[int], cascade: bool) -> None:
+    ids = sorted({int(i) for i in ids})
+    if not ids:
+        return
+    table = NODE_TABLES[kind]
+    with store._write() as s:
+        present = set(s.conn.execute(select(table.c.id).where(table.c.id.in_(ids))).scalars())
+        missing = [i for i in ids if i not in present]
+        if missing:
+            raise NotFoundError(f"No {kind}(s) with id {', '.join(map(str, missing))}; nothing "
+                                "was deleted.")
+        blocking, dependents = _dependents(kind, ids)
+        if not cascade:
+            for what, query in blocking:
+                if s.conn.execute(query.limit(1)).first() is not None:
+                    raise FailedPreconditionError(
+                        f"Deleting {kind}(s) {', '.join(map(str, ids))} would break lineage: "
+                        f"they still have {what}. Pass cascade=True to delete those links "
+                        "with them.")
+        for _, query in blocking + dependents:
+            link_table = query.get_final_froms()[0]
+            s.conn.execute(delete(link_table).where(query.whereclause))
+        props = PROPERTY_TABLES[kind]
+        s.conn.execute(delete(props).where(props.c[f"{kind}_id"].in_(ids)))
+        s.conn.execute(delete(table).where(table.c.id.in_(ids)))
+
+
+Links = list[tuple[str, Any]]
+
+
+def _dependents(kind: str, ids: list[int]) -> tuple[Links, Links]:
+    """Links referring to the nodes, as (description, select over the link table):
+    those that refuse a plain delete, and those that simply go with the nodes."""
+    if kind == "artifact":
+        return ([("events", select(events).where(events.c.artifact_id.in_(ids)))],
+                [("attributions",
+                  select(attributions).where(attributions.c.artifact_id.in_(ids)))])
+    if kind == "execution":
+        return ([("events", select(events).where(events.c.execution_id.in_(ids)))],
+                [("associations",
+                  select(associations).where(associations.c.execution_id.in_(ids)))])
+    return ([("attributed artifacts",
+              select(attributions).where(attributions.c.context_id.in_(ids))),
+             ("associated executions",
+              select(associations).where(associations.c.context_id.in_(ids))),
+             ("parent or child contexts", select(parent_contexts).where(or_(
+                 parent_contexts.c.context_id.in_(ids),
+                 parent_contexts.c.parent_context_id.in_(ids))))], [])

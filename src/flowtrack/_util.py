@@ -1,11 +1,24 @@
-"""Small helpers shared by every layer: clocks and short value previews."""
+"""Small helpers shared by every layer: clocks, value previews, and the hook through
+which the client tells a running task which artifacts it read."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 PREVIEW_CHARS = 120
+
+
+# Called with the lineage id of every artifact value the client loads. While a task
+# runs, the task entry point listens here, so a value read from another run through
+# the client becomes an INPUT of the task (lineage across flows, no user code).
+artifact_read_observers: list[Callable[[int], None]] = []
+
+
+def notify_artifact_read(artifact_id: int) -> None:
+    for observer in artifact_read_observers:
+        observer(artifact_id)
 
 
 def now_ms() -> int:

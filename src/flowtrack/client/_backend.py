@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._config import settings
+from .._util import notify_artifact_read
 from ..lineage import (
     EXPERIMENT_TYPE,
     RUN_TYPE,
@@ -77,7 +78,9 @@ class Backend:
 
     def load_value(self, artifact: Node) -> Any:
         p = artifact.properties
-        return self.store.get_value(BlobRef(p["digest"], int(p["size"]), p.get("inline")))
+        value = self.store.get_value(BlobRef(p["digest"], int(p["size"]), p.get("inline")))
+        notify_artifact_read(artifact.id)
+        return value
 
     def load_bytes(self, digest: str) -> bytes:
         return self.store.get_bytes(digest)

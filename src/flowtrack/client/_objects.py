@@ -15,7 +15,8 @@ from typing import Any
 from .._config import settings
 from .._errors import NotFoundError
 from ..flow import PARAMETERS_STEP
-from ..lineage import SUCCESS_STATES, Node
+from ..lineage import SUCCESS_STATES, LineageGraph, Node
+from . import _lineage
 from ._backend import backend
 
 _UNSET = object()
@@ -236,6 +237,13 @@ class Run(MetaflowObject):
     def origin_run_id(self) -> str | None:
         return self._node.properties.get("origin_run_id")
 
+    def lineage(self, upstream: bool | None = True, depth: int = 10) -> LineageGraph:
+        """The lineage graph around this run's tasks: ``upstream=True`` walks to what
+        they were made from (across runs and flows), ``False`` to what used their
+        results, ``None`` both ways; ``depth`` counts events crossed."""
+        task_ids = [t.id for t in backend().tasks(self._node)]
+        return _lineage.subgraph([], task_ids, upstream, depth)
+
     def steps(self) -> Iterator[Step]:
         """Steps that ran, most recent first (like Metaflow)."""
         first_seen: dict[str, int] = {}
@@ -386,6 +394,21 @@ class Task(MetaflowObject):
                 if t.id in task_ids]
 
     @property
+    def inputs(self) -> list[DataArtifact]:
+        """The artifacts this task really read (its own run's, or other runs' through
+        the client), not those it merely inherited."""
+        return _lineage.task_inputs(self._node)
+
+    @property
+    def outputs(self) -> list[DataArtifact]:
+        """The artifacts this task wrote."""
+        return _lineage.task_outputs(self._node)
+
+    def lineage(self, upstream: bool | None = True, depth: int = 10) -> LineageGraph:
+        """The lineage graph around this task (see ``Run.lineage``)."""
+        return _lineage.subgraph([], [self._node.id], upstream, depth)
+
+    @property
     def metadata_dict(self) -> dict[str, Any]:
         node = self._refresh()
         meta = {k: v for k, v in node.properties.items() if v is not None}
@@ -471,6 +494,20 @@ class DataArtifact(MetaflowObject):
     @property
     def producer_pathspec(self) -> str:
         return (self._node.name or "").rsplit("/", 1)[0]
+
+    @property
+    def producer(self) -> Task | None:
+        """The task that wrote this value (for a reused task, the original one)."""
+        return _lineage.producer(self._node)
+
+    @property
+    def consumers(self) -> list[Task]:
+        """The tasks that read this value, in any run of any flow."""
+        return _lineage.consumers(self._node)
+
+    def lineage(self, upstream: bool | None = True, depth: int = 10) -> LineageGraph:
+        """The lineage graph around this value (see ``Run.lineage``)."""
+        return _lineage.subgraph([self._node.id], [], upstream, depth)
 
 
 class MetaflowData:

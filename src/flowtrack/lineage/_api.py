@@ -10,6 +10,7 @@ reads. Field names and nested enums follow MLMD (``Artifact.State.LIVE``,
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -132,16 +133,19 @@ class ListOptions:
 
 
 class LineageSubgraphQueryOptions:
-    """What ``get_lineage_subgraph`` starts from and how far it walks."""
+    """What ``get_lineage_subgraph`` starts from and how far it walks.
+
+    Each starting set is an MLMD ``filter_query`` string or a list of ids.
+    """
 
     class Direction(enum.IntEnum):
         UPSTREAM = 1
         DOWNSTREAM = 2
         BIDIRECTIONAL = 3
 
-    def __init__(self, starting_artifacts: str | None = None,
-                 starting_executions: str | None = None, max_num_hops: int = 20,
-                 direction: int = 3) -> None:
+    def __init__(self, starting_artifacts: str | Sequence[int] | None = None,
+                 starting_executions: str | Sequence[int] | None = None,
+                 max_num_hops: int = 20, direction: int = 3) -> None:
         self.starting_artifacts = starting_artifacts
         self.starting_executions = starting_executions
         self.max_num_hops = max_num_hops

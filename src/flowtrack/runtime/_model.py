@@ -102,7 +102,6 @@ class OutputRecord:
     inline: bytes | None
     python_type: str
     preview: str
-    uri: str | None
 
 
 @dataclass

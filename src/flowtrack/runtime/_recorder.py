@@ -232,7 +232,7 @@ class RunRecorder:
                         type_id: int | None = None) -> NewArtifact:
         return NewArtifact(
             type_id=type_id or self.value_type, name=f"{self.pathspec(step, task_id)}/{name}",
-            uri=out.uri, state=int(ArtifactState.LIVE),
+            uri=value_uri(out.digest), state=int(ArtifactState.LIVE),
             properties={"digest": out.digest, "size": out.size, "python_type": out.python_type,
                         "preview": out.preview, "artifact_name": name, "inline": out.inline})
 
@@ -279,6 +279,12 @@ class RunRecorder:
 
     def close(self) -> None:
         self.session.close()
+
+
+def value_uri(digest: str) -> str:
+    """A stored value's URI: its content digest, so equal values share one URI
+    (``MetadataStore.get_artifacts_by_uri`` finds every artifact holding it)."""
+    return f"blake3:{digest}"
 
 
 def run_display_params(values: dict[str, Any]) -> dict[str, Any]:

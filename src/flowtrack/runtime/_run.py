@@ -92,8 +92,7 @@ def parameter_outputs(flow_cls: type[FlowSpec], values: dict[str, Any], store: B
         except EncodeError as exc:
             raise ParameterError(f"Parameter '{param.name}' value cannot be stored: {exc}") from None
         outputs[param.attr_name] = OutputRecord(
-            ref.digest, ref.size, ref.inline, type_name(value), short_repr(value),
-            None if ref.inline is not None else store.location(ref.digest))
+            ref.digest, ref.size, ref.inline, type_name(value), short_repr(value))
     return outputs, datasets, display
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._errors import ArtifactError, StepError
-from .._util import now_ms, short_repr, type_name
+from .._util import artifact_read_observers, now_ms, short_repr, type_name
 from ..flow import UNCATCHABLE_TYPES, ArtifactSource, FlowSpec, Inputs, StepNode, current
 from ..store import BlobStore, EncodeError
 from ._model import ArtifactRef, ErrorInfo, Frame, Manifest, OutputRecord, TaskSpec
@@ -155,9 +155,14 @@ def run_task(spec: TaskSpec, flow_cls: type[FlowSpec], store: BlobStore) -> Mani
     so an executor may run many tasks in one worker process.
     """
     saved_env = dict(os.environ)
+    reads: set[int] = set()
+    artifact_read_observers.append(reads.add)  # values read through the client
     try:
-        return _run_task(spec, flow_cls, store)
+        manifest = _run_task(spec, flow_cls, store)
+        manifest.reads |= reads
+        return manifest
     finally:
+        artifact_read_observers.remove(reads.add)
         _disarm_timeout()
         current._clear()
         os.environ.clear()
@@ -327,6 +332,5 @@ def _persist_outputs(flow: FlowSpec, spec: TaskSpec, store: BlobStore) -> dict[s
             continue
         outputs[name] = OutputRecord(
             digest=ref.digest, size=ref.size, inline=ref.inline, python_type=type_name(value),
-            preview=short_repr(value),
-            uri=None if ref.inline is not None else store.location(ref.digest))
+            preview=short_repr(value))
     return outputs

@@ -9,6 +9,7 @@ import click
 from .._config import settings
 from ._errors import run_reporting_errors
 from ._flowcli import run_flow_cli
+from ._lineage import lineage_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -41,6 +42,9 @@ def flows() -> None:
         click.echo(f"{flow.id:30s} latest run: {status}")
     if not found:
         click.echo("No flows in this store yet.")
+
+
+flowtrack_cli.add_command(lineage_command)
 
 
 @flowtrack_cli.group()

@@ -1,6 +1,7 @@
 """Reading runs from a notebook or script: Metaflow's client API over the lineage graph."""
 
 from ._backend import describe_metadata as get_metadata
+from ._lineage import subgraph as lineage_graph
 from ._objects import (
     DataArtifact,
     Flow,
@@ -27,5 +28,6 @@ __all__ = [
     "default_namespace",
     "get_metadata",
     "get_namespace",
+    "lineage_graph",
     "namespace",
 ]

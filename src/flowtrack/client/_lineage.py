@@ -66,8 +66,8 @@ def task_outputs(task: Node) -> list[DataArtifact]:
                               events.c.artifact_id))
 
 
-def subgraph(artifact_ids: list[int], execution_ids: list[int], upstream: bool | None,
-             depth: int) -> LineageGraph:
+def subgraph(artifact_ids: list[int], execution_ids: list[int], upstream: bool | None = True,
+             depth: int = 10) -> LineageGraph:
     """The lineage graph within ``depth`` events of the given nodes; ``upstream`` True
     walks toward sources, False toward consumers, None both ways."""
     direction = LineageSubgraphQueryOptions.Direction

@@ -7,7 +7,7 @@ LINT_PATHS := src tests examples benchmarks
 LINT_IMPORTS := $(PYTHON) -c 'from importlinter.cli import lint_imports_command; lint_imports_command()'
 BENCH_ARGS ?=
 
-.PHONY: install demo test lint bench clean
+.PHONY: install system demo test lint bench clean
 
 ## install: editable install with the dev and example extras
 install:
@@ -17,8 +17,18 @@ install:
 demo: install
 	cd examples/mnist && $(PYTHON) mnist_flow.py run && $(PYTHON) show_run.py
 
-## test: install, lint, then the test suite (flowtrack needs no system packages yet)
-test: install
+## system: the Debian packages the tests use (PostgreSQL's server, started by a fixture)
+system:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "PostgreSQL server binaries present"; \
+	else \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql; \
+	fi
+
+## test: system packages, install, lint, then the test suite
+test: system install
 	$(MAKE) --no-print-directory lint
 	$(PYTHON) -m pytest -x -q
 

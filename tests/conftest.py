@@ -93,3 +93,20 @@ def run_flow(store_env: dict[str, str], tmp_path: Path) -> Callable[..., subproc
         return proc
 
     return run
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> Iterator[str]:
+    """One PostgreSQL server for the whole test session (see tests/pg_server.py)."""
+    from tests.pg_server import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_admin_url: str) -> str:
+    """A fresh, empty database on the session's PostgreSQL server."""
+    from tests.pg_server import new_database
+
+    return new_database(postgres_admin_url)

@@ -57,12 +57,26 @@ def consumers(artifact: Node) -> list[Task]:
     return _tasks(_linked(events.c.artifact_id, artifact.id, INPUT_TYPES, events.c.execution_id))
 
 
+def lineage_execution_id(task: Node) -> int:
+    """The execution whose events describe this task: itself, or for a task reused by a
+    resumed run, the original task (a reuse reads and writes nothing new)."""
+    origin = task.properties.get("origin_task")
+    if not origin:
+        return task.id
+    with backend().session() as s:
+        task_type = s.find_type_id(TypeKind.EXECUTION, TASK_TYPE)
+        found = s.conn.execute(select(executions.c.id).where(
+            executions.c.type_id == task_type, executions.c.name == origin)).scalar()
+    return int(found) if found is not None else task.id
+
+
 def task_inputs(task: Node) -> list[DataArtifact]:
-    return _artifacts(_linked(events.c.execution_id, task.id, INPUT_TYPES, events.c.artifact_id))
+    return _artifacts(_linked(events.c.execution_id, lineage_execution_id(task), INPUT_TYPES,
+                              events.c.artifact_id))
 
 
 def task_outputs(task: Node) -> list[DataArtifact]:
-    return _artifacts(_linked(events.c.execution_id, task.id, OUTPUT_TYPES,
+    return _artifacts(_linked(events.c.execution_id, lineage_execution_id(task), OUTPUT_TYPES,
                               events.c.artifact_id))
 
 

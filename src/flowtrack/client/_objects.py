@@ -241,7 +241,7 @@ class Run(MetaflowObject):
         """The lineage graph around this run's tasks: ``upstream=True`` walks to what
         they were made from (across runs and flows), ``False`` to what used their
         results, ``None`` both ways; ``depth`` counts events crossed."""
-        task_ids = [t.id for t in backend().tasks(self._node)]
+        task_ids = [_lineage.lineage_execution_id(t) for t in backend().tasks(self._node)]
         return _lineage.subgraph([], task_ids, upstream, depth)
 
     def steps(self) -> Iterator[Step]:
@@ -406,7 +406,8 @@ class Task(MetaflowObject):
 
     def lineage(self, upstream: bool | None = True, depth: int = 10) -> LineageGraph:
         """The lineage graph around this task (see ``Run.lineage``)."""
-        return _lineage.subgraph([], [self._node.id], upstream, depth)
+        return _lineage.subgraph([], [_lineage.lineage_execution_id(self._node)], upstream,
+                                 depth)
 
     @property
     def metadata_dict(self) -> dict[str, Any]:

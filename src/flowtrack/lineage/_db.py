@@ -47,7 +47,16 @@ def _ensure_sqlite_dir(url: str) -> None:
             "Point FLOWTRACK_HOME (or FLOWTRACK_METADATA) at a writable location.") from None
 
 
+def normalize_url(url: str) -> str:
+    """``postgresql://`` means the psycopg (3) driver, which ``flowtrack[postgres]``
+    installs; SQLAlchemy's own default for that scheme is psycopg2."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
 def _make_engine(url: str) -> Engine:
+    url = normalize_url(url)
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
         engine = create_engine(url, connect_args={"timeout": 30})
@@ -130,7 +139,7 @@ def alembic_config(url: str) -> Any:
 
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS_DIR))
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
     return config
 
 

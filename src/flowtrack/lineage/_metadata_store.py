@@ -264,7 +264,9 @@ class MetadataStore:
             raise InvalidArgumentError(f"ListOptions.order_by must be one of "
                                        f"{', '.join(_ORDER_COLUMNS)}; got {options.order_by!r}.")
         column = table.c[column_name]
-        order = column.asc() if options.is_asc else column.desc()
+        # ties on a time break by id, in the same direction, so paging is well defined
+        order = [column.asc(), table.c.id.asc()] if options.is_asc else [column.desc(),
+                                                                          table.c.id.desc()]
         if options.limit is not None and options.limit <= 0:
             raise InvalidArgumentError("ListOptions.limit must be a positive number.")
         with self._read() as s:
@@ -527,13 +529,20 @@ def _put_node(s: LineageSession, kind: str, node: Any) -> int:
 
 
 def _put_context(s: LineageSession, context: Context, reuse: bool) -> int:
-    if context.id is None and reuse:
-        type_id, _ = _resolve_type(s, "context", context)
+    if context.id is not None or not reuse:
+        return _put_node(s, "context", context)
+    type_id, _ = _resolve_type(s, "context", context)
+    for _ in range(2):  # a concurrent writer may create it between our read and insert
         existing = s.node_by_name("context", type_id, context.name or "")
         if existing is not None:
             context.id = existing.id
             return existing.id
-    return _put_node(s, "context", context)
+        try:
+            return _put_node(s, "context", context)
+        except AlreadyExistsError:
+            continue
+    raise AlreadyExistsError(f"Context {context.name!r} could not be created or reused; "
+                             "retry the call.")
 
 
 def _to_api(s: LineageSession, kind: str, nodes: list[Node]) -> list[Any]:

@@ -354,9 +354,13 @@ class LineageSession:
         """Nodes of ``kind`` matching SQLAlchemy ``where`` clauses, with properties."""
         table = NODE_TABLES[kind]
         query = select(table).where(*where)
-        query = query.order_by(order_by if order_by is not None else table.c.id)
+        if order_by is None:
+            order_by = table.c.id
+        query = query.order_by(*(order_by if isinstance(order_by, list) else [order_by]))
         if limit is not None:
-            query = query.limit(limit).offset(offset)
+            query = query.limit(limit)
+        if offset:
+            query = query.offset(offset)
         rows = self.conn.execute(query).all()
         return self._with_properties(kind, rows)
 

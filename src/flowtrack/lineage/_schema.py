@@ -15,6 +15,7 @@ import enum
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -107,8 +108,9 @@ def _node_table(name: str, state_column: str | None, extra: list[Column]) -> Tab
         Column("type_id", Integer, ForeignKey("types.id"), nullable=False),
         Column("name", String(255)),
         Column("external_id", String(255)),
-        Column("create_time_since_epoch", Integer, nullable=False),
-        Column("last_update_time_since_epoch", Integer, nullable=False),
+        # milliseconds since the epoch overflow a 32-bit INTEGER (PostgreSQL)
+        Column("create_time_since_epoch", BigInteger, nullable=False),
+        Column("last_update_time_since_epoch", BigInteger, nullable=False),
         *extra,
     ]
     if state_column:
@@ -130,7 +132,7 @@ def _property_table(name: str, owner: str) -> Table:
                primary_key=True),
         Column("name", String(255), primary_key=True),
         Column("is_custom_property", Boolean, primary_key=True),
-        Column("int_value", Integer),
+        Column("int_value", BigInteger),
         Column("double_value", Float),
         Column("string_value", Text),
         Column("bool_value", Boolean),
@@ -150,7 +152,7 @@ events = Table(
     Column("artifact_id", Integer, ForeignKey("artifacts.id"), nullable=False),
     Column("execution_id", Integer, ForeignKey("executions.id"), nullable=False),
     Column("type", Integer, nullable=False),
-    Column("milliseconds_since_epoch", Integer),
+    Column("milliseconds_since_epoch", BigInteger),
     UniqueConstraint("artifact_id", "execution_id", "type", name="uq_events_link"),
 )
 Index("ix_events_execution", events.c.execution_id)

@@ -53,11 +53,13 @@ def db() -> None:
 
 
 @db.command()
-def upgrade() -> None:
-    """Migrate the metadata database to the current schema."""
+@click.argument("url", required=False)
+def upgrade(url: str | None) -> None:
+    """Migrate the metadata database at URL (default: FLOWTRACK_METADATA, else the
+    project's) to the current schema."""
     from ..lineage import upgrade as do_upgrade
 
-    url = settings().metadata_url
+    url = url or settings().metadata_url
     do_upgrade(url)
     click.echo(f"{url}: schema is current.")
 
@@ -70,3 +72,7 @@ def main(flow_cls: type | None = None) -> None:
     args = sys.argv[1:]
     run_reporting_errors(lambda: flowtrack_cli.main(args, prog_name="flowtrack",
                                                     standalone_mode=False), args)
+
+
+if __name__ == "__main__":
+    main()

@@ -110,6 +110,7 @@ class Database:
                 "writable."
             ) from None
         if revision != SCHEMA_REVISION:
+            _refuse_newer_schema(self.url, revision)
             upgrade(self.url)
 
     @classmethod
@@ -134,6 +135,25 @@ def _stamp(conn: Connection, revision: str) -> None:
     conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": revision})
 
 
+def known_revisions() -> set[str]:
+    """Every schema revision this version of flowtrack can migrate from."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS_DIR))
+    return {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+
+
+def _refuse_newer_schema(url: str, revision: str | None) -> None:
+    if revision is not None and revision not in known_revisions():
+        raise ConfigurationError(
+            f"The metadata database {url!r} has schema revision {revision!r}, which is newer "
+            f"than this flowtrack knows (up to {SCHEMA_REVISION!r}); it was written by a newer "
+            "flowtrack. Upgrade flowtrack (pip install -U flowtrack) instead of using this "
+            "version on it.")
+
+
 def alembic_config(url: str) -> Any:
     from alembic.config import Config
 
@@ -149,6 +169,16 @@ def upgrade(url: str, revision: str = "head") -> None:
 
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
+    engine = _make_engine(url)
+    try:
+        with engine.connect() as conn:
+            _refuse_newer_schema(url, _current_revision(conn))
+    except ConfigurationError:
+        raise
+    except Exception as exc:
+        raise ConfigurationError(f"Cannot open the metadata database {url!r}: {exc}.") from None
+    finally:
+        engine.dispose()
     try:
         command.upgrade(alembic_config(url), revision)
     except Exception as exc:  # driver, connection and migration errors alike

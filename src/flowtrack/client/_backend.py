@@ -27,8 +27,8 @@ class Backend:
     db: Database
     store: BlobStore
 
-    def session(self) -> LineageSession:
-        return LineageSession(self.db)
+    def session(self, write: bool = False) -> LineageSession:
+        return LineageSession(self.db, write=write)
 
     def flows(self) -> list[Node]:
         with self.session() as s:
@@ -72,7 +72,7 @@ class Backend:
             return s.nodes_by_ids("artifact", ids)
 
     def set_run_tags(self, run_ctx: int, tags: list[str]) -> None:
-        with self.session() as s:
+        with self.session(write=True) as s:
             s.set_properties("context", run_ctx, {"tags": sorted(set(tags))})
             s.commit()
 

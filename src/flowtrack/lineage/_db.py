@@ -71,8 +71,32 @@ def _make_engine(url: str) -> Engine:
         ) from None
 
 
+def _begin_immediate(engine: Engine) -> Engine:
+    """Make every transaction on this SQLite engine take the write lock up front.
+
+    A deferred transaction that reads and then writes can fail at once with
+    "database is locked" when another process wrote in between (SQLite cannot wait
+    there without risking a deadlock); one that starts with the lock just waits its
+    turn (busy_timeout), so concurrent writers queue instead of failing.
+    """
+
+    def no_implicit_begin(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # pysqlite must not emit its own BEGIN
+
+    def begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    event.listen(engine, "connect", no_implicit_begin)
+    event.listen(engine, "begin", begin)
+    return engine
+
+
 class Database:
-    """One metadata database: an engine plus the guarantee its schema is current."""
+    """One metadata database: an engine plus the guarantee its schema is current.
+
+    On SQLite, writes go through a second engine whose transactions begin
+    IMMEDIATE (see ``_begin_immediate``); reads stay deferred so they never wait.
+    """
 
     _open: dict[str, Database] = {}
     _lock = threading.Lock()
@@ -80,6 +104,8 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = _make_engine(url)
+        self.write_engine = (_begin_immediate(_make_engine(url))
+                             if self.engine.dialect.name == "sqlite" else self.engine)
         self._ensure_schema()
 
     @classmethod
@@ -90,12 +116,14 @@ class Database:
                 db = cls._open[url] = cls(url)
             return db
 
-    def connect(self) -> Connection:
-        return self.engine.connect()
+    def connect(self, write: bool = False) -> Connection:
+        """A connection for reading, or (``write=True``) for a writing transaction."""
+        return (self.write_engine if write else self.engine).connect()
 
     def _ensure_schema(self) -> None:
         try:
-            with self.engine.begin() as conn:
+            # the write engine serializes two processes creating a new database at once
+            with self.write_engine.begin() as conn:
                 revision = _current_revision(conn)
                 if revision is None and not inspect(conn).has_table("types"):
                     metadata.create_all(conn)
@@ -117,6 +145,7 @@ class Database:
     def _dispose_all_in_child(cls) -> None:
         for db in cls._open.values():
             db.engine.dispose(close=False)
+            db.write_engine.dispose(close=False)
         cls._open = {}
         cls._lock = threading.Lock()
 

@@ -44,18 +44,8 @@ from typing import Any, Union
 
 from sqlalchemy import ColumnElement, FromClause, Table, and_, not_, or_, select, true
 
-from ._schema import (
-    NODE_TABLES,
-    PROPERTY_TABLES,
-    ArtifactState,
-    EventType,
-    ExecutionState,
-    associations,
-    attributions,
-    events,
-    parent_contexts,
-    types,
-)
+from . import _schema as schema
+from ._schema import NODE_TABLES, PROPERTY_TABLES, ArtifactState, EventType, ExecutionState
 from .errors import InvalidArgumentError
 
 MAX_DEPTH = 32  # nested parentheses and NOTs (SQLite's parser stack is small)
@@ -393,15 +383,17 @@ class _Link:
 
 
 _NEIGHBOURS: dict[str, dict[str, _Link]] = {
-    "artifact": {"contexts": _Link(attributions, "artifact_id", "context_id", "context"),
-                 "events": _Link(events, "artifact_id", None, "event")},
-    "execution": {"contexts": _Link(associations, "execution_id", "context_id", "context"),
-                  "events": _Link(events, "execution_id", None, "event")},
+    "artifact": {"contexts": _Link(schema.attributions, "artifact_id", "context_id", "context"),
+                 "events": _Link(schema.events, "artifact_id", None, "event")},
+    "execution": {"contexts": _Link(schema.associations, "execution_id", "context_id", "context"),
+                  "events": _Link(schema.events, "execution_id", None, "event")},
     "context": {
-        "parent_contexts": _Link(parent_contexts, "context_id", "parent_context_id", "context"),
-        "child_contexts": _Link(parent_contexts, "parent_context_id", "context_id", "context"),
-        "artifacts": _Link(attributions, "context_id", "artifact_id", "artifact"),
-        "executions": _Link(associations, "context_id", "execution_id", "execution")},
+        "parent_contexts": _Link(schema.parent_contexts, "context_id", "parent_context_id",
+                                 "context"),
+        "child_contexts": _Link(schema.parent_contexts, "parent_context_id", "context_id",
+                                "context"),
+        "artifacts": _Link(schema.attributions, "context_id", "artifact_id", "artifact"),
+        "executions": _Link(schema.associations, "context_id", "execution_id", "execution")},
 }
 _PREFIXES = ("parent_contexts", "child_contexts", "contexts", "artifacts", "executions", "events")
 _NEIGHBOUR = re.compile(rf"({'|'.join(_PREFIXES)})_[a-z0-9_]+")
@@ -474,14 +466,16 @@ class _Compiler:
         first, name = parts[0], parts[0].value.lower()
         if kind != "event" and name in ("properties", "custom_properties"):
             return self.property(kind, key, parts)
-        if name in _PREFIXES:
-            raise self.error(first.pos, f"a neighbour needs an alias, as in {name}_a.<field>")
+        if name in _PREFIXES or (key and _NEIGHBOUR.fullmatch(name)):
+            raise self.error(first.pos, "neighbours do not chain" if key else
+                             f"a neighbour needs an alias, as in {name}_a.<field>")
         if len(parts) > 1:
             raise self.error(parts[1].pos, f"{_q(first.value)} has no field {_q(parts[1].value)}")
         if kind != "event" and name == "type":
             owner = self.owners[key]
-            types_ = self.join(("type", key), types, lambda t: t.c.id == owner.c.type_id, first)
-            return types_.c.name, "string"
+            type_table = self.join(("type", key), schema.types,
+                                   lambda t: t.c.id == owner.c.type_id, first)
+            return type_table.c.name, "string"
         attributes = _EVENT_ATTRIBUTES[self.kind] if kind == "event" else _ATTRIBUTES[kind]
         if name not in attributes:
             known = list(attributes) if kind == "event" else [
@@ -578,6 +572,3 @@ def quote_string(text: str) -> str:
     """``text`` as a filter_query string literal: single-quoted, ' and \\ escaped."""
     return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
-
-__all__ = ["KEYWORDS", "BoolOp", "Expr", "Field", "Literal", "Not", "Predicate", "Token",
-           "compile_filter", "parse", "quote_string", "tokenize"]

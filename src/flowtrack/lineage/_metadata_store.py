@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, delete, insert, or_, select, update
@@ -83,7 +84,7 @@ class MetadataStore:
     # -- sessions --------------------------------------------------------------
     @contextmanager
     def _write(self) -> Iterator[LineageSession]:
-        session = LineageSession(self._db)
+        session = LineageSession(self._db, write=True)
         try:
             yield session
             session.commit()
@@ -186,15 +187,18 @@ class MetadataStore:
     def put_artifacts(self, artifacts: Sequence[Artifact]) -> list[int]:
         """Insert artifacts without an id, update those with one; ids in order."""
         with self._write() as s:
-            return [_put_node(s, "artifact", a) for a in artifacts]
+            placed = [_put_node(s, "artifact", a) for a in artifacts]
+        return _assign_ids(artifacts, placed)
 
     def put_executions(self, executions: Sequence[Execution]) -> list[int]:
         with self._write() as s:
-            return [_put_node(s, "execution", e) for e in executions]
+            placed = [_put_node(s, "execution", e) for e in executions]
+        return _assign_ids(executions, placed)
 
     def put_contexts(self, contexts: Sequence[Context]) -> list[int]:
         with self._write() as s:
-            return [_put_node(s, "context", c) for c in contexts]
+            placed = [_put_node(s, "context", c) for c in contexts]
+        return _assign_ids(contexts, placed)
 
     def put_events(self, new_events: Sequence[Event]) -> None:
         with self._write() as s:
@@ -226,20 +230,25 @@ class MetadataStore:
         and is an ``AlreadyExistsError`` otherwise.
         """
         with self._write() as s:
-            execution_id = _put_node(s, "execution", execution)
-            artifact_ids = []
+            placed_execution = _put_node(s, "execution", execution)
+            execution_id = placed_execution[0]
+            placed_artifacts = []
             for artifact, event in artifact_and_events:
-                artifact_id = _put_node(s, "artifact", artifact)
-                artifact_ids.append(artifact_id)
+                placed_artifacts.append(_put_node(s, "artifact", artifact))
+                artifact_id = placed_artifacts[-1][0]
                 if event is not None:
-                    event.artifact_id, event.execution_id = artifact_id, execution_id
-                    _put_events(s, [event])
-            context_ids = [_put_context(s, c, reuse_context_if_already_exist) for c in contexts]
-            for context_id in context_ids:
+                    _put_events(s, [replace(event, artifact_id=artifact_id,
+                                            execution_id=execution_id)])
+            placed_contexts = [_put_context(s, c, reuse_context_if_already_exist)
+                               for c in contexts]
+            artifact_ids = [i for i, _ in placed_artifacts]
+            for context_id, _ in placed_contexts:
                 _link(s, associations, "execution", context_id, execution_id)
                 for artifact_id in artifact_ids:
                     _link(s, attributions, "artifact", context_id, artifact_id)
-            return execution_id, artifact_ids, context_ids
+        _assign_ids([execution], [placed_execution])
+        _assign_ids([a for a, _ in artifact_and_events], placed_artifacts)
+        return execution_id, artifact_ids, _assign_ids(contexts, placed_contexts)
 
     # -- reading nodes -----------------------------------------------------------
     def get_artifacts(self, list_options: ListOptions | None = None) -> list[Artifact]:
@@ -486,9 +495,12 @@ def _check_properties(kind: str, node: Any, declared: Mapping[str, PropertyType]
                 f"{type(value).__name__} {value!r}.")
 
 
-def _put_node(s: LineageSession, kind: str, node: Any) -> int:
+def _put_node(s: LineageSession, kind: str, node: Any) -> tuple[int, int]:
+    """Insert or update one node; returns (its id, its type id)."""
     type_id, declared = _resolve_type(s, kind, node)
     _check_properties(kind, node, declared)
+    properties = {k: float(v) if declared[k] == PropertyType.DOUBLE else v
+                  for k, v in node.properties.items()}  # an int given for a DOUBLE
     table = NODE_TABLES[kind]
     now = now_ms()
     row: dict[str, Any] = {"type_id": type_id, "name": node.name,
@@ -521,22 +533,28 @@ def _put_node(s: LineageSession, kind: str, node: Any) -> int:
                                      "exists; names are unique per type.") from None
         props = PROPERTY_TABLES[kind]
         s.conn.execute(delete(props).where(props.c[f"{kind}_id"] == node_id))
-    rows = _property_rows(kind, node_id, node.properties, node.custom_properties)
+    rows = _property_rows(kind, node_id, properties, node.custom_properties)
     if rows:
         s.conn.execute(insert(PROPERTY_TABLES[kind]), rows)
-    node.id, node.type_id = node_id, type_id
-    return node_id
+    return node_id, type_id
 
 
-def _put_context(s: LineageSession, context: Context, reuse: bool) -> int:
+def _assign_ids(nodes: Sequence[Any], placed: list[tuple[int, int]]) -> list[int]:
+    """Give the caller's objects their ids and type ids once the write has committed (a
+    rolled-back write must leave them as they were, so that retrying it inserts again)."""
+    for node, (node_id, type_id) in zip(nodes, placed):
+        node.id, node.type_id = node_id, type_id
+    return [node_id for node_id, _ in placed]
+
+
+def _put_context(s: LineageSession, context: Context, reuse: bool) -> tuple[int, int]:
     if context.id is not None or not reuse:
         return _put_node(s, "context", context)
     type_id, _ = _resolve_type(s, "context", context)
     for _ in range(2):  # a concurrent writer may create it between our read and insert
         existing = s.node_by_name("context", type_id, context.name or "")
         if existing is not None:
-            context.id = existing.id
-            return existing.id
+            return existing.id, type_id
         try:
             return _put_node(s, "context", context)
         except AlreadyExistsError:
@@ -556,6 +574,7 @@ def _to_api(s: LineageSession, kind: str, nodes: list[Node]) -> list[Any]:
     for n in nodes:
         obj = cls(type_id=n.type_id, name=n.name, properties=n.properties,
                   custom_properties=n.custom_properties, id=n.id, type=type_names.get(n.type_id),
+                  external_id=n.external_id,
                   create_time_since_epoch=n.create_time_since_epoch,
                   last_update_time_since_epoch=n.last_update_time_since_epoch)
         if kind == "artifact":

@@ -51,6 +51,7 @@ class Node:
     last_update_time_since_epoch: int
     state: int | None = None
     uri: str | None = None
+    external_id: str | None = None
     properties: dict[str, Any] = field(default_factory=dict)
     custom_properties: dict[str, Any] = field(default_factory=dict)
 
@@ -154,9 +155,10 @@ def _set_state() -> Any:
 class LineageSession:
     """Lineage reads and writes on one connection (one transaction at a time)."""
 
-    def __init__(self, db: Database, conn: Connection | None = None) -> None:
+    def __init__(self, db: Database, conn: Connection | None = None, write: bool = False
+                 ) -> None:
         self.db = db
-        self.conn = conn or db.connect()
+        self.conn = conn or db.connect(write=write)
         self._type_ids: dict[tuple[int, str], int] = {}
 
     # -- transactions ----------------------------------------------------------------
@@ -371,7 +373,7 @@ class LineageSession:
                                create_time_since_epoch=r.create_time_since_epoch,
                                last_update_time_since_epoch=r.last_update_time_since_epoch,
                                state=getattr(r, "state", getattr(r, "last_known_state", None)),
-                               uri=getattr(r, "uri", None))
+                               uri=getattr(r, "uri", None), external_id=r.external_id)
         table = PROPERTY_TABLES[kind]
         owner = table.c[f"{kind}_id"]
         ids = list(nodes)

@@ -90,7 +90,7 @@ class RunRecorder:
     """Writes one run's contexts, executions, artifacts and events."""
 
     def __init__(self, db: Database, store: BlobStore) -> None:
-        self.session = LineageSession(db)
+        self.session = LineageSession(db, write=True)
         self.store = store
         self._last_commit = time.monotonic()
         s = self.session

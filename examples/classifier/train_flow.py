@@ -3,30 +3,53 @@
 start -> (train_knn | train_svm) -> join -> end
 
     python train_flow.py run
+    python train_flow.py run --wine-csv my_wine.csv   # same layout as scikit-learn's
 
-``predict_flow.py`` then loads ``self.model`` from the latest successful run
+The wine data comes in as an ``IncludeFile`` (by default the CSV that ships inside
+scikit-learn), so the run stores it as a Dataset artifact and the lineage of every
+model reaches back to it. ``predict_flow.py`` then loads ``self.model`` from the latest successful run
 through the client API. Runs unchanged on Metaflow with the import swapped to
 ``from metaflow import FlowSpec, step``.
 """
 
-from flowtrack import FlowSpec, step
+import importlib.util
+import os
+
+from flowtrack import FlowSpec, IncludeFile, step
 
 SPLIT_SEED = 0
+# scikit-learn's bundled copy of the UCI wine data (found without importing sklearn)
+SKLEARN_WINE_CSV = os.path.join(os.path.dirname(importlib.util.find_spec("sklearn").origin),
+                                "datasets", "data", "wine_data.csv")
+
+
+def parse_wine_csv(text):
+    """Features and labels from scikit-learn's wine CSV layout (a count header line,
+    then 13 feature columns and the class per row)."""
+    import numpy as np
+
+    rows = np.array([[float(v) for v in line.split(",")]
+                     for line in text.strip().splitlines()[1:]])
+    return rows[:, :-1], rows[:, -1].astype(int)
 
 
 class ClassifierTrainFlow(FlowSpec):
     """Fit k-nearest-neighbours and an SVM on the wine data; keep the best."""
 
+    wine_csv = IncludeFile("wine-csv", default=SKLEARN_WINE_CSV,
+                           help="Wine data CSV in scikit-learn's layout")
+
     @step
     def start(self):
-        """Load the wine data and split off a stratified 30% test set."""
-        from sklearn.datasets import load_wine
+        """Parse the wine data and split off a stratified 30% test set."""
         from sklearn.model_selection import train_test_split
 
-        wine = load_wine()
-        self.X_train, self.X_test, self.y_train, self.y_test = train_test_split(
-            wine.data, wine.target, test_size=0.3, random_state=SPLIT_SEED, stratify=wine.target
+        features, labels = parse_wine_csv(self.wine_csv)
+        X_train, X_test, y_train, y_test = train_test_split(
+            features, labels, test_size=0.3, random_state=SPLIT_SEED, stratify=labels
         )
+        self.train_data = {"X": X_train, "y": y_train}
+        self.test_data = {"X": X_test, "y": y_test}
         self.next(self.train_knn, self.train_svm)
 
     @step
@@ -52,8 +75,9 @@ class ClassifierTrainFlow(FlowSpec):
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        model = make_pipeline(StandardScaler(), estimator).fit(self.X_train, self.y_train)
-        self.accuracy = float(model.score(self.X_test, self.y_test))
+        train, test = self.train_data, self.test_data
+        model = make_pipeline(StandardScaler(), estimator).fit(train["X"], train["y"])
+        self.accuracy = float(model.score(test["X"], test["y"]))
         print(f"{self.model_name}: accuracy {self.accuracy:.4f}")
         return model
 

@@ -76,3 +76,49 @@ def test_classifier_predict_uses_the_latest_trained_model(trained, run_flow):
     assert all(p["predicted"] in names and p["actual"] in names for p in predictions)
     # the trained model is good: most sample rows are predicted right
     assert sum(p["predicted"] == p["actual"] for p in predictions) >= len(predictions) - 1
+
+
+def test_prediction_lineage_reaches_the_training_data(trained, run_flow, store_env):
+    """Lineage crosses flows with no user code: the predict flow read the model through
+    the client, so its predictions trace back to the training data and the wine CSV."""
+    import json
+
+    run_flow(EXAMPLES / "classifier" / "predict_flow.py", "run", check=True, timeout=300)
+    predict = Flow("ClassifierPredictFlow").latest_run
+    predictions = predict["start"].task["predictions"]
+    assert predictions.producer.pathspec == predict["start"].task.pathspec
+    graph = predictions.lineage(upstream=True, depth=12)
+    names = {a.name.rsplit("/", 1)[-1]: a for a in graph.artifacts}
+    assert names["model"].name.startswith(trained.pathspec)
+    assert names["train_data"].name == f"{trained.pathspec}/start/1/train_data"
+    assert names["wine_csv"].type == "Dataset"  # the IncludeFile the run stored
+    model = [a for a in predict["start"].task.inputs if a.id == "model"][0]
+    assert predict["start"].task.pathspec in [t.pathspec for t in model.consumers]
+    assert model.producer.pathspec == f"{trained.pathspec}/join/4"
+    # the same answer from the command line, for people and for tools
+    spec = predictions.pathspec
+    text = subprocess.run(["flowtrack", "lineage", spec, "--depth", "12"], env=store_env,
+                          capture_output=True, text=True, timeout=120)
+    assert text.returncode == 0, text.stderr
+    assert "train_data [Value]" in text.stdout and "wine_csv [Dataset]" in text.stdout
+    as_json = subprocess.run(["flowtrack", "lineage", spec, "--format", "json"],
+                             env=store_env, capture_output=True, text=True, timeout=120)
+    graph_json = json.loads(as_json.stdout)
+    assert {e["type"] for e in graph_json["edges"]} == {"INPUT", "OUTPUT"}
+    dot = subprocess.run(["flowtrack", "lineage", spec, "--format", "dot", "--depth", "2"],
+                         env=store_env, capture_output=True, text=True, timeout=120)
+    assert dot.stdout.startswith("digraph lineage {") and "-> " in dot.stdout
+    downstream = subprocess.run(["flowtrack", "lineage", names["train_data"].name,
+                                 "--downstream", "--depth", "6"], env=store_env,
+                                capture_output=True, text=True, timeout=120)
+    assert "predictions [Value]" in downstream.stdout
+
+
+def test_lineage_command_errors_are_clean(store_env):
+    missing = subprocess.run(["flowtrack", "lineage", "123456"], env=store_env,
+                             capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 1
+    assert "no artifact with id 123456" in missing.stderr and "Traceback" not in missing.stderr
+    bad = subprocess.run(["flowtrack", "lineage", "a/b/c"], env=store_env,
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "neither a pathspec" in bad.stderr

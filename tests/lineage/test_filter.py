@@ -35,7 +35,7 @@ from flowtrack.lineage._schema import NODE_TABLES, artifacts, contexts, events, 
 from flowtrack.lineage.errors import InvalidArgumentError
 
 KINDS = ("artifact", "execution", "context")
-SETTINGS = settings(max_examples=int(__import__("os").environ.get("FILTER_EXAMPLES", 200)), deadline=None,
+SETTINGS = settings(max_examples=200, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 

@@ -122,13 +122,19 @@ class Database:
 
     def _ensure_schema(self) -> None:
         try:
-            # the write engine serializes two processes creating a new database at once
-            with self.write_engine.begin() as conn:
+            # The usual case, a current schema, needs only a read: task processes open
+            # the database through the client and must never wait for the write lock
+            # their own scheduler may hold. Creating a schema takes the write engine,
+            # which serializes two processes creating a new database at once.
+            with self.engine.connect() as conn:
                 revision = _current_revision(conn)
-                if revision is None and not inspect(conn).has_table("types"):
-                    metadata.create_all(conn)
-                    _stamp(conn, SCHEMA_REVISION)
-                    return
+            if revision is None:
+                with self.write_engine.begin() as conn:
+                    revision = _current_revision(conn)
+                    if revision is None and not inspect(conn).has_table("types"):
+                        metadata.create_all(conn)
+                        _stamp(conn, SCHEMA_REVISION)
+                        return
         except ConfigurationError:
             raise
         except Exception as exc:

@@ -187,17 +187,17 @@ class MetadataStore:
     def put_artifacts(self, artifacts: Sequence[Artifact]) -> list[int]:
         """Insert artifacts without an id, update those with one; ids in order."""
         with self._write() as s:
-            placed = [_put_node(s, "artifact", a) for a in artifacts]
+            placed = _put_nodes(s, "artifact", artifacts)
         return _assign_ids(artifacts, placed)
 
     def put_executions(self, executions: Sequence[Execution]) -> list[int]:
         with self._write() as s:
-            placed = [_put_node(s, "execution", e) for e in executions]
+            placed = _put_nodes(s, "execution", executions)
         return _assign_ids(executions, placed)
 
     def put_contexts(self, contexts: Sequence[Context]) -> list[int]:
         with self._write() as s:
-            placed = [_put_node(s, "context", c) for c in contexts]
+            placed = _put_nodes(s, "context", contexts)
         return _assign_ids(contexts, placed)
 
     def put_events(self, new_events: Sequence[Event]) -> None:
@@ -497,46 +497,88 @@ def _check_properties(kind: str, node: Any, declared: Mapping[str, PropertyType]
 
 def _put_node(s: LineageSession, kind: str, node: Any) -> tuple[int, int]:
     """Insert or update one node; returns (its id, its type id)."""
-    type_id, declared = _resolve_type(s, kind, node)
-    _check_properties(kind, node, declared)
-    properties = {k: float(v) if declared[k] == PropertyType.DOUBLE else v
-                  for k, v in node.properties.items()}  # an int given for a DOUBLE
-    table = NODE_TABLES[kind]
+    return _put_nodes(s, kind, [node])[0]
+
+
+def _put_nodes(s: LineageSession, kind: str, nodes: Sequence[Any]) -> list[tuple[int, int]]:
+    """Insert new nodes in bulk (a few statements for the whole batch) and update the
+    ones with an id one by one; returns (id, type id) per node, in order."""
+    types_seen: dict[tuple[Any, Any], tuple[int, dict[str, PropertyType]]] = {}
+    placed: list[tuple[int, int] | None] = [None] * len(nodes)
+    fresh: list[tuple[int, dict[str, Any], dict[str, Any], Any]] = []
     now = now_ms()
+    for position, node in enumerate(nodes):
+        key = (node.type_id, node.type)
+        if key not in types_seen:
+            types_seen[key] = _resolve_type(s, kind, node)
+        type_id, declared = types_seen[key]
+        _check_properties(kind, node, declared)
+        properties = {k: float(v) if declared[k] == PropertyType.DOUBLE else v
+                      for k, v in node.properties.items()}  # an int given for a DOUBLE
+        row = _node_row(kind, node, type_id, now)
+        if node.id is None:
+            fresh.append((position, row, properties, node))
+        else:
+            placed[position] = (_update_node(s, kind, node, row, properties), type_id)
+    if fresh:
+        ids = _insert_rows(s, kind, [row for _, row, _, _ in fresh])
+        rows = [r for node_id, (_, _, props, node) in zip(ids, fresh)
+                for r in _property_rows(kind, node_id, props, node.custom_properties)]
+        if rows:
+            s.conn.execute(insert(PROPERTY_TABLES[kind]), rows)
+        for node_id, (position, row, _, _) in zip(ids, fresh):
+            placed[position] = (node_id, row["type_id"])
+    return [p for p in placed if p is not None]
+
+
+def _node_row(kind: str, node: Any, type_id: int, now: int) -> dict[str, Any]:
     row: dict[str, Any] = {"type_id": type_id, "name": node.name,
                            "external_id": node.external_id, "last_update_time_since_epoch": now}
     if kind == "artifact":
         row.update(uri=node.uri, state=int(node.state))
     elif kind == "execution":
         row["last_known_state"] = int(node.last_known_state)
-    if node.id is None:
-        row["create_time_since_epoch"] = now
-        try:
-            with s.conn.begin_nested():
-                node_id = int(s.conn.execute(insert(table), row).inserted_primary_key[0])  # type: ignore[index]
-        except IntegrityError:
-            raise AlreadyExistsError(f"A {kind} named {node.name!r} of this type already "
-                                     "exists; names are unique per type.") from None
-    else:
-        node_id = int(node.id)
-        stored = s.conn.execute(select(table.c.type_id).where(table.c.id == node_id)).scalar()
-        if stored is None:
-            raise NotFoundError(f"No {kind} with id {node_id} to update.")
-        if stored != type_id:
-            raise InvalidArgumentError(f"The {kind} with id {node_id} has type_id {stored}; its "
-                                       "type cannot change.")
-        try:
-            with s.conn.begin_nested():
-                s.conn.execute(update(table).where(table.c.id == node_id).values(**row))
-        except IntegrityError:
-            raise AlreadyExistsError(f"A {kind} named {node.name!r} of this type already "
-                                     "exists; names are unique per type.") from None
-        props = PROPERTY_TABLES[kind]
-        s.conn.execute(delete(props).where(props.c[f"{kind}_id"] == node_id))
+    return row
+
+
+def _insert_rows(s: LineageSession, kind: str, rows: list[dict[str, Any]]) -> list[int]:
+    table = NODE_TABLES[kind]
+    for row in rows:
+        row["create_time_since_epoch"] = row["last_update_time_since_epoch"]
+    try:
+        with s.conn.begin_nested():
+            result = s.conn.execute(
+                insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+            return [int(r[0]) for r in result]
+    except IntegrityError:
+        names = ", ".join(repr(r["name"]) for r in rows[:5])
+        raise AlreadyExistsError(f"A {kind} with one of the names {names} already exists for "
+                                 "its type (or the batch repeats a name); names are unique per "
+                                 "type.") from None
+
+
+def _update_node(s: LineageSession, kind: str, node: Any, row: dict[str, Any],
+                 properties: dict[str, Any]) -> int:
+    table = NODE_TABLES[kind]
+    node_id = int(node.id)
+    stored = s.conn.execute(select(table.c.type_id).where(table.c.id == node_id)).scalar()
+    if stored is None:
+        raise NotFoundError(f"No {kind} with id {node_id} to update.")
+    if stored != row["type_id"]:
+        raise InvalidArgumentError(f"The {kind} with id {node_id} has type_id {stored}; its "
+                                   "type cannot change.")
+    try:
+        with s.conn.begin_nested():
+            s.conn.execute(update(table).where(table.c.id == node_id).values(**row))
+    except IntegrityError:
+        raise AlreadyExistsError(f"A {kind} named {node.name!r} of this type already "
+                                 "exists; names are unique per type.") from None
+    props = PROPERTY_TABLES[kind]
+    s.conn.execute(delete(props).where(props.c[f"{kind}_id"] == node_id))
     rows = _property_rows(kind, node_id, properties, node.custom_properties)
     if rows:
-        s.conn.execute(insert(PROPERTY_TABLES[kind]), rows)
-    return node_id, type_id
+        s.conn.execute(insert(props), rows)
+    return node_id
 
 
 def _assign_ids(nodes: Sequence[Any], placed: list[tuple[int, int]]) -> list[int]:

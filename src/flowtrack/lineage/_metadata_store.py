@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .._config import settings
@@ -208,10 +208,10 @@ class MetadataStore:
                                           new_associations: Sequence[Association]) -> None:
         """Link artifacts and executions to contexts; existing links are kept as they are."""
         with self._write() as s:
-            for a in new_attributions:
-                _link(s, attributions, "artifact", a.context_id, a.artifact_id)
-            for b in new_associations:
-                _link(s, associations, "execution", b.context_id, b.execution_id)
+            _link(s, attributions, "artifact",
+                  [(a.context_id, a.artifact_id) for a in new_attributions])
+            _link(s, associations, "execution",
+                  [(b.context_id, b.execution_id) for b in new_associations])
 
     def put_parent_contexts(self, parents: Sequence[ParentContext]) -> None:
         with self._write() as s:
@@ -232,20 +232,18 @@ class MetadataStore:
         with self._write() as s:
             placed_execution = _put_node(s, "execution", execution)
             execution_id = placed_execution[0]
-            placed_artifacts = []
-            for artifact, event in artifact_and_events:
-                placed_artifacts.append(_put_node(s, "artifact", artifact))
-                artifact_id = placed_artifacts[-1][0]
-                if event is not None:
-                    _put_events(s, [replace(event, artifact_id=artifact_id,
-                                            execution_id=execution_id)])
+            placed_artifacts = _put_nodes(s, "artifact", [a for a, _ in artifact_and_events])
+            artifact_ids = [i for i, _ in placed_artifacts]
+            _put_events(s, [replace(event, artifact_id=artifact_id, execution_id=execution_id)
+                            for (_, event), artifact_id in zip(artifact_and_events, artifact_ids)
+                            if event is not None], checked=True)
             placed_contexts = [_put_context(s, c, reuse_context_if_already_exist)
                                for c in contexts]
-            artifact_ids = [i for i, _ in placed_artifacts]
-            for context_id, _ in placed_contexts:
-                _link(s, associations, "execution", context_id, execution_id)
-                for artifact_id in artifact_ids:
-                    _link(s, attributions, "artifact", context_id, artifact_id)
+            context_ids = [i for i, _ in placed_contexts]
+            _link(s, associations, "execution", [(c, execution_id) for c in context_ids],
+                  checked=True)
+            _link(s, attributions, "artifact",
+                  [(c, a) for c in context_ids for a in artifact_ids], checked=True)
         _assign_ids([execution], [placed_execution])
         _assign_ids([a for a, _ in artifact_and_events], placed_artifacts)
         return execution_id, artifact_ids, _assign_ids(contexts, placed_contexts)
@@ -635,44 +633,61 @@ def _exists(s: LineageSession, kind: str, node_id: int | None) -> bool:
     return s.conn.execute(select(table.c.id).where(table.c.id == node_id)).first() is not None
 
 
-def _put_events(s: LineageSession, new_events: Sequence[Event]) -> None:
-    for e in new_events:
-        if not _exists(s, "artifact", e.artifact_id):
-            raise InvalidArgumentError(f"Event names artifact_id {e.artifact_id}, which does not "
-                                       "exist.")
-        if not _exists(s, "execution", e.execution_id):
-            raise InvalidArgumentError(f"Event names execution_id {e.execution_id}, which does "
-                                       "not exist.")
-        if EventType(e.type) == EventType.UNKNOWN:
-            raise InvalidArgumentError("Event.type must be set (e.g. Event.Type.INPUT).")
-        try:
-            with s.conn.begin_nested():
-                event_id = s.conn.execute(insert(events), {
-                    "artifact_id": e.artifact_id, "execution_id": e.execution_id,
-                    "type": int(e.type),
-                    "milliseconds_since_epoch": e.milliseconds_since_epoch or now_ms(),
-                }).inserted_primary_key[0]  # type: ignore[index]
-        except IntegrityError:
-            raise AlreadyExistsError(
-                f"An event of type {EventType(e.type).name} between artifact {e.artifact_id} "
-                f"and execution {e.execution_id} already exists.") from None
-        steps = [{"event_id": event_id, "position": i, "is_index_step": isinstance(p, int),
-                  "step_index": p if isinstance(p, int) else None,
-                  "step_key": p if isinstance(p, str) else None} for i, p in enumerate(e.path)]
-        if steps:
-            s.conn.execute(insert(event_paths), steps)
+def _require(s: LineageSession, kind: str, ids: set[Any], what: str) -> None:
+    """Raise InvalidArgumentError naming the first id in ``ids`` with no such node."""
+    table = NODE_TABLES[kind]
+    wanted = sorted(i for i in ids if i is not None)
+    found = set(s.conn.execute(select(table.c.id).where(table.c.id.in_(wanted))).scalars())
+    missing = [i for i in sorted(ids, key=str) if i not in found]
+    if missing:
+        raise InvalidArgumentError(f"{what} names {kind} id {missing[0]}, which does not exist.")
 
 
-def _link(s: LineageSession, table: Any, kind: str, context_id: int, node_id: int) -> None:
-    if not _exists(s, "context", context_id):
-        raise InvalidArgumentError(f"No context with id {context_id}.")
-    if not _exists(s, kind, node_id):
-        raise InvalidArgumentError(f"No {kind} with id {node_id}.")
+def _put_events(s: LineageSession, new_events: Sequence[Event], checked: bool = False) -> None:
+    """Insert events in one statement; ``checked`` when their nodes are known to exist."""
+    if not new_events:
+        return
+    if any(EventType(e.type) == EventType.UNKNOWN for e in new_events):
+        raise InvalidArgumentError("Event.type must be set (e.g. Event.Type.INPUT).")
+    if not checked:
+        _require(s, "artifact", {e.artifact_id for e in new_events}, "An event")
+        _require(s, "execution", {e.execution_id for e in new_events}, "An event")
+    now = now_ms()
+    rows = [{"artifact_id": e.artifact_id, "execution_id": e.execution_id, "type": int(e.type),
+             "milliseconds_since_epoch": e.milliseconds_since_epoch or now} for e in new_events]
+    try:
+        with s.conn.begin_nested():
+            ids = [int(r[0]) for r in s.conn.execute(
+                insert(events).returning(events.c.id, sort_by_parameter_order=True), rows)]
+    except IntegrityError:
+        raise AlreadyExistsError(
+            "An event of the same type between the same artifact and execution already exists "
+            f"(events: {[(e.artifact_id, e.execution_id, EventType(e.type).name) for e in new_events][:5]})."
+        ) from None
+    steps = [{"event_id": event_id, "position": i, "is_index_step": isinstance(p, int),
+              "step_index": p if isinstance(p, int) else None,
+              "step_key": p if isinstance(p, str) else None}
+             for event_id, e in zip(ids, new_events) for i, p in enumerate(e.path)]
+    if steps:
+        s.conn.execute(insert(event_paths), steps)
+
+
+def _link(s: LineageSession, table: Any, kind: str, pairs: Sequence[tuple[int, int]],
+          checked: bool = False) -> None:
+    """Link (context id, node id) pairs; links that exist already are kept as they are."""
+    if not pairs:
+        return
+    if not checked:
+        _require(s, "context", {c for c, _ in pairs}, "A link")
+        _require(s, kind, {n for _, n in pairs}, "A link")
     column = table.c[f"{kind}_id"]
-    present = s.conn.execute(select(table).where(and_(table.c.context_id == context_id,
-                                                      column == node_id))).first()
-    if present is None:
-        s.conn.execute(insert(table), {"context_id": context_id, f"{kind}_id": node_id})
+    contexts_named = sorted({c for c, _ in pairs})
+    present = set(s.conn.execute(select(table.c.context_id, column).where(
+        table.c.context_id.in_(contexts_named), column.in_(sorted({n for _, n in pairs})))).all())
+    rows = [{"context_id": c, f"{kind}_id": n} for c, n in dict.fromkeys(pairs)
+            if (c, n) not in present]
+    if rows:
+        s.conn.execute(insert(table), rows)
 
 
 def _put_parent(s: LineageSession, link: ParentContext) -> None:

@@ -126,7 +126,12 @@ contexts = _node_table("contexts", None, [])
 
 
 def _property_table(name: str, owner: str) -> Table:
-    return Table(
+    """A property table, indexed for filter queries on each value kind (as MLMD's).
+
+    Strings are indexed on SQLite only: PostgreSQL's b-tree refuses entries over
+    ~2.7 KB, and string properties (a stored traceback) can be longer.
+    """
+    table = Table(
         name, metadata,
         Column(f"{owner}_id", Integer, ForeignKey(f"{owner}s.id", ondelete="CASCADE"),
                primary_key=True),
@@ -140,6 +145,11 @@ def _property_table(name: str, owner: str) -> Table:
         Column("struct_value", Text),
         sqlite_with_rowid=False,
     )
+    for column in ("int_value", "double_value"):
+        Index(f"ix_{name}_{column}", table.c.name, table.c.is_custom_property, table.c[column])
+    Index(f"ix_{name}_string_value", table.c.name, table.c.is_custom_property,
+          table.c.string_value).ddl_if(dialect="sqlite")
+    return table
 
 
 artifact_properties = _property_table("artifact_properties", "artifact")

@@ -172,6 +172,13 @@ def upgrade() -> None:
     with op.batch_alter_table('event_paths', schema=None) as batch_op:
         batch_op.create_index('ix_event_paths_event', ['event_id'], unique=False)
 
+    for table in ("artifact_properties", "execution_properties", "context_properties"):
+        for column in ("int_value", "double_value"):
+            op.create_index(f"ix_{table}_{column}", table,
+                            ["name", "is_custom_property", column])
+        if op.get_bind().dialect.name == "sqlite":  # see _schema._property_table
+            op.create_index(f"ix_{table}_string_value", table,
+                            ["name", "is_custom_property", "string_value"])
 
 
 def downgrade() -> None:

@@ -55,8 +55,7 @@ def _build(s: LineageSession) -> dict[str, int]:
     ids: dict[str, int] = {}
     for kind, name in [(TypeKind.ARTIFACT, "Dataset"), (TypeKind.ARTIFACT, "Model"),
                        (TypeKind.EXECUTION, "Trainer"), (TypeKind.EXECUTION, "Evaluator"),
-                       (TypeKind.CONTEXT, "Pipeline"), (TypeKind.CONTEXT, "Run"),
-                       (TypeKind.CONTEXT, "Probe")]:
+                       (TypeKind.CONTEXT, "Pipeline"), (TypeKind.CONTEXT, "Run")]:
         ids[name] = s.type_id(kind, name, {"rows": PropertyType.INT})
 
     def context(type_name: str, name: str, parents: tuple[str, ...] = (), **kw: Any) -> None:
@@ -453,8 +452,8 @@ def _backquote(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LineageSession, int]]:
-    """A database of probe contexts, apart from the world (pysqlite commits savepoints,
-    so the probes of every example stay)."""
+    """A database of probe contexts kept apart from the world; probes accumulate across
+    examples (get_or_create_context reuses a name seen before)."""
     db = Database.open("sqlite:///" + str(tmp_path_factory.mktemp("probes") / "m.db"))
     with LineageSession(db) as session:
         yield session, session.type_id(TypeKind.CONTEXT, "Probe")

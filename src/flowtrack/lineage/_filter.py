@@ -29,7 +29,8 @@ neighbour wherever the alias appears), and a node matches when some combination 
 neighbours satisfies the whole expression. Properties are left-joined by name, so an
 absent property is NULL and satisfies only ``IS NULL``. LIKE is the database's (on
 SQLite it ignores ASCII case). Every value is a bound parameter and every table alias
-is anonymous: no text of the query ever reaches the SQL.
+is anonymous: no text of the query ever reaches the SQL. The MAX_* limits keep every
+accepted query within SQLite's parser, expression-depth and join limits.
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@
 ``store_env`` points FLOWTRACK_HOME at a fresh temporary directory (for this
 process and for flow subprocesses); ``run_flow`` runs ``python FLOW_FILE ARGS`` in
 a subprocess with that environment and returns the completed process.
+
+With ``FLOWTRACK_TEST_METADATA=postgresql`` every such store keeps its metadata in
+a fresh database on a PostgreSQL server started for the session (the Makefile
+runs the flow, client and example tests a second time that way).
 """
 
 from __future__ import annotations
@@ -20,6 +24,23 @@ import pytest
 from flowtrack.client import _backend as client_backend
 
 _STORE_VARS = ("FLOWTRACK_HOME", "FLOWTRACK_USER", "FLOWTRACK_METADATA", "FLOWTRACK_STORE")
+ON_POSTGRES = os.environ.get("FLOWTRACK_TEST_METADATA") == "postgresql"
+_postgres_admin: list[str] = []  # the session server's admin URL, once started
+
+
+def _test_metadata_url() -> str | None:
+    """A fresh metadata database URL when testing on PostgreSQL, else None (SQLite)."""
+    if not ON_POSTGRES:
+        return None
+    from tests.pg_server import new_database
+
+    return new_database(_postgres_admin[0])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _postgres_for_stores(request: pytest.FixtureRequest) -> None:
+    if ON_POSTGRES:
+        _postgres_admin.append(request.getfixturevalue("postgres_admin_url"))
 
 
 def reset_client() -> None:
@@ -39,6 +60,9 @@ def isolated_store(home: Path) -> Iterator[None]:
     os.environ["FLOWTRACK_USER"] = "tester"
     os.environ.pop("FLOWTRACK_METADATA", None)
     os.environ.pop("FLOWTRACK_STORE", None)
+    metadata_url = _test_metadata_url()
+    if metadata_url:
+        os.environ["FLOWTRACK_METADATA"] = metadata_url
     reset_client()
     try:
         yield
@@ -58,6 +82,9 @@ def store_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]
     monkeypatch.setenv("FLOWTRACK_USER", "tester")
     for var in ("FLOWTRACK_METADATA", "FLOWTRACK_STORE"):
         monkeypatch.delenv(var, raising=False)
+    metadata_url = _test_metadata_url()
+    if metadata_url:
+        monkeypatch.setenv("FLOWTRACK_METADATA", metadata_url)
     client_backend._backends.clear()
     from flowtrack.client import _objects
 

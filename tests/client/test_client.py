@@ -29,7 +29,7 @@ from flowtrack import (
 )
 from flowtrack._errors import NotFoundError
 from flowtrack.client import _objects
-from tests.conftest import isolated_store
+from tests.conftest import ON_POSTGRES, isolated_store
 
 CLIENT_FLOW = """
     import os
@@ -136,8 +136,7 @@ class Store:
         env = dict(os.environ)
         env.update(FLOWTRACK_HOME=str(self.home), FLOWTRACK_USER="tester",
                    PYTHONUNBUFFERED="1")
-        env.pop("FLOWTRACK_METADATA", None)
-        env.pop("FLOWTRACK_STORE", None)
+        env.pop("FLOWTRACK_STORE", None)  # FLOWTRACK_METADATA: as isolated_store set it
         env.update(extra)
         return env
 
@@ -324,7 +323,10 @@ def test_namespaces(runs: SimpleNamespace) -> None:
 
 
 def test_get_metadata(store: Store) -> None:
-    assert get_metadata() == f"local@{store.home}"
+    if ON_POSTGRES:
+        assert get_metadata() == f"postgresql@{os.environ['FLOWTRACK_METADATA']}"
+    else:
+        assert get_metadata() == f"local@{store.home}"
 
 
 # -- reading a run that is still going -----------------------------------------------

@@ -37,8 +37,7 @@ class FlowStore:
         env = dict(os.environ)
         env["FLOWTRACK_HOME"] = str(self.home)
         env["FLOWTRACK_USER"] = "tester"
-        env.pop("FLOWTRACK_METADATA", None)
-        env.pop("FLOWTRACK_STORE", None)
+        env.pop("FLOWTRACK_STORE", None)  # FLOWTRACK_METADATA: as isolated_store set it
         env["PYTHONUNBUFFERED"] = "1"
         env.update(extra or {})
         return env

@@ -1101,3 +1101,46 @@ def test_flow_records_are_visible_through_the_default_store(store_env, write_flo
                if e.type == Event.Type.OUTPUT]
     assert sorted(e.path for e in outputs) == [["unused"], ["x"]]
     assert store.get_events_by_execution_ids([by_step["end"].id]) == []
+
+
+# -- put_lineage_subgraph --------------------------------------------------------------
+def test_put_lineage_subgraph_records_everything_at_once(tmp_path):
+    from flowtrack.lineage import (
+        Artifact,
+        ArtifactType,
+        Context,
+        ContextType,
+        Event,
+        Execution,
+        ExecutionType,
+        MetadataStore,
+    )
+    from flowtrack.lineage.errors import InvalidArgumentError
+
+    store = MetadataStore(f"sqlite:///{tmp_path / 'm.db'}")
+    a_type = store.put_artifact_type(ArtifactType(name="Data"))
+    e_type = store.put_execution_type(ExecutionType(name="Step"))
+    c_type = store.put_context_type(ContextType(name="Pipeline"))
+    data = Artifact(type_id=a_type, uri="in", external_id="dataset-1")
+    model = Artifact(type_id=a_type, uri="out")
+    train = Execution(type_id=e_type, last_known_state=Execution.State.COMPLETE)
+    execution_ids, artifact_ids, context_ids = store.put_lineage_subgraph(
+        [train], [data, model], [Context(type_id=c_type, name="p1")],
+        [(0, 0, Event(type=Event.Type.INPUT)), (0, 1, Event(type=Event.Type.OUTPUT))])
+    assert train.id == execution_ids[0] and [data.id, model.id] == artifact_ids
+    events = store.get_events_by_execution_ids(execution_ids)
+    assert {(e.artifact_id, e.type.name) for e in events} == {
+        (artifact_ids[0], "INPUT"), (artifact_ids[1], "OUTPUT")}
+    assert {a.id for a in store.get_artifacts_by_context(context_ids[0])} == set(artifact_ids)
+    # a second subgraph reuses the dataset by external id and the context by name
+    again = Artifact(type_id=a_type, uri="in", external_id="dataset-1")
+    _, reused_ids, reused_ctx = store.put_lineage_subgraph(
+        [Execution(type_id=e_type)], [again], [Context(type_id=c_type, name="p1")],
+        [(0, 0, Event(type=Event.Type.INPUT))], reuse_context_if_already_exist=True,
+        reuse_artifact_if_already_exist_by_external_id=True)
+    assert reused_ids == [artifact_ids[0]] and reused_ctx == context_ids
+    before = len(store.get_executions())
+    with pytest.raises(InvalidArgumentError, match="points outside"):
+        store.put_lineage_subgraph([Execution(type_id=e_type)], [], [],
+                                   [(0, 3, Event(type=Event.Type.INPUT))])
+    assert len(store.get_executions()) == before  # nothing of the failed call was kept

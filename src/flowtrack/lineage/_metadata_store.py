@@ -248,6 +248,43 @@ class MetadataStore:
         _assign_ids([a for a, _ in artifact_and_events], placed_artifacts)
         return execution_id, artifact_ids, _assign_ids(contexts, placed_contexts)
 
+    def put_lineage_subgraph(
+            self, executions: Sequence[Execution], artifacts: Sequence[Artifact],
+            contexts: Sequence[Context], event_edges: Sequence[tuple[int, int, Event]],
+            reuse_context_if_already_exist: bool = False,
+            reuse_artifact_if_already_exist_by_external_id: bool = False,
+    ) -> tuple[list[int], list[int], list[int]]:
+        """Atomically record executions, artifacts and contexts with the events between
+        them (``(execution index, artifact index, event)`` edges); every node joins
+        every context. Returns the execution, artifact and context ids."""
+        with self._write() as s:
+            to_put = ([_reuse_by_external_id(s, a) for a in artifacts]
+                      if reuse_artifact_if_already_exist_by_external_id else artifacts)
+            placed_executions = _put_nodes(s, "execution", executions)
+            placed_artifacts = _put_nodes(s, "artifact", to_put)
+            execution_ids = [i for i, _ in placed_executions]
+            artifact_ids = [i for i, _ in placed_artifacts]
+            edges = []
+            for execution_index, artifact_index, event in event_edges:
+                if not (0 <= execution_index < len(execution_ids)
+                        and 0 <= artifact_index < len(artifact_ids)):
+                    raise InvalidArgumentError(
+                        f"Event edge ({execution_index}, {artifact_index}) points outside the "
+                        f"{len(execution_ids)} executions / {len(artifact_ids)} artifacts given.")
+                edges.append(replace(event, execution_id=execution_ids[execution_index],
+                                     artifact_id=artifact_ids[artifact_index]))
+            _put_events(s, edges, checked=True)
+            placed_contexts = [_put_context(s, c, reuse_context_if_already_exist)
+                               for c in contexts]
+            context_ids = [i for i, _ in placed_contexts]
+            _link(s, associations, "execution",
+                  [(c, e) for c in context_ids for e in execution_ids], checked=True)
+            _link(s, attributions, "artifact",
+                  [(c, a) for c in context_ids for a in artifact_ids], checked=True)
+        return (_assign_ids(executions, placed_executions),
+                _assign_ids(artifacts, placed_artifacts),
+                _assign_ids(contexts, placed_contexts))
+
     # -- reading nodes -----------------------------------------------------------
     def get_artifacts(self, list_options: ListOptions | None = None) -> list[Artifact]:
         return self._list("artifact", list_options)
@@ -577,6 +614,16 @@ def _update_node(s: LineageSession, kind: str, node: Any, row: dict[str, Any],
     if rows:
         s.conn.execute(insert(props), rows)
     return node_id
+
+
+def _reuse_by_external_id(s: LineageSession, artifact: Artifact) -> Artifact:
+    """The artifact, or (by external_id) the stored one it repeats, to be reused."""
+    if artifact.id is not None or not artifact.external_id:
+        return artifact
+    table = NODE_TABLES["artifact"]
+    found = s.conn.execute(select(table.c.id).where(
+        table.c.external_id == artifact.external_id)).scalar()
+    return artifact if found is None else replace(artifact, id=int(found))
 
 
 def _assign_ids(nodes: Sequence[Any], placed: list[tuple[int, int]]) -> list[int]:

@@ -36,6 +36,7 @@ accepted query within SQLite's parser, expression-depth and join limits.
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import operator
 import re
@@ -552,6 +553,7 @@ class _Compiler:
         return int(member)
 
 
+@functools.lru_cache(maxsize=256)  # clauses are immutable: a repeated query reuses its own
 def compile_filter(query: str, kind: str) -> ColumnElement[bool]:
     """A where-clause over ``NODE_TABLES[kind]`` selecting the nodes ``query`` matches.
 

@@ -114,9 +114,9 @@ def _property_columns(value: Any) -> dict[str, Any]:
     return row
 
 
-def _property_value(row: Any) -> Any:
-    for column in _VALUE_COLUMNS:
-        value = getattr(row, column)
+def _first_value(values: Sequence[Any]) -> Any:
+    """The stored value of a property row's value columns (in ``_VALUE_COLUMNS`` order)."""
+    for column, value in zip(_VALUE_COLUMNS, values):
         if value is not None:
             return json.loads(value) if column == "struct_value" else value
     return None
@@ -368,21 +368,27 @@ class LineageSession:
 
     def _with_properties(self, kind: str, rows: Sequence[Any]) -> list[Node]:
         nodes = {}
+        state_key = {"artifact": "state", "execution": "last_known_state"}.get(kind)
         for r in rows:
-            nodes[r.id] = Node(kind=kind, id=r.id, type_id=r.type_id, name=r.name,
-                               create_time_since_epoch=r.create_time_since_epoch,
-                               last_update_time_since_epoch=r.last_update_time_since_epoch,
-                               state=getattr(r, "state", getattr(r, "last_known_state", None)),
-                               uri=getattr(r, "uri", None), external_id=r.external_id)
+            m = r._mapping
+            nodes[m["id"]] = Node(kind=kind, id=m["id"], type_id=m["type_id"], name=m["name"],
+                                  create_time_since_epoch=m["create_time_since_epoch"],
+                                  last_update_time_since_epoch=m["last_update_time_since_epoch"],
+                                  state=m[state_key] if state_key else None,
+                                  uri=m["uri"] if kind == "artifact" else None,
+                                  external_id=m["external_id"])
         table = PROPERTY_TABLES[kind]
         owner = table.c[f"{kind}_id"]
+        columns = [owner, table.c.name, table.c.is_custom_property,
+                   *(table.c[c] for c in _VALUE_COLUMNS)]
         ids = list(nodes)
         for start in range(0, len(ids), 500):  # stay under SQL parameter limits
             chunk = ids[start:start + 500]
-            for prop in self.conn.execute(select(table).where(owner.in_(chunk))):
-                node = nodes[getattr(prop, f"{kind}_id")]
-                target = node.custom_properties if prop.is_custom_property else node.properties
-                target[prop.name] = _property_value(prop)
+            for node_id, name, is_custom, *values in self.conn.execute(
+                    select(*columns).where(owner.in_(chunk))):
+                node = nodes[node_id]
+                target = node.custom_properties if is_custom else node.properties
+                target[name] = _first_value(values)
         return list(nodes.values())
 
     def node_by_name(self, kind: str, type_id: int, name: str) -> Node | None:

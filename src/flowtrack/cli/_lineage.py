@@ -30,16 +30,17 @@ def lineage_of(spec: str, upstream: bool, depth: int) -> tuple[LineageGraph, lis
     if len(parts) == 2:
         run = Run(spec)
         graph = run.lineage(upstream=upstream, depth=depth)
-        own = sorted((int(e.id or 0) for e in graph.executions
-                      if (e.name or "").startswith(run.pathspec + "/")), reverse=upstream)
+        tasks = [t for step in run for t in step]  # a reused task's lineage is its origin's
+        own = sorted({t.lineage_id for t in tasks}, reverse=upstream)
         return graph, [_key("execution", i) for i in own]
     if len(parts) == 4:
         task = Task(spec)
-        return task.lineage(upstream=upstream, depth=depth), [_key("execution", task._node.id)]
+        return (task.lineage(upstream=upstream, depth=depth),
+                [_key("execution", task.lineage_id)])
     if len(parts) == 5:
         artifact = DataArtifact(spec)
         graph = artifact.lineage(upstream=upstream, depth=depth)
-        return graph, [_key("artifact", artifact._node.id)]
+        return graph, [_key("artifact", artifact.lineage_id)]
     raise NotFoundError(f"{spec!r} is neither a pathspec (Flow/RUN, Flow/RUN/step/TASK, "
                         "Flow/RUN/step/TASK/artifact) nor an artifact id.")
 

@@ -394,6 +394,12 @@ class Task(MetaflowObject):
                 if t.id in task_ids]
 
     @property
+    def lineage_id(self) -> int:
+        """The id of the execution describing this task in the lineage graph (for a task
+        reused by a resumed run, the original task's), for ``MetadataStore`` calls."""
+        return _lineage.lineage_execution_id(self._node)
+
+    @property
     def inputs(self) -> list[DataArtifact]:
         """The artifacts this task really read (its own run's, or other runs' through
         the client), not those it merely inherited."""
@@ -495,6 +501,11 @@ class DataArtifact(MetaflowObject):
     @property
     def producer_pathspec(self) -> str:
         return (self._node.name or "").rsplit("/", 1)[0]
+
+    @property
+    def lineage_id(self) -> int:
+        """The id of this value's artifact in the lineage graph (``MetadataStore``)."""
+        return self._node.id
 
     @property
     def producer(self) -> Task | None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import StaticPool
 
 from .._errors import ConfigurationError
 from ._schema import metadata
@@ -55,8 +56,18 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def is_memory_sqlite(url: str) -> bool:
+    return url.startswith("sqlite") and (url.rstrip("/") in ("sqlite:", "sqlite:/", "sqlite:")
+                                         or url.endswith(":memory:") or url == "sqlite://")
+
+
 def _make_engine(url: str) -> Engine:
     url = normalize_url(url)
+    if is_memory_sqlite(url):  # one shared connection, or every session sees its own db
+        engine = create_engine(url, poolclass=StaticPool,
+                               connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
         engine = create_engine(url, connect_args={"timeout": 30})
@@ -104,8 +115,8 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = _make_engine(url)
-        self.write_engine = (_begin_immediate(_make_engine(url))
-                             if self.engine.dialect.name == "sqlite" else self.engine)
+        separate_writer = self.engine.dialect.name == "sqlite" and not is_memory_sqlite(url)
+        self.write_engine = _begin_immediate(_make_engine(url)) if separate_writer else self.engine
         self._ensure_schema()
 
     @classmethod

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .._config import settings
 from .._util import now_ms
+from . import _schema
 from ._api import (
     Artifact,
     ArtifactType,
@@ -200,22 +201,24 @@ class MetadataStore:
             placed = _put_nodes(s, "context", contexts)
         return _assign_ids(contexts, placed)
 
-    def put_events(self, new_events: Sequence[Event]) -> None:
+    # parameter names are MLMD's (callers may pass them by keyword); they shadow the
+    # link tables, so the tables are reached through _schema in these methods
+    def put_events(self, events: Sequence[Event]) -> None:
         with self._write() as s:
-            _put_events(s, new_events)
+            _put_events(s, events)
 
-    def put_attributions_and_associations(self, new_attributions: Sequence[Attribution],
-                                          new_associations: Sequence[Association]) -> None:
+    def put_attributions_and_associations(self, attributions: Sequence[Attribution],
+                                          associations: Sequence[Association]) -> None:
         """Link artifacts and executions to contexts; existing links are kept as they are."""
         with self._write() as s:
-            _link(s, attributions, "artifact",
-                  [(a.context_id, a.artifact_id) for a in new_attributions])
-            _link(s, associations, "execution",
-                  [(b.context_id, b.execution_id) for b in new_associations])
+            _link(s, _schema.attributions, "artifact",
+                  [(a.context_id, a.artifact_id) for a in attributions])
+            _link(s, _schema.associations, "execution",
+                  [(b.context_id, b.execution_id) for b in associations])
 
-    def put_parent_contexts(self, parents: Sequence[ParentContext]) -> None:
+    def put_parent_contexts(self, parent_contexts: Sequence[ParentContext]) -> None:
         with self._write() as s:
-            for p in parents:
+            for p in parent_contexts:
                 _put_parent(s, p)
 
     def put_execution(self, execution: Execution,
@@ -266,7 +269,8 @@ class MetadataStore:
             artifact_ids = [i for i, _ in placed_artifacts]
             edges = []
             for execution_index, artifact_index, event in event_edges:
-                if not (0 <= execution_index < len(execution_ids)
+                if not (isinstance(execution_index, int) and isinstance(artifact_index, int)
+                        and 0 <= execution_index < len(execution_ids)
                         and 0 <= artifact_index < len(artifact_ids)):
                     raise InvalidArgumentError(
                         f"Event edge ({execution_index}, {artifact_index}) points outside the "
@@ -313,19 +317,23 @@ class MetadataStore:
                                                                           table.c.id.desc()]
         if options.limit is not None and options.limit <= 0:
             raise InvalidArgumentError("ListOptions.limit must be a positive number.")
+        if options.offset < 0:
+            raise InvalidArgumentError("ListOptions.offset must be 0 or more.")
         with self._read() as s:
             nodes = s.nodes(kind, *clauses, order_by=order, limit=options.limit,
                             offset=options.offset)
             return _to_api(s, kind, nodes)
 
-    def get_artifacts_by_id(self, ids: Sequence[int]) -> list[Artifact]:
-        return self._list("artifact", None, NODE_TABLES["artifact"].c.id.in_(list(ids)))
+    def get_artifacts_by_id(self, artifact_ids: Sequence[int]) -> list[Artifact]:
+        return self._list("artifact", None,
+                          NODE_TABLES["artifact"].c.id.in_(list(artifact_ids)))
 
-    def get_executions_by_id(self, ids: Sequence[int]) -> list[Execution]:
-        return self._list("execution", None, NODE_TABLES["execution"].c.id.in_(list(ids)))
+    def get_executions_by_id(self, execution_ids: Sequence[int]) -> list[Execution]:
+        return self._list("execution", None,
+                          NODE_TABLES["execution"].c.id.in_(list(execution_ids)))
 
-    def get_contexts_by_id(self, ids: Sequence[int]) -> list[Context]:
-        return self._list("context", None, NODE_TABLES["context"].c.id.in_(list(ids)))
+    def get_contexts_by_id(self, context_ids: Sequence[int]) -> list[Context]:
+        return self._list("context", None, NODE_TABLES["context"].c.id.in_(list(context_ids)))
 
     def get_artifacts_by_type(self, type_name: str, type_version: str | None = None
                               ) -> list[Artifact]:

@@ -187,8 +187,24 @@ class LineageSession:
         found = self.find_type_id(kind, name)
         if found is None:
             found = self._create_type(kind, name, properties or {})
+        elif properties:
+            self._declare_missing(found, properties)
         self._type_ids[key] = found
         return found
+
+    def _declare_missing(self, type_id: int, properties: Mapping[str, PropertyType]) -> None:
+        """Add to an existing type (perhaps made by a user through MetadataStore) the
+        properties this writer will set, so its nodes always match their type."""
+        declared = set(self.conn.execute(select(type_properties.c.name).where(
+            type_properties.c.type_id == type_id)).scalars())
+        missing = [{"type_id": type_id, "name": n, "data_type": int(t)}
+                   for n, t in properties.items() if n not in declared]
+        if missing:
+            try:
+                with self.conn.begin_nested():
+                    self.conn.execute(insert(type_properties), missing)
+            except IntegrityError:  # a concurrent writer declared them first
+                pass
 
     def find_type_id(self, kind: TypeKind, name: str) -> int | None:
         return self.conn.execute(

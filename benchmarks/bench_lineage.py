@@ -1,9 +1,10 @@
 """Lineage store operations: flowtrack's MetadataStore against ML Metadata's.
 
 The same workload runs through each store on a fresh SQLite file, in its own
-interpreter (ml-metadata 1.17.1 pins protobuf < 5, so it lives in its own
-virtualenv: ``--mlmd-python`` or ``MLMD_PYTHON``, default /opt/mlmdvenv/bin/python
-when present):
+interpreter. ml-metadata 1.17.1 pins protobuf < 5 and supports only Python <= 3.11
+on x86-64, so it lives in its own virtualenv: ``--mlmd-python`` or ``MLMD_PYTHON``;
+otherwise the script makes one (``~/.cache/flowtrack/bench-mlmd``, reused later)
+and installs ml-metadata there, and skips the comparison if that is impossible:
 
 * ``put_artifacts([one])``: median per call over 300 calls;
 * ``put_artifacts`` of a 10 000-artifact batch: per artifact;
@@ -28,7 +29,8 @@ from pathlib import Path
 
 import _common as c
 
-DEFAULT_MLMD_PYTHON = "/opt/mlmdvenv/bin/python"
+MLMD_REQUIREMENT = "ml-metadata==1.17.1"
+MLMD_VENV = Path.home() / ".cache" / "flowtrack" / "bench-mlmd"
 
 WORKLOAD = r'''
 import json, statistics, sys, time
@@ -162,12 +164,46 @@ def run_workload(python: str, backend: str, workdir: Path, timeout: float) -> di
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def mlmd_python(explicit: str | None) -> str | None:
+    """An interpreter with ml-metadata: the one given, or a virtualenv made for it."""
+    if explicit:
+        return explicit
+    python = MLMD_VENV / "bin" / "python"
+    if python.exists() and _has_mlmd(str(python)):
+        return str(python)
+    print(f"setting up {MLMD_REQUIREMENT} in {MLMD_VENV} (once) ...", flush=True)
+    base = _base_python()
+    made = subprocess.run([base, "-m", "venv", str(MLMD_VENV)], capture_output=True, text=True)
+    if made.returncode == 0:
+        made = subprocess.run([str(python), "-m", "pip", "install", "-q", MLMD_REQUIREMENT],
+                              capture_output=True, text=True)
+    if made.returncode != 0 or not _has_mlmd(str(python)):
+        print(f"ml-metadata could not be installed ({made.stderr.strip()[-300:]}); comparing "
+              "nothing. It needs Python <= 3.11 on x86-64; pass --mlmd-python to use another.")
+        return None
+    return str(python)
+
+
+def _base_python() -> str:
+    """The interpreter to base the virtualenv on (not a venv's own python)."""
+    import sys
+
+    return getattr(sys, "_base_executable", None) or sys.executable
+
+
+def _has_mlmd(python: str) -> bool:
+    probe = subprocess.run([python, "-c", "import ml_metadata"], capture_output=True)
+    return probe.returncode == 0
+
+
 def main() -> None:
     parser = c.make_parser(__doc__.splitlines()[0], repeat=1)
-    parser.add_argument("--mlmd-python", default=os.environ.get("MLMD_PYTHON") or (
-        DEFAULT_MLMD_PYTHON if Path(DEFAULT_MLMD_PYTHON).exists() else None),
-        help="interpreter with ml-metadata 1.17.1 installed")
+    parser.add_argument("--mlmd-python", default=os.environ.get("MLMD_PYTHON"),
+                        help="interpreter with ml-metadata 1.17.1 installed")
+    parser.add_argument("--no-mlmd", action="store_true", help="measure flowtrack only")
     args = parser.parse_args()
+    if not args.no_mlmd:
+        args.mlmd_python = mlmd_python(args.mlmd_python)
     with tempfile.TemporaryDirectory(prefix="bench-lineage-") as tmp:
         ours = run_workload(args.python, "flowtrack", Path(tmp), args.timeout)
         theirs = (run_workload(args.mlmd_python, "mlmd", Path(tmp), args.timeout)

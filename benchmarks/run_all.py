@@ -20,7 +20,8 @@ from pathlib import Path
 import _common as c
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("bench_import", "bench_linear", "bench_foreach", "bench_array", "bench_disk")
+BENCHMARKS = ("bench_import", "bench_linear", "bench_foreach", "bench_array", "bench_disk",
+              "bench_lineage")
 
 
 def parse_args() -> argparse.Namespace:

@@ -114,6 +114,8 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        # type id -> (kind, declared properties), see _metadata_store._resolve_type
+        self.type_cache: dict[int, tuple[Any, dict[str, Any]]] = {}
         self.engine = _make_engine(url)
         separate_writer = self.engine.dialect.name == "sqlite" and not is_memory_sqlite(url)
         self.write_engine = _begin_immediate(_make_engine(url)) if separate_writer else self.engine

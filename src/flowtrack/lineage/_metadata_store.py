@@ -517,10 +517,18 @@ def _resolve_type(s: LineageSession, kind: str, node: Any) -> tuple[int, dict[st
     if node.type_id is None:
         raise InvalidArgumentError(f"The {kind} {node.name or ''!s} has no type_id; set it to "
                                    f"the id put_{kind}_type returned.")
+    # Types are never deleted and their properties never change type, only grow; so a
+    # cached type serves every node whose properties it declares, and a node naming
+    # one it lacks re-reads the type (another process may have added it).
+    cached = s.db.type_cache.get(node.type_id)
+    if cached is not None and cached[0] == type_kind and set(node.properties) <= set(cached[1]):
+        return node.type_id, cached[1]
     row = s.conn.execute(select(types.c.type_kind).where(types.c.id == node.type_id)).scalar()
     if row is None or TypeKind(row) != type_kind:
         raise NotFoundError(f"type_id {node.type_id} is not a {kind} type.")
-    return node.type_id, _type_properties(s, node.type_id)
+    declared = _type_properties(s, node.type_id)
+    s.db.type_cache[node.type_id] = (type_kind, declared)
+    return node.type_id, declared
 
 
 def _check_properties(kind: str, node: Any, declared: Mapping[str, PropertyType]) -> None:

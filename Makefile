@@ -27,12 +27,14 @@ system:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql; \
 	fi
 
-## test: system packages, install, lint, the test suite, then the flow, client and
-## example tests again with their metadata on a PostgreSQL server (a fixture starts it)
+## test: system packages, install, lint, the test suite, then the lineage, flow, client
+## and example tests again with their metadata on a PostgreSQL server (a fixture starts it)
 test: system install
 	$(MAKE) --no-print-directory lint
 	$(PYTHON) -m pytest -x -q
-	FLOWTRACK_TEST_METADATA=postgresql $(PYTHON) -m pytest -x -q tests/runtime tests/client tests/examples tests/cli
+	FLOWTRACK_TEST_METADATA=postgresql $(PYTHON) -m pytest -x -q tests/lineage/test_metadata_store.py \
+	  tests/lineage/test_filter.py tests/lineage/test_records.py tests/runtime tests/client \
+	  tests/examples tests/cli
 
 ## lint: ruff, mypy on the package and the import-layer contracts (needs flowtrack installed)
 lint:

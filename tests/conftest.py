@@ -37,6 +37,12 @@ def _test_metadata_url() -> str | None:
     return new_database(_postgres_admin[0])
 
 
+def database_url(sqlite_path: Path | str) -> str:
+    """A URL for a test database: the SQLite file at ``sqlite_path``, or a fresh
+    PostgreSQL database when the tests run on PostgreSQL."""
+    return _test_metadata_url() or f"sqlite:///{sqlite_path}"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _postgres_for_stores(request: pytest.FixtureRequest) -> None:
     if ON_POSTGRES:

@@ -33,6 +33,7 @@ from flowtrack.lineage import (
 from flowtrack.lineage._filter import MAX_CONDITIONS, MAX_DEPTH, compile_filter, quote_string
 from flowtrack.lineage._schema import NODE_TABLES, artifacts, contexts, events, executions
 from flowtrack.lineage.errors import InvalidArgumentError
+from tests.conftest import database_url
 
 KINDS = ("artifact", "execution", "context")
 SETTINGS = settings(max_examples=200, deadline=None,
@@ -115,7 +116,7 @@ def _build(s: LineageSession) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     path: Path = tmp_path_factory.mktemp("filter") / "m.db"
-    db = Database.open("sqlite:///" + str(path))
+    db = Database.open(database_url(path))
     with LineageSession(db) as session:
         yield World(session, _build(session))
     Database._open.pop(db.url, None)

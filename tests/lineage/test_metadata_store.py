@@ -11,14 +11,14 @@ from __future__ import annotations
 import itertools
 import math
 import multiprocessing
-import sqlite3
 import threading
-from contextlib import closing
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import sqlalchemy
+import sqlalchemy.pool
 
 from flowtrack.lineage import (
     Artifact,
@@ -36,6 +36,7 @@ from flowtrack.lineage import (
     PropertyType,
 )
 from flowtrack.lineage import _metadata_store as metadata_store_module
+from flowtrack.lineage._db import normalize_url
 from flowtrack.lineage._records import LineageSession
 from flowtrack.lineage.errors import (
     AlreadyExistsError,
@@ -43,6 +44,7 @@ from flowtrack.lineage.errors import (
     MetadataStoreError,
     NotFoundError,
 )
+from tests.conftest import ON_POSTGRES, database_url
 
 INT, DOUBLE, STRING = PropertyType.INT, PropertyType.DOUBLE, PropertyType.STRING
 BOOLEAN, STRUCT = PropertyType.BOOLEAN, PropertyType.STRUCT
@@ -79,13 +81,15 @@ CUSTOM_VALUES = {"int": 3, "zero": 0, "negative": -7, "big": 2 ** 62, "float": 0
 
 # -- fixtures and helpers -------------------------------------------------------------
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "m.db"
+def db_path(tmp_path: Path) -> Path | str:
+    """The database: a SQLite file, or a fresh PostgreSQL database's URL when the
+    tests run on PostgreSQL (``FLOWTRACK_TEST_METADATA=postgresql``)."""
+    return database_url(tmp_path / "m.db") if ON_POSTGRES else tmp_path / "m.db"
 
 
 @pytest.fixture
-def url(db_path: Path) -> str:
-    return "sqlite:///" + str(db_path)
+def url(db_path: Path | str) -> str:
+    return db_path if isinstance(db_path, str) else "sqlite:///" + str(db_path)
 
 
 @pytest.fixture
@@ -119,19 +123,31 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
     return state
 
 
-def row_counts(db_path: Path) -> dict[str, int]:
-    """Rows in every table of the database file (read directly, not through flowtrack)."""
-    with closing(sqlite3.connect(db_path)) as conn:
-        tables = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
-        return {t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}
+def _raw_engine(db_path: Path | str) -> Any:
+    """An engine of its own (not flowtrack's) on the test database."""
+    url = db_path if isinstance(db_path, str) else "sqlite:///" + str(db_path)
+    return sqlalchemy.create_engine(normalize_url(url), poolclass=sqlalchemy.pool.NullPool)
 
 
-def count_rows(db_path: Path, table: str, **where: Any) -> int:
-    clause = " AND ".join(f"{k} = ?" for k in where) or "1"
-    with closing(sqlite3.connect(db_path)) as conn:
-        return conn.execute(f'SELECT COUNT(*) FROM "{table}" WHERE {clause}',
-                            tuple(where.values())).fetchone()[0]
+def row_counts(db_path: Path | str) -> dict[str, int]:
+    """Rows in every table of the database (read directly, not through flowtrack)."""
+    engine = _raw_engine(db_path)
+    with engine.connect() as conn:
+        tables = sqlalchemy.inspect(conn).get_table_names()
+        counts = {t: conn.execute(sqlalchemy.text(f'SELECT COUNT(*) FROM "{t}"')).scalar()
+                  for t in tables}
+    engine.dispose()
+    return counts
+
+
+def count_rows(db_path: Path | str, table: str, **where: Any) -> int:
+    clause = " AND ".join(f"{k} = :{k}" for k in where) or "1 = 1"
+    engine = _raw_engine(db_path)
+    with engine.connect() as conn:
+        count = conn.execute(sqlalchemy.text(f'SELECT COUNT(*) FROM "{table}" WHERE {clause}'),
+                             where).scalar()
+    engine.dispose()
+    return int(count or 0)
 
 
 def put_type(store: MetadataStore, kind: str, name: str, can_add_fields: bool = False,

@@ -531,7 +531,12 @@ class _Compiler:
         if op.endswith("IN"):
             return column.in_(values) if op == "IN" else column.not_in(values)
         if op.endswith("LIKE"):
-            return column.like(values[0]) if op == "LIKE" else column.not_like(values[0])
+            # '%' and '_' are the only wildcards; a backslash is literal on every database
+            # (PostgreSQL would otherwise treat it as LIKE's escape character)
+            pattern = str(values[0]).replace("\\", "\\\\")
+            if op == "LIKE":
+                return column.like(pattern, escape="\\")
+            return column.not_like(pattern, escape="\\")
         return _COMPARE[op](column, values[0])
 
     def value(self, value_type: ValueType, field: str, literal: Literal) -> Any:

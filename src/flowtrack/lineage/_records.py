@@ -34,6 +34,7 @@ from ._schema import (
     type_properties,
     types,
 )
+from .errors import InvalidArgumentError
 
 _VALUE_COLUMNS = ("int_value", "double_value", "string_value", "bool_value", "byte_value",
                   "struct_value")
@@ -87,10 +88,18 @@ class ExecutionUpdate:
 def _property_rows(kind: str, node_id: int, properties: Mapping[str, Any] | None,
                    custom: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     """Rows for a node's property table; None values are not stored."""
-    return [{f"{kind}_id": node_id, "name": name, "is_custom_property": is_custom,
+    rows = [{f"{kind}_id": node_id, "name": name, "is_custom_property": is_custom,
              **_property_columns(value)}
             for is_custom, props in ((False, properties), (True, custom))
             for name, value in (props or {}).items() if value is not None]
+    for row in rows:
+        for column in ("name", "string_value", "struct_value"):
+            if isinstance(row[column], str) and "\x00" in row[column]:
+                raise InvalidArgumentError(
+                    f"{kind.capitalize()} property {row['name']!r} contains a NUL character "
+                    "(\\x00), which SQL databases cannot store as text; remove it, or store "
+                    "the data as bytes.")
+    return rows
 
 
 def _property_columns(value: Any) -> dict[str, Any]:

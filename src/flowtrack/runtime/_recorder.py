@@ -197,9 +197,10 @@ class RunRecorder:
         custom: dict[str, Any] = {"artifacts": visible}
         custom.update(self._log_properties("stdout", f.attempt.stdout))
         custom.update(self._log_properties("stderr", f.attempt.stderr))
-        if f.error is not None:
-            custom.update(error_type=f.error.type, error_message=f.error.message,
-                          error_traceback=f.error.traceback)
+        if f.error is not None:  # NUL cannot be stored as text (an exception may hold one)
+            custom.update(error_type=f.error.type,
+                          error_message=f.error.message.replace("\x00", "\\x00"),
+                          error_traceback=f.error.traceback.replace("\x00", "\\x00"))
         if f.manifest is not None:
             if f.manifest.caught:
                 custom["caught_exception"] = True

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .._config import settings
@@ -36,6 +36,7 @@ from ._api import (
     ParentContext,
 )
 from ._db import Database
+from ._edges import delete_nodes, insert_events, insert_parent, link_nodes
 from ._records import LineageSession, Node, _property_rows
 from ._schema import (
     NODE_TABLES,
@@ -54,7 +55,6 @@ from ._schema import (
 from ._subgraph import BIDIRECTIONAL, DOWNSTREAM, UPSTREAM, Walk, walk
 from .errors import (
     AlreadyExistsError,
-    FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
 )
@@ -205,21 +205,21 @@ class MetadataStore:
     # link tables, so the tables are reached through _schema in these methods
     def put_events(self, events: Sequence[Event]) -> None:
         with self._write() as s:
-            _put_events(s, events)
+            insert_events(s, events)
 
     def put_attributions_and_associations(self, attributions: Sequence[Attribution],
                                           associations: Sequence[Association]) -> None:
         """Link artifacts and executions to contexts; existing links are kept as they are."""
         with self._write() as s:
-            _link(s, _schema.attributions, "artifact",
+            link_nodes(s, _schema.attributions, "artifact",
                   [(a.context_id, a.artifact_id) for a in attributions])
-            _link(s, _schema.associations, "execution",
+            link_nodes(s, _schema.associations, "execution",
                   [(b.context_id, b.execution_id) for b in associations])
 
     def put_parent_contexts(self, parent_contexts: Sequence[ParentContext]) -> None:
         with self._write() as s:
             for p in parent_contexts:
-                _put_parent(s, p)
+                insert_parent(s, p)
 
     def put_execution(self, execution: Execution,
                       artifact_and_events: Sequence[tuple[Artifact, Event | None]],
@@ -237,15 +237,15 @@ class MetadataStore:
             execution_id = placed_execution[0]
             placed_artifacts = _put_nodes(s, "artifact", [a for a, _ in artifact_and_events])
             artifact_ids = [i for i, _ in placed_artifacts]
-            _put_events(s, [replace(event, artifact_id=artifact_id, execution_id=execution_id)
+            insert_events(s, [replace(event, artifact_id=artifact_id, execution_id=execution_id)
                             for (_, event), artifact_id in zip(artifact_and_events, artifact_ids)
                             if event is not None], checked=True)
             placed_contexts = [_put_context(s, c, reuse_context_if_already_exist)
                                for c in contexts]
             context_ids = [i for i, _ in placed_contexts]
-            _link(s, associations, "execution", [(c, execution_id) for c in context_ids],
+            link_nodes(s, associations, "execution", [(c, execution_id) for c in context_ids],
                   checked=True)
-            _link(s, attributions, "artifact",
+            link_nodes(s, attributions, "artifact",
                   [(c, a) for c in context_ids for a in artifact_ids], checked=True)
         _assign_ids([execution], [placed_execution])
         _assign_ids([a for a, _ in artifact_and_events], placed_artifacts)
@@ -277,13 +277,13 @@ class MetadataStore:
                         f"{len(execution_ids)} executions / {len(artifact_ids)} artifacts given.")
                 edges.append(replace(event, execution_id=execution_ids[execution_index],
                                      artifact_id=artifact_ids[artifact_index]))
-            _put_events(s, edges, checked=True)
+            insert_events(s, edges, checked=True)
             placed_contexts = [_put_context(s, c, reuse_context_if_already_exist)
                                for c in contexts]
             context_ids = [i for i, _ in placed_contexts]
-            _link(s, associations, "execution",
+            link_nodes(s, associations, "execution",
                   [(c, e) for c in context_ids for e in execution_ids], checked=True)
-            _link(s, attributions, "artifact",
+            link_nodes(s, attributions, "artifact",
                   [(c, a) for c in context_ids for a in artifact_ids], checked=True)
         return (_assign_ids(executions, placed_executions),
                 _assign_ids(artifacts, placed_artifacts),
@@ -431,17 +431,20 @@ class MetadataStore:
     def delete_artifacts(self, artifact_ids: Sequence[int], cascade: bool = False) -> None:
         """Delete artifacts. Ones with events (lineage) are refused unless ``cascade``,
         which deletes those events too; attributions and properties go with them."""
-        _delete_nodes(self, "artifact", artifact_ids, cascade)
+        with self._write() as s:
+            delete_nodes(s, "artifact", artifact_ids, cascade)
 
     def delete_executions(self, execution_ids: Sequence[int], cascade: bool = False) -> None:
         """Delete executions. Ones with events are refused unless ``cascade`` (which
         deletes those events); associations and properties go with them."""
-        _delete_nodes(self, "execution", execution_ids, cascade)
+        with self._write() as s:
+            delete_nodes(s, "execution", execution_ids, cascade)
 
     def delete_contexts(self, context_ids: Sequence[int], cascade: bool = False) -> None:
         """Delete contexts. Ones still grouping artifacts, executions or other contexts
         are refused unless ``cascade``, which removes those links (not the nodes)."""
-        _delete_nodes(self, "context", context_ids, cascade)
+        with self._write() as s:
+            delete_nodes(s, "context", context_ids, cascade)
 
 
 # -- helpers: types ---------------------------------------------------------------
@@ -688,103 +691,6 @@ def _to_api(s: LineageSession, kind: str, nodes: list[Node]) -> list[Any]:
     return out
 
 
-# -- helpers: edges ---------------------------------------------------------------
-def _exists(s: LineageSession, kind: str, node_id: int | None) -> bool:
-    if node_id is None:
-        return False
-    table = NODE_TABLES[kind]
-    return s.conn.execute(select(table.c.id).where(table.c.id == node_id)).first() is not None
-
-
-def _require(s: LineageSession, kind: str, ids: set[Any], what: str) -> None:
-    """Raise InvalidArgumentError naming the first id in ``ids`` with no such node."""
-    table = NODE_TABLES[kind]
-    wanted = sorted(i for i in ids if i is not None)
-    found = set(s.conn.execute(select(table.c.id).where(table.c.id.in_(wanted))).scalars())
-    missing = [i for i in sorted(ids, key=str) if i not in found]
-    if missing:
-        raise InvalidArgumentError(f"{what} names {kind} id {missing[0]}, which does not exist.")
-
-
-def _put_events(s: LineageSession, new_events: Sequence[Event], checked: bool = False) -> None:
-    """Insert events in one statement; ``checked`` when their nodes are known to exist."""
-    if not new_events:
-        return
-    if any(EventType(e.type) == EventType.UNKNOWN for e in new_events):
-        raise InvalidArgumentError("Event.type must be set (e.g. Event.Type.INPUT).")
-    if not checked:
-        _require(s, "artifact", {e.artifact_id for e in new_events}, "An event")
-        _require(s, "execution", {e.execution_id for e in new_events}, "An event")
-    now = now_ms()
-    rows = [{"artifact_id": e.artifact_id, "execution_id": e.execution_id, "type": int(e.type),
-             "milliseconds_since_epoch": e.milliseconds_since_epoch or now} for e in new_events]
-    try:
-        with s.conn.begin_nested():
-            ids = [int(r[0]) for r in s.conn.execute(
-                insert(events).returning(events.c.id, sort_by_parameter_order=True), rows)]
-    except IntegrityError:
-        raise AlreadyExistsError(
-            "An event of the same type between the same artifact and execution already exists "
-            f"(events: {[(e.artifact_id, e.execution_id, EventType(e.type).name) for e in new_events][:5]})."
-        ) from None
-    steps = [{"event_id": event_id, "position": i, "is_index_step": isinstance(p, int),
-              "step_index": p if isinstance(p, int) else None,
-              "step_key": p if isinstance(p, str) else None}
-             for event_id, e in zip(ids, new_events) for i, p in enumerate(e.path)]
-    if steps:
-        s.conn.execute(insert(event_paths), steps)
-
-
-def _link(s: LineageSession, table: Any, kind: str, pairs: Sequence[tuple[int, int]],
-          checked: bool = False) -> None:
-    """Link (context id, node id) pairs; links that exist already are kept as they are."""
-    if not pairs:
-        return
-    if not checked:
-        _require(s, "context", {c for c, _ in pairs}, "A link")
-        _require(s, kind, {n for _, n in pairs}, "A link")
-    column = table.c[f"{kind}_id"]
-    contexts_named = sorted({c for c, _ in pairs})
-    present = set(s.conn.execute(select(table.c.context_id, column).where(
-        table.c.context_id.in_(contexts_named), column.in_(sorted({n for _, n in pairs})))).all())
-    rows = [{"context_id": c, f"{kind}_id": n} for c, n in dict.fromkeys(pairs)
-            if (c, n) not in present]
-    if rows:
-        s.conn.execute(insert(table), rows)
-
-
-def _put_parent(s: LineageSession, link: ParentContext) -> None:
-    for context_id in (link.child_id, link.parent_id):
-        if not _exists(s, "context", context_id):
-            raise InvalidArgumentError(f"ParentContext names context {context_id}, which does "
-                                       "not exist.")
-    if link.child_id == link.parent_id or _is_ancestor(s, link.child_id, link.parent_id):
-        raise InvalidArgumentError(f"Making context {link.parent_id} a parent of "
-                                   f"{link.child_id} would create a cycle.")
-    try:
-        with s.conn.begin_nested():
-            s.conn.execute(insert(parent_contexts), {"context_id": link.child_id,
-                                                     "parent_context_id": link.parent_id})
-    except IntegrityError:
-        raise AlreadyExistsError(f"Context {link.parent_id} is already a parent of "
-                                 f"{link.child_id}.") from None
-
-
-def _is_ancestor(s: LineageSession, candidate: int, context_id: int) -> bool:
-    """Whether ``candidate`` is already an ancestor of ``context_id``."""
-    frontier, seen = [context_id], set()
-    while frontier:
-        current = frontier.pop()
-        if current == candidate:
-            return True
-        if current in seen:
-            continue
-        seen.add(current)
-        frontier.extend(s.conn.execute(select(parent_contexts.c.parent_context_id).where(
-            parent_contexts.c.context_id == current)).scalars())
-    return False
-
-
 # -- helpers: lineage and deletion ---------------------------------------------------
 def _lineage_subgraph(self: MetadataStore, query_options: LineageSubgraphQueryOptions
                       ) -> LineageGraph:
@@ -825,53 +731,3 @@ def _contexts_of(store: MetadataStore, reached: Walk) -> list[Context]:
     linked = select(attributions.c.context_id).where(attributions.c.artifact_id.in_(a_ids)).union(
         select(associations.c.context_id).where(associations.c.execution_id.in_(e_ids)))
     return store._list("context", None, NODE_TABLES["context"].c.id.in_(linked))
-
-
-def _delete_nodes(store: MetadataStore, kind: str, ids: Sequence[int], cascade: bool) -> None:
-    ids = sorted({int(i) for i in ids})
-    if not ids:
-        return
-    table = NODE_TABLES[kind]
-    with store._write() as s:
-        present = set(s.conn.execute(select(table.c.id).where(table.c.id.in_(ids))).scalars())
-        missing = [i for i in ids if i not in present]
-        if missing:
-            raise NotFoundError(f"No {kind}(s) with id {', '.join(map(str, missing))}; nothing "
-                                "was deleted.")
-        blocking, dependents = _dependents(kind, ids)
-        if not cascade:
-            for what, query in blocking:
-                if s.conn.execute(query.limit(1)).first() is not None:
-                    raise FailedPreconditionError(
-                        f"Deleting {kind}(s) {', '.join(map(str, ids))} would break lineage: "
-                        f"they still have {what}. Pass cascade=True to delete those links "
-                        "with them.")
-        for _, query in blocking + dependents:
-            link_table = query.get_final_froms()[0]
-            s.conn.execute(delete(link_table).where(query.whereclause))
-        props = PROPERTY_TABLES[kind]
-        s.conn.execute(delete(props).where(props.c[f"{kind}_id"].in_(ids)))
-        s.conn.execute(delete(table).where(table.c.id.in_(ids)))
-
-
-Links = list[tuple[str, Any]]
-
-
-def _dependents(kind: str, ids: list[int]) -> tuple[Links, Links]:
-    """Links referring to the nodes, as (description, select over the link table):
-    those that refuse a plain delete, and those that simply go with the nodes."""
-    if kind == "artifact":
-        return ([("events", select(events).where(events.c.artifact_id.in_(ids)))],
-                [("attributions",
-                  select(attributions).where(attributions.c.artifact_id.in_(ids)))])
-    if kind == "execution":
-        return ([("events", select(events).where(events.c.execution_id.in_(ids)))],
-                [("associations",
-                  select(associations).where(associations.c.execution_id.in_(ids)))])
-    return ([("attributed artifacts",
-              select(attributions).where(attributions.c.context_id.in_(ids))),
-             ("associated executions",
-              select(associations).where(associations.c.context_id.in_(ids))),
-             ("parent or child contexts", select(parent_contexts).where(or_(
-                 parent_contexts.c.context_id.in_(ids),
-                 parent_contexts.c.parent_context_id.in_(ids))))], [])

@@ -32,9 +32,8 @@ system:
 test: system install
 	$(MAKE) --no-print-directory lint
 	$(PYTHON) -m pytest -x -q
-	FLOWTRACK_TEST_METADATA=postgresql $(PYTHON) -m pytest -x -q tests/lineage/test_metadata_store.py \
-	  tests/lineage/test_filter.py tests/lineage/test_records.py tests/runtime tests/client \
-	  tests/examples tests/cli
+	FLOWTRACK_TEST_METADATA=postgresql $(PYTHON) -m pytest -x -q tests/lineage tests/runtime tests/tracking \
+	  tests/client tests/examples tests/cli
 
 ## lint: ruff, mypy on the package and the import-layer contracts (needs flowtrack installed)
 lint:

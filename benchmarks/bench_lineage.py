@@ -16,7 +16,13 @@ and installs ml-metadata there, and skips the comparison if that is impossible:
 Targets: single writes within 2x of MLMD, batch writes and the filter query no
 slower than MLMD, the 10-hop query <= 50 ms.
 
-    python benchmarks/bench_lineage.py [--mlmd-python PATH] [--json out.json]
+``--metadata URL`` runs flowtrack's side against that (empty) database instead of
+a SQLite file, and ``--mlmd-metadata postgresql://user@host:port/db`` does the same
+for ml-metadata, so both can be compared on one PostgreSQL server (two empty
+databases).
+
+    python benchmarks/bench_lineage.py [--mlmd-python PATH] [--metadata URL]
+        [--mlmd-metadata URL] [--json out.json]
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ if backend == "flowtrack":
     from flowtrack.lineage import (Artifact, ArtifactType, Context, ContextType, Event,
                                    Execution, ExecutionType, LineageSubgraphQueryOptions,
                                    ListOptions, MetadataStore, PropertyType)
-    store = MetadataStore("sqlite:///" + path)
+    store = MetadataStore(path if "://" in path else "sqlite:///" + path)
     def artifact(type_id, uri, day=None):
         return Artifact(type_id=type_id, uri=uri, properties={} if day is None else {"day": day})
     def execution(type_id):
@@ -68,8 +74,17 @@ else:
     from ml_metadata.metadata_store import metadata_store
     from ml_metadata.proto import metadata_store_pb2 as pb
     config = pb.ConnectionConfig()
-    config.sqlite.filename_uri = path
-    config.sqlite.connection_mode = 3
+    if path.startswith("postgresql://"):
+        from urllib.parse import urlsplit
+        where = urlsplit(path)
+        config.postgresql.host = where.hostname
+        config.postgresql.port = str(where.port or 5432)
+        config.postgresql.user = where.username or ""
+        config.postgresql.password = where.password or ""
+        config.postgresql.dbname = where.path.lstrip("/")
+    else:
+        config.sqlite.filename_uri = path
+        config.sqlite.connection_mode = 3
     store = metadata_store.MetadataStore(config)
     def artifact(type_id, uri, day=None):
         a = pb.Artifact(type_id=type_id, uri=uri)
@@ -153,11 +168,12 @@ METRICS = [
 ]
 
 
-def run_workload(python: str, backend: str, workdir: Path, timeout: float) -> dict[str, float]:
+def run_workload(python: str, backend: str, workdir: Path, timeout: float,
+                 database: str | None = None) -> dict[str, float]:
     script = workdir / "workload.py"
     script.write_text(WORKLOAD)
-    db = workdir / f"{backend}.db"
-    done = subprocess.run([python, str(script), backend, str(db)], capture_output=True,
+    db = database or str(workdir / f"{backend}.db")
+    done = subprocess.run([python, str(script), backend, db], capture_output=True,
                           text=True, timeout=timeout, env={**os.environ, "PYTHONWARNINGS": "ignore"})
     if done.returncode != 0:
         raise c.BenchmarkError(f"{backend} workload failed:\n{done.stderr[-2000:]}")
@@ -201,12 +217,17 @@ def main() -> None:
     parser.add_argument("--mlmd-python", default=os.environ.get("MLMD_PYTHON"),
                         help="interpreter with ml-metadata 1.17.1 installed")
     parser.add_argument("--no-mlmd", action="store_true", help="measure flowtrack only")
+    parser.add_argument("--metadata", metavar="URL",
+                        help="an empty database for flowtrack's side (default: a SQLite file)")
+    parser.add_argument("--mlmd-metadata", metavar="URL",
+                        help="an empty postgresql:// database for ml-metadata's side")
     args = parser.parse_args()
     if not args.no_mlmd:
         args.mlmd_python = mlmd_python(args.mlmd_python)
     with tempfile.TemporaryDirectory(prefix="bench-lineage-") as tmp:
-        ours = run_workload(args.python, "flowtrack", Path(tmp), args.timeout)
-        theirs = (run_workload(args.mlmd_python, "mlmd", Path(tmp), args.timeout)
+        ours = run_workload(args.python, "flowtrack", Path(tmp), args.timeout, args.metadata)
+        theirs = (run_workload(args.mlmd_python, "mlmd", Path(tmp), args.timeout,
+                               args.mlmd_metadata)
                   if args.mlmd_python else None)
     rows = []
     for label, key, unit, target in METRICS:
@@ -215,7 +236,10 @@ def main() -> None:
         ratio = f"{other / mine:.2f}x" if other else "-"
         rows.append((label, f"{mine:.3f} {unit}", f"{other:.3f} {unit}" if other else "-",
                      ratio, target))
-    c.print_table("lineage store, SQLite file (MLMD / flowtrack: >1 means flowtrack is faster)",
+    ours_on = args.metadata.split("://", 1)[0] if args.metadata else "a SQLite file"
+    theirs_on = "postgresql" if args.mlmd_metadata else "a SQLite file"
+    c.print_table(f"lineage store, flowtrack on {ours_on}, ml-metadata on {theirs_on} "
+                  "(MLMD / flowtrack: >1 means flowtrack is faster)",
                   ("operation", "flowtrack", "ml-metadata", "MLMD / flowtrack", "target"), rows)
     print(f"\nfilter matched {ours['filter_matches']} artifacts"
           + (f" (MLMD {theirs['filter_matches']})" if theirs else "")

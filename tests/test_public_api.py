@@ -11,7 +11,7 @@ import types
 import pytest
 
 PACKAGES = ["flowtrack", "flowtrack.flow", "flowtrack.store", "flowtrack.lineage",
-            "flowtrack.runtime", "flowtrack.client", "flowtrack.cli"]
+            "flowtrack.runtime", "flowtrack.client", "flowtrack.cli", "flowtrack.tracking"]
 
 METAFLOW_NAMES = {
     "FlowSpec", "step", "Parameter", "JSONType", "IncludeFile", "current", "retry", "catch",
@@ -56,7 +56,9 @@ def test_flowtrack_has_the_metaflow_names():
     import flowtrack
 
     assert METAFLOW_NAMES <= set(flowtrack.__all__)
-    assert set(flowtrack.__all__) - METAFLOW_NAMES == {"FlowtrackError"}
+    from flowtrack.tracking import FLUENT_NAMES
+
+    assert set(flowtrack.__all__) - METAFLOW_NAMES == {"FlowtrackError", *FLUENT_NAMES}
     for name in METAFLOW_NAMES:
         assert getattr(flowtrack, name) is not None
 

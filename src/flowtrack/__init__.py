@@ -32,6 +32,15 @@ __version__ = "0.1.0"
 
 _CLIENT_NAMES = {"Flow", "Run", "Step", "Task", "DataArtifact", "Metaflow", "namespace",
                  "get_namespace", "default_namespace", "get_metadata"}
+# MLflow's fluent API (flowtrack.tracking), loaded on first use like the client
+_TRACKING_NAMES = {
+    "active_run", "create_experiment", "delete_run", "delete_tag", "end_run",
+    "get_artifact_uri", "get_experiment", "get_experiment_by_name", "get_run",
+    "get_tracking_uri", "last_active_run", "log_artifact", "log_artifacts", "log_dict",
+    "log_figure", "log_metric", "log_metrics", "log_param", "log_params", "log_text",
+    "search_experiments", "search_runs", "set_experiment", "set_tag", "set_tags",
+    "set_tracking_uri", "start_run", "TrackingClient",
+}
 
 __all__ = [
     "DataArtifact",
@@ -45,15 +54,43 @@ __all__ = [
     "Run",
     "Step",
     "Task",
+    "TrackingClient",
+    "active_run",
     "catch",
+    "create_experiment",
     "current",
     "default_namespace",
+    "delete_run",
+    "delete_tag",
+    "end_run",
     "environment",
+    "get_artifact_uri",
+    "get_experiment",
+    "get_experiment_by_name",
     "get_metadata",
     "get_namespace",
+    "get_run",
+    "get_tracking_uri",
+    "last_active_run",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
     "namespace",
     "resources",
     "retry",
+    "search_experiments",
+    "search_runs",
+    "set_experiment",
+    "set_tag",
+    "set_tags",
+    "set_tracking_uri",
+    "start_run",
     "step",
     "timeout",
 ]
@@ -64,11 +101,16 @@ def __getattr__(name: str) -> _typing.Any:
         from . import client
 
         return getattr(client, name)
+    if name in _TRACKING_NAMES:
+        from . import tracking
+
+        value = globals()[name] = getattr(tracking, name)  # later lookups skip this hook
+        return value
     raise AttributeError(f"module 'flowtrack' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | _CLIENT_NAMES)
+    return sorted(set(globals()) | _CLIENT_NAMES | _TRACKING_NAMES)
 
 
 def _run_cli(flow_cls: type) -> None:

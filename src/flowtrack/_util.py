@@ -1,5 +1,6 @@
-"""Small helpers shared by every layer: clocks, value previews, and the hook through
-which the client tells a running task which artifacts it read."""
+"""Small helpers shared by every layer: clocks, value previews, the hook through
+which the client tells a running task which artifacts it read, and the one through
+which tracking calls made in a step reach that task's manifest."""
 
 from __future__ import annotations
 
@@ -19,6 +20,21 @@ artifact_read_observers: list[Callable[[int], None]] = []
 def notify_artifact_read(artifact_id: int) -> None:
     for observer in artifact_read_observers:
         observer(artifact_id)
+
+
+# While a task runs, the task entry point installs a sink here, and tracking calls
+# made in the step (flowtrack.log_metric...) go to it: task processes never open the
+# metadata database, so what they log travels back in the task's manifest.
+_task_tracking_sink: Any = None
+
+
+def set_task_tracking_sink(sink: Any) -> None:
+    global _task_tracking_sink
+    _task_tracking_sink = sink
+
+
+def task_tracking_sink() -> Any:
+    return _task_tracking_sink
 
 
 def now_ms() -> int:

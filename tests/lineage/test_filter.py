@@ -117,7 +117,7 @@ def _build(s: LineageSession) -> dict[str, int]:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     path: Path = tmp_path_factory.mktemp("filter") / "m.db"
     db = Database.open(database_url(path))
-    with LineageSession(db) as session:
+    with LineageSession(db, write=True) as session:
         yield World(session, _build(session))
     Database._open.pop(db.url, None)
     db.engine.dispose()
@@ -456,7 +456,7 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LineageS
     """A database of probe contexts kept apart from the world; probes accumulate across
     examples (get_or_create_context reuses a name seen before)."""
     db = Database.open("sqlite:///" + str(tmp_path_factory.mktemp("probes") / "m.db"))
-    with LineageSession(db) as session:
+    with LineageSession(db, write=True) as session:
         yield session, session.type_id(TypeKind.CONTEXT, "Probe")
     Database._open.pop(db.url, None)
     db.engine.dispose()

@@ -68,8 +68,16 @@ def db(tmp_path: Path) -> Iterator[Database]:
 
 @pytest.fixture
 def session(db: Database) -> Iterator[LineageSession]:
-    with LineageSession(db) as s:
+    with LineageSession(db, write=True) as s:
         yield s
+
+
+def racing_session(db: Database) -> LineageSession:
+    """A writing session whose transaction does not take SQLite's write lock up front
+    (as write sessions do), so two of them can race on get-or-create the way writers
+    on PostgreSQL do."""
+    conn = db.write_engine.connect() if ON_POSTGRES else db.engine.connect()
+    return LineageSession(db, conn=conn)
 
 
 def count(s: LineageSession, table: Any, *where: Any) -> int:
@@ -139,7 +147,7 @@ def test_concurrent_type_creation_gives_one_row(db, monkeypatch):
     _gate_first_call(monkeypatch, "find_type_id", 2)
 
     def create(_i: int) -> int:
-        with LineageSession(db) as s:
+        with racing_session(db) as s:
             tid = s.type_id(TypeKind.CONTEXT, "run", {"status": PropertyType.STRING})
             s.commit()
             return tid
@@ -151,14 +159,14 @@ def test_concurrent_type_creation_gives_one_row(db, monkeypatch):
 
 
 def test_concurrent_context_creation_gives_one_row(db, monkeypatch):
-    with LineageSession(db) as s:
+    with LineageSession(db, write=True) as s:
         ctype = s.type_id(TypeKind.CONTEXT, "run")
         parent, _ = s.get_or_create_context(ctype, "experiment")
         s.commit()
     _gate_first_call(monkeypatch, "_context_id", 2)
 
     def create(i: int) -> tuple[int, bool]:
-        with LineageSession(db) as s:
+        with racing_session(db) as s:
             got = s.get_or_create_context(ctype, "flow/1", properties={"who": f"thread{i}"},
                                           parent_ids=[parent])
             s.commit()
@@ -175,14 +183,14 @@ def test_concurrent_context_creation_gives_one_row(db, monkeypatch):
 
 
 def test_many_threads_get_or_create_the_same_contexts(db):
-    with LineageSession(db) as s:
+    with LineageSession(db, write=True) as s:
         ctype = s.type_id(TypeKind.CONTEXT, "run")
         s.commit()
     names = [f"ctx{i}" for i in range(15)]
 
     def create(_i: int) -> dict[str, int]:
         out = {}
-        with LineageSession(db) as s:
+        with racing_session(db) as s:
             for name in names:
                 out[name], _ = s.get_or_create_context(ctype, name)
                 s.commit()
@@ -300,7 +308,7 @@ _names = itertools.count()
 @given(st.dictionaries(_text(min_size=1, max_size=10), property_values, max_size=6),
        st.dictionaries(_text(min_size=1, max_size=10), property_values, max_size=6))
 def test_generated_properties_roundtrip(shared_db, properties, custom):
-    with LineageSession(shared_db) as s:
+    with LineageSession(shared_db, write=True) as s:
         etype = s.type_id(TypeKind.EXECUTION, "gen")
         eid = s.insert_execution(etype, f"e{next(_names)}", 1, properties=properties,
                                  custom=custom)
@@ -530,7 +538,7 @@ def test_nodes_by_ids_over_many_chunks(session):
 # -- transactions and WAL -------------------------------------------------------------------
 
 def test_reader_sees_committed_but_not_uncommitted_data(db):
-    writer, reader = LineageSession(db), LineageSession(db)
+    writer, reader = LineageSession(db, write=True), LineageSession(db)
     try:
         etype = writer.type_id(TypeKind.EXECUTION, "task")
         writer.insert_execution(etype, "committed", 1)
@@ -548,7 +556,7 @@ def test_reader_sees_committed_but_not_uncommitted_data(db):
 
 
 def test_rollback_discards_uncommitted_writes(db):
-    with LineageSession(db) as s:
+    with LineageSession(db, write=True) as s:
         etype = s.type_id(TypeKind.EXECUTION, "task")
         s.commit()
         s.insert_execution(etype, "doomed", 1)
@@ -557,7 +565,7 @@ def test_rollback_discards_uncommitted_writes(db):
 
 
 def test_nul_characters_are_refused(db):
-    with LineageSession(db) as s:
+    with LineageSession(db, write=True) as s:
         etype = s.type_id(TypeKind.EXECUTION, "nul")
         for props in ({"a\x00b": 1}, {"ok": "a\x00b"}):
             with pytest.raises(InvalidArgumentError, match="NUL"):
@@ -568,7 +576,7 @@ def test_nul_characters_are_refused(db):
                     "default READ COMMITTED shows each statement the latest commits")
 def test_writer_commits_while_a_reader_holds_a_snapshot(db):
     """WAL: a long read transaction neither blocks the writer nor sees its later commits."""
-    writer, reader = LineageSession(db), LineageSession(db)
+    writer, reader = LineageSession(db, write=True), LineageSession(db)
     try:
         etype = writer.type_id(TypeKind.EXECUTION, "task")
         writer.insert_execution(etype, "first", 1)

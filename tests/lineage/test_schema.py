@@ -1,4 +1,9 @@
-"""The metadata schema: create_all + stamp equals the Alembic migrations, WAL, errors, CLI."""
+"""The metadata schema: create_all + stamp equals the Alembic migrations, WAL, errors, CLI.
+
+Under ``FLOWTRACK_TEST_METADATA=postgresql`` the schema, migration and ``db upgrade``
+tests run against fresh databases on the test PostgreSQL server; the tests of SQLite
+files and pragmas are marked ``sqlite_only``.
+"""
 
 from __future__ import annotations
 
@@ -20,8 +25,11 @@ from sqlalchemy.pool import NullPool
 
 from flowtrack._errors import ConfigurationError
 from flowtrack.lineage import SCHEMA_REVISION, Database, upgrade
-from flowtrack.lineage._db import alembic_config
-from flowtrack.lineage._schema import metadata
+from flowtrack.lineage._db import alembic_config, normalize_url
+from flowtrack.lineage._schema import created_on, metadata
+from tests.conftest import ON_POSTGRES, database_url
+
+sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="a property of SQLite files")
 
 
 def sqlite_url(path: Path) -> str:
@@ -37,7 +45,7 @@ def close_database(url: str) -> None:
 @pytest.fixture
 def opened(tmp_path: Path) -> Iterator[Database]:
     """A database created by ``Database.open`` (create_all + stamp)."""
-    url = sqlite_url(tmp_path / "opened.db")
+    url = database_url(tmp_path / "opened.db")
     db = Database.open(url)
     yield db
     close_database(url)
@@ -46,13 +54,13 @@ def opened(tmp_path: Path) -> Iterator[Database]:
 @pytest.fixture
 def migrated_url(tmp_path: Path) -> str:
     """A database built by running every Alembic migration from empty."""
-    url = sqlite_url(tmp_path / "migrated.db")
+    url = database_url(tmp_path / "migrated.db")
     upgrade(url)
     return url
 
 
 def with_engine(url: str, fn: Any) -> Any:
-    engine = create_engine(url, poolclass=NullPool)
+    engine = create_engine(normalize_url(url), poolclass=NullPool)
     try:
         with engine.connect() as conn:
             return fn(conn)
@@ -116,7 +124,9 @@ def test_database_matches_the_current_tables_module(which, opened, migrated_url)
     url = opened.url if which == "opened" else migrated_url
 
     def diff(conn: Any) -> list:
-        return compare_metadata(MigrationContext.configure(conn), metadata)
+        context = MigrationContext.configure(conn, opts={
+            "include_object": lambda item, *_: created_on(item, conn.dialect.name)})
+        return compare_metadata(context, metadata)
 
     assert with_engine(url, diff) == []
 
@@ -158,6 +168,7 @@ def test_open_returns_one_handle_per_url(opened):
     assert Database.open(opened.url) is opened
 
 
+@sqlite_only
 def test_open_creates_missing_parent_directories(tmp_path):
     url = sqlite_url(tmp_path / "a" / "b" / "meta.db")
     try:
@@ -169,6 +180,7 @@ def test_open_creates_missing_parent_directories(tmp_path):
 
 # -- SQLite tuning --------------------------------------------------------------------------
 
+@sqlite_only
 def test_sqlite_runs_in_wal_mode(opened):
     with opened.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
@@ -182,6 +194,7 @@ def test_sqlite_runs_in_wal_mode(opened):
         raw.close()
 
 
+@sqlite_only
 def test_wal_mode_is_set_on_a_migrated_database_when_opened(migrated_url):
     try:
         db = Database.open(migrated_url)
@@ -193,6 +206,7 @@ def test_wal_mode_is_set_on_a_migrated_database_when_opened(migrated_url):
 
 # -- errors ---------------------------------------------------------------------------------
 
+@sqlite_only
 def test_a_directory_in_place_of_the_file_is_a_configuration_error(tmp_path):
     (tmp_path / "taken").mkdir()
     url = sqlite_url(tmp_path / "taken")
@@ -204,6 +218,7 @@ def test_a_directory_in_place_of_the_file_is_a_configuration_error(tmp_path):
     assert url not in Database._open
 
 
+@sqlite_only
 def test_a_file_that_is_not_a_database_is_a_configuration_error(tmp_path):
     path = tmp_path / "junk.db"
     path.write_bytes(b"this is not an sqlite database" * 100)
@@ -211,6 +226,7 @@ def test_a_file_that_is_not_a_database_is_a_configuration_error(tmp_path):
         Database.open(sqlite_url(path))
 
 
+@sqlite_only
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write to read-only directories")
 def test_a_read_only_directory_is_a_configuration_error(tmp_path):
     ro = tmp_path / "ro"
@@ -223,6 +239,7 @@ def test_a_read_only_directory_is_a_configuration_error(tmp_path):
         ro.chmod(0o755)
 
 
+@sqlite_only
 def test_an_uncreatable_directory_is_a_configuration_error(tmp_path):
     (tmp_path / "file").write_text("a regular file where a directory is needed")
     url = sqlite_url(tmp_path / "file" / "sub" / "meta.db")
@@ -253,6 +270,7 @@ def cli_env(tmp_path: Path, home: Path) -> dict[str, str]:
     return env
 
 
+@sqlite_only
 def test_db_upgrade_on_an_existing_database(tmp_path):
     home = tmp_path / "home"
     url = sqlite_url(home / "metadata.db")
@@ -266,6 +284,7 @@ def test_db_upgrade_on_an_existing_database(tmp_path):
     assert with_engine(url, version) == [SCHEMA_REVISION]
 
 
+@sqlite_only
 def test_db_upgrade_builds_an_empty_database_from_migrations(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
@@ -284,14 +303,34 @@ def test_db_upgrade_builds_an_empty_database_from_migrations(tmp_path):
 
 
 def test_db_upgrade_honours_flowtrack_metadata(tmp_path):
-    target = tmp_path / "elsewhere.db"
+    target = database_url(tmp_path / "elsewhere.db")
     env = cli_env(tmp_path, tmp_path / "home")
-    env["FLOWTRACK_METADATA"] = sqlite_url(target)
+    env["FLOWTRACK_METADATA"] = target
     proc = flowtrack_command(["db", "upgrade"], env, tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert with_engine(sqlite_url(target), version) == [SCHEMA_REVISION]
+    assert with_engine(target, version) == [SCHEMA_REVISION]
+    assert set(with_engine(target, describe)) == set(metadata.tables)
 
 
+def test_db_upgrade_takes_the_url_as_an_argument(tmp_path):
+    target = database_url(tmp_path / "argument.db")
+    proc = flowtrack_command(["db", "upgrade", target], cli_env(tmp_path, tmp_path / "home"),
+                             tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{target}: schema is current." in proc.stdout
+    assert with_engine(target, version) == [SCHEMA_REVISION]
+
+
+def test_an_unreachable_server_is_a_configuration_error():
+    # port 1 on loopback: nothing listens there, so the connection is refused at once
+    url = "postgresql://nobody@127.0.0.1:1/flowtrack"
+    with pytest.raises(ConfigurationError) as info:
+        Database.open(url)
+    assert url in str(info.value) and "reachable" in str(info.value)
+    assert url not in Database._open
+
+
+@sqlite_only
 def test_db_upgrade_on_a_fresh_home(tmp_path):
     home = tmp_path / "fresh-home"
     proc = flowtrack_command(["db", "upgrade"], cli_env(tmp_path, home), tmp_path)
@@ -306,3 +345,25 @@ def test_db_upgrade_error_is_reported_without_a_traceback(tmp_path):
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr, proc.stderr
     assert "Configuration error" in proc.stderr and "FLOWTRACK_METADATA" in proc.stderr
+
+
+def test_upgrading_from_0001_gives_existing_runs_tracking_ids(tmp_path):
+    url = database_url(tmp_path / "old.db")
+    upgrade(url, "0001_initial")
+
+    def add_runs(conn: Any) -> None:
+        conn.execute(text("INSERT INTO types (id, name, version, type_kind) "
+                          "VALUES (1, 'Run', '', 2), (2, 'Other', '', 2)"))
+        for i, type_id in ((1, 1), (2, 1), (3, 2)):
+            conn.execute(text("INSERT INTO contexts (id, type_id, name, create_time_since_epoch, "
+                              "last_update_time_since_epoch) VALUES (:i, :t, :n, 0, 0)"),
+                         {"i": i, "t": type_id, "n": f"c{i}"})
+        conn.commit()
+
+    with_engine(url, add_runs)
+    upgrade(url)
+    ids = with_engine(url, lambda c: dict(c.execute(
+        text("SELECT id, external_id FROM contexts ORDER BY id")).all()))
+    assert ids[3] is None  # not a Run
+    assert len({ids[1], ids[2]}) == 2 and all(len(ids[i]) == 32 for i in (1, 2))
+    assert with_engine(url, version) == [SCHEMA_REVISION]

@@ -13,6 +13,7 @@ from flowtrack.lineage import (
     Execution,
     ExecutionType,
     LineageSubgraphQueryOptions,
+    ListOptions,
     MetadataStore,
     PropertyType,
 )
@@ -65,3 +66,32 @@ def test_concurrent_get_or_create_on_postgres(postgres_url):
     assert not errors
     assert len(set(ids)) == 1
     assert len([t for t in store.get_context_types() if t.name == "Shared"]) == 1
+
+
+def test_bulk_inserts_refresh_the_planner_statistics(postgres_url):
+    """After a bulk load the planner must know the table's size, or a property filter
+    scans every row instead of using the property index (Database.note_inserted)."""
+    import psycopg
+
+    store = MetadataStore(postgres_url)
+    type_id = store.put_artifact_type(ArtifactType(name="Day",
+                                                   properties={"day": PropertyType.INT}))
+
+    def analyzed() -> set[str]:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            return {name for (name,) in conn.execute(
+                "SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL")}
+
+    store.put_artifacts([Artifact(type_id=type_id, uri=f"u{i}", properties={"day": i})
+                         for i in range(10)])
+    assert not {"artifacts", "artifact_properties"} & analyzed()  # a small write: no ANALYZE
+    store.put_artifacts([Artifact(type_id=type_id, uri=f"v{i}", properties={"day": i % 50})
+                         for i in range(3000)])
+    assert {"artifacts", "artifact_properties"} <= analyzed()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        plan = "\n".join(row[0] for row in conn.execute(
+            "EXPLAIN SELECT * FROM artifact_properties WHERE artifact_id = ANY(%s)",
+            ([5, 500, 2500],)))
+    assert "Seq Scan" not in plan, plan
+    found = store.get_artifacts(ListOptions(filter_query="properties.day.int_value = 7"))
+    assert len(found) == 3000 // 50 + 1

@@ -72,8 +72,17 @@ class Backend:
             return s.nodes_by_ids("artifact", ids)
 
     def set_run_tags(self, run_ctx: int, tags: list[str]) -> None:
+        """Set a run's Metaflow tags; they are also its tracking tags ``tag:<t>`` with
+        an empty value, which follow (removed ones go unless given a value)."""
         with self.session(write=True) as s:
-            s.set_properties("context", run_ctx, {"tags": sorted(set(tags))})
+            [node] = s.nodes_by_ids("context", [run_ctx])
+            old = set(node.properties.get("tags") or [])
+            new = set(tags)
+            s.set_properties("context", run_ctx, {"tags": sorted(new)},
+                             {f"tag:{t}": "" for t in sorted(new - old)})
+            s.delete_properties("context", run_ctx, [
+                f"tag:{t}" for t in sorted(old - new)
+                if node.custom_properties.get(f"tag:{t}") == ""])
             s.commit()
 
     def load_value(self, artifact: Node) -> Any:

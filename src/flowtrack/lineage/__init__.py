@@ -19,7 +19,14 @@ from ._api import (
 )
 from ._db import SCHEMA_REVISION, Database, alembic_config, upgrade
 from ._metadata_store import MetadataStore
-from ._records import ExecutionUpdate, LineageSession, NewArtifact, NewExecution, Node
+from ._records import (
+    ExecutionUpdate,
+    LineageSession,
+    NewArtifact,
+    NewExecution,
+    Node,
+    insert_returning_ids,
+)
 from ._schema import (
     ArtifactState,
     EventType,
@@ -27,16 +34,27 @@ from ._schema import (
     PropertyType,
     TypeKind,
     artifacts,
+    attributions,
+    context_properties,
     contexts,
     events,
     executions,
+    latest_metrics,
+    metrics,
+    parent_contexts,
 )
 from ._types import (
     DATASET_TYPE,
+    EXPERIMENT_PROPERTIES,
     EXPERIMENT_TYPE,
+    FILE_PROPERTIES,
+    FILE_TYPE,
+    RUN_PROPERTIES,
     RUN_TYPE,
     SUCCESS_STATES,
+    TASK_PROPERTIES,
     TASK_TYPE,
+    VALUE_PROPERTIES,
     VALUE_TYPE,
 )
 
@@ -56,17 +74,29 @@ __all__ = [
     "MetadataStore",
     "ParentContext",
     "DATASET_TYPE",
+    "EXPERIMENT_PROPERTIES",
     "EXPERIMENT_TYPE",
+    "FILE_PROPERTIES",
+    "FILE_TYPE",
+    "RUN_PROPERTIES",
     "RUN_TYPE",
     "SCHEMA_REVISION",
     "SUCCESS_STATES",
+    "TASK_PROPERTIES",
     "TASK_TYPE",
+    "VALUE_PROPERTIES",
     "VALUE_TYPE",
     "alembic_config",
     "artifacts",
+    "attributions",
+    "context_properties",
     "contexts",
     "events",
     "executions",
+    "insert_returning_ids",
+    "latest_metrics",
+    "metrics",
+    "parent_contexts",
     "ArtifactState",
     "Database",
     "EventType",

@@ -17,13 +17,14 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from .._errors import ConfigurationError
 from ._schema import metadata
 
 # The Alembic revision the tables in _schema.py correspond to.
-SCHEMA_REVISION = "0001_initial"
+SCHEMA_REVISION = "0002_tracking"
 _MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
@@ -74,7 +75,8 @@ def _make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     try:
-        return create_engine(url, pool_pre_ping=True)
+        # reads autocommit (see Database), so returning them to the pool needs no ROLLBACK
+        return create_engine(url, pool_pre_ping=True, skip_autocommit_rollback=True)
     except Exception as exc:  # unknown dialect, missing driver
         raise ConfigurationError(
             f"Cannot open the metadata database {url!r}: {exc}. Check FLOWTRACK_METADATA; "
@@ -102,11 +104,18 @@ def _begin_immediate(engine: Engine) -> Engine:
     return engine
 
 
+# tables whose statistics go stale together: a node table and its property rows
+_ANALYZED_WITH = {"artifacts": "artifact_properties", "executions": "execution_properties",
+                  "contexts": "context_properties", "events": "event_paths"}
+_FIRST_ANALYZE_ROWS = 1000
+
+
 class Database:
     """One metadata database: an engine plus the guarantee its schema is current.
 
     On SQLite, writes go through a second engine whose transactions begin
     IMMEDIATE (see ``_begin_immediate``); reads stay deferred so they never wait.
+    On PostgreSQL, bulk inserts refresh the planner's statistics (``note_inserted``).
     """
 
     _open: dict[str, Database] = {}
@@ -116,10 +125,27 @@ class Database:
         self.url = url
         # type id -> (kind, declared properties), see _metadata_store._resolve_type
         self.type_cache: dict[int, tuple[Any, dict[str, Any]]] = {}
+        self.type_names: dict[int, str] = {}  # type id -> name; a type is never renamed
+        # rows this process inserted per table, and the count that triggers ANALYZE
+        self._inserted: dict[str, int] = {}
+        self._analyze_at: dict[str, int] = {}
         self.engine = _make_engine(url)
-        separate_writer = self.engine.dialect.name == "sqlite" and not is_memory_sqlite(url)
-        self.write_engine = _begin_immediate(_make_engine(url)) if separate_writer else self.engine
-        self._ensure_schema()
+        if self.engine.dialect.name == "sqlite":
+            separate_writer = not is_memory_sqlite(url)
+            self.write_engine = (_begin_immediate(_make_engine(url)) if separate_writer
+                                 else self.engine)
+        else:
+            # Reads autocommit: at READ COMMITTED every statement takes its own snapshot
+            # anyway, so a read transaction would only add BEGIN and ROLLBACK round trips.
+            self.write_engine = self.engine
+            self.engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            self._ensure_schema()
+        except BaseException:
+            # a refused or unreachable database must not leave pooled connections behind
+            self.write_engine.dispose()
+            self.engine.dispose()
+            raise
 
     @classmethod
     def open(cls, url: str) -> Database:
@@ -133,6 +159,33 @@ class Database:
         """A connection for reading, or (``write=True``) for a writing transaction."""
         return (self.write_engine if write else self.engine).connect()
 
+    def note_inserted(self, counts: dict[str, int]) -> None:
+        """Account committed bulk inserts; ANALYZE a table when this process's inserts
+        into it reach 1000 rows, then each time they double.
+
+        PostgreSQL's autovacuum analyzes a table only after a delay, so right after
+        a bulk load the planner still sees a near-empty table and scans it where an
+        index lookup takes a fraction of a millisecond (about 13 ms instead of 0.4 ms
+        for 100 property rows out of 100 000). The doubling keeps the total cost
+        logarithmic in the rows written; SQLite plans well without statistics.
+        """
+        due = []
+        for table, count in counts.items():
+            total = self._inserted[table] = self._inserted.get(table, 0) + count
+            if total >= self._analyze_at.get(table, _FIRST_ANALYZE_ROWS):
+                self._analyze_at[table] = 2 * total
+                due += [table, _ANALYZED_WITH[table]] if table in _ANALYZED_WITH else [table]
+        if due:
+            self._analyze(due)
+
+    def _analyze(self, tables: list[str]) -> None:
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                conn.exec_driver_sql("ANALYZE " + ", ".join(dict.fromkeys(tables)))
+        except SQLAlchemyError:
+            pass  # only a planner hint: autovacuum will analyze the tables later anyway
+
     def _ensure_schema(self) -> None:
         try:
             # The usual case, a current schema, needs only a read: task processes open
@@ -143,6 +196,7 @@ class Database:
                 revision = _current_revision(conn)
             if revision is None:
                 with self.write_engine.begin() as conn:
+                    lock_schema(conn)
                     revision = _current_revision(conn)
                     if revision is None and not inspect(conn).has_table("types"):
                         metadata.create_all(conn)
@@ -167,6 +221,18 @@ class Database:
             db.write_engine.dispose(close=False)
         cls._open = {}
         cls._lock = threading.Lock()
+
+
+# an arbitrary constant naming flowtrack's schema lock among PostgreSQL advisory locks
+_SCHEMA_LOCK_KEY = 0x666C6F77  # "flow"
+
+
+def lock_schema(conn: Connection) -> None:
+    """Serialize schema creation and migration between processes until the
+    transaction ends. SQLite's BEGIN IMMEDIATE already does; PostgreSQL needs an
+    advisory lock, or two processes opening a new database both run CREATE TABLE."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
 
 
 def _current_revision(conn: Connection) -> str | None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .._util import now_ms
 from ._api import Event, ParentContext
-from ._records import LineageSession
+from ._records import LineageSession, insert_returning_ids
 from ._schema import (
     NODE_TABLES,
     PROPERTY_TABLES,
@@ -20,6 +20,8 @@ from ._schema import (
     attributions,
     event_paths,
     events,
+    latest_metrics,
+    metrics,
     parent_contexts,
 )
 from .errors import (
@@ -61,8 +63,7 @@ def insert_events(s: LineageSession, new_events: Sequence[Event], checked: bool 
              "milliseconds_since_epoch": e.milliseconds_since_epoch or now} for e in new_events]
     try:
         with s.conn.begin_nested():
-            ids = [int(r[0]) for r in s.conn.execute(
-                insert(events).returning(events.c.id, sort_by_parameter_order=True), rows)]
+            ids = insert_returning_ids(s.conn, events, rows)
     except IntegrityError:
         raise AlreadyExistsError(
             "An event of the same type between the same artifact and execution already exists "
@@ -149,6 +150,9 @@ def delete_nodes(session: LineageSession, kind: str, ids: Sequence[int], cascade
     for _, query in blocking + dependents:
         link_table = query.get_final_froms()[0]
         session.conn.execute(delete(link_table).where(query.whereclause))
+    if kind == "execution":  # a run's metric history outlives the task that logged it
+        session.conn.execute(update(metrics).where(metrics.c.execution_id.in_(ids))
+                             .values(execution_id=None))
     props = PROPERTY_TABLES[kind]
     session.conn.execute(delete(props).where(props.c[f"{kind}_id"].in_(ids)))
     session.conn.execute(delete(table).where(table.c.id.in_(ids)))
@@ -174,4 +178,6 @@ def _dependents(kind: str, ids: list[int]) -> tuple[Links, Links]:
               select(associations).where(associations.c.context_id.in_(ids))),
              ("parent or child contexts", select(parent_contexts).where(or_(
                  parent_contexts.c.context_id.in_(ids),
-                 parent_contexts.c.parent_context_id.in_(ids))))], [])
+                 parent_contexts.c.parent_context_id.in_(ids))))],
+            [("metric history", select(metrics).where(metrics.c.run_id.in_(ids))),
+             ("latest metrics", select(latest_metrics).where(latest_metrics.c.run_id.in_(ids)))])

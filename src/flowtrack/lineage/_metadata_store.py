@@ -37,7 +37,7 @@ from ._api import (
 )
 from ._db import Database
 from ._edges import delete_nodes, insert_events, insert_parent, link_nodes
-from ._records import LineageSession, Node, _property_rows
+from ._records import LineageSession, Node, _property_rows, insert_returning_ids
 from ._schema import (
     NODE_TABLES,
     PROPERTY_TABLES,
@@ -601,9 +601,7 @@ def _insert_rows(s: LineageSession, kind: str, rows: list[dict[str, Any]]) -> li
         row["create_time_since_epoch"] = row["last_update_time_since_epoch"]
     try:
         with s.conn.begin_nested():
-            result = s.conn.execute(
-                insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-            return [int(r[0]) for r in result]
+            return insert_returning_ids(s.conn, table, rows)
     except IntegrityError:
         names = ", ".join(repr(r["name"]) for r in rows[:5])
         raise AlreadyExistsError(f"A {kind} with one of the names {names} already exists for "
@@ -670,11 +668,11 @@ def _put_context(s: LineageSession, context: Context, reuse: bool) -> tuple[int,
 
 
 def _to_api(s: LineageSession, kind: str, nodes: list[Node]) -> list[Any]:
-    type_names = {}
-    ids = sorted({n.type_id for n in nodes})
-    if ids:
-        type_names = dict(s.conn.execute(select(types.c.id, types.c.name)
-                                         .where(types.c.id.in_(ids))).all())
+    type_names = s.db.type_names
+    unknown = sorted({n.type_id for n in nodes} - type_names.keys())
+    if unknown:
+        type_names.update(s.conn.execute(select(types.c.id, types.c.name)
+                                         .where(types.c.id.in_(unknown))).all())
     cls = _NODE_CLASS[kind]
     out = []
     for n in nodes:

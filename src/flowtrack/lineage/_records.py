@@ -15,7 +15,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -38,6 +50,33 @@ from .errors import InvalidArgumentError
 
 _VALUE_COLUMNS = ("int_value", "double_value", "string_value", "bool_value", "byte_value",
                   "struct_value")
+
+# conn.info key: rows bulk-inserted per table in the open transaction (PostgreSQL)
+_INSERTED_KEY = "flowtrack_inserted"
+
+
+def insert_returning_ids(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` into a table with an integer ``id`` key; their ids, in order.
+
+    PostgreSQL gets multi-row ``INSERT ... RETURNING`` (SQLAlchemy's insertmanyvalues).
+    On SQLite, SQLAlchemy can keep RETURNING in parameter order only one row per
+    statement, which costs 10-20 µs a row, so the ids are chosen here instead and the
+    rows go in one ``executemany``. That is safe because SQLite writes run in BEGIN
+    IMMEDIATE transactions (``_db._begin_immediate``) holding the database's single
+    write lock, so nobody can take ``max(id) + 1 ...`` before this commits; had a
+    deferred transaction gone stale, the insert fails on the key instead of colliding.
+    """
+    if conn.dialect.name != "sqlite":
+        result = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                              rows)
+        if len(rows) > 1:  # see LineageSession.commit
+            pending = conn.info.setdefault(_INSERTED_KEY, {})
+            pending[table.name] = pending.get(table.name, 0) + len(rows)
+        return [int(r[0]) for r in result]
+    first = int(conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()) + 1
+    ids = list(range(first, first + len(rows)))
+    conn.execute(insert(table), [{**row, "id": node_id} for node_id, row in zip(ids, rows)])
+    return ids
 
 
 @dataclass
@@ -173,9 +212,13 @@ class LineageSession:
     # -- transactions ----------------------------------------------------------------
     def commit(self) -> None:
         self.conn.commit()
+        inserted = self.conn.info.pop(_INSERTED_KEY, None)
+        if inserted:  # committed rows may call for fresh planner statistics
+            self.db.note_inserted(inserted)
 
     def rollback(self) -> None:
         self.conn.rollback()
+        self.conn.info.pop(_INSERTED_KEY, None)
 
     def close(self) -> None:
         self.conn.close()
@@ -285,6 +328,19 @@ class LineageSession:
         return self.conn.execute(select(table.c.id).where(
             table.c.type_id == type_id, table.c.name == name)).scalar()
 
+    def delete_properties(self, kind: str, node_id: int, names: Iterable[str],
+                          custom: bool = True) -> None:
+        """Remove the named (custom) properties of one node, if present."""
+        doomed = [{"owner": node_id, "custom": custom, "pname": name} for name in names]
+        if doomed:
+            self.conn.execute(_delete_property(kind), doomed)
+            self.conn.execute(_touch(kind), {"node": node_id, "now": now_ms()})
+
+    def set_external_id(self, kind: str, node_id: int, external_id: str) -> None:
+        table = NODE_TABLES[kind]
+        self.conn.execute(update(table).where(table.c.id == node_id)
+                          .values(external_id=external_id))
+
     def insert_execution(self, type_id: int, name: str, state: int,
                          properties: Mapping[str, Any] | None = None,
                          custom: Mapping[str, Any] | None = None,
@@ -300,9 +356,7 @@ class LineageSession:
         now = now_ms()
         rows = [{"type_id": e.type_id, "name": e.name, "last_known_state": e.state,
                  "create_time_since_epoch": now, "last_update_time_since_epoch": now} for e in new]
-        result = self.conn.execute(
-            insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-        ids = [int(r[0]) for r in result]
+        ids = insert_returning_ids(self.conn, table, rows)
         prop_rows = [row for exec_id, e in zip(ids, new)
                      for row in _property_rows("execution", exec_id, e.properties,
                                                e.custom_properties)]
@@ -348,9 +402,7 @@ class LineageSession:
         rows = [{"type_id": a.type_id, "name": a.name, "uri": a.uri, "state": a.state,
                  "create_time_since_epoch": now, "last_update_time_since_epoch": now}
                 for a in new]
-        result = self.conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                                   rows)
-        ids = [int(r[0]) for r in result]
+        ids = insert_returning_ids(self.conn, table, rows)
         prop_rows = [row for art_id, art in zip(ids, new)
                      for row in _property_rows("artifact", art_id, art.properties,
                                                art.custom_properties)]
@@ -368,10 +420,9 @@ class LineageSession:
         now = now_ms()
         rows = [{"artifact_id": a, "execution_id": e, "type": t, "milliseconds_since_epoch": now}
                 for a, e, t, _ in links]
-        result = self.conn.execute(insert(events).returning(events.c.id, sort_by_parameter_order=True),
-                                   rows)
-        paths = [{"event_id": int(r[0]), "position": 0, "is_index_step": False, "step_key": key}
-                 for r, (_, _, _, key) in zip(result, links) if key is not None]
+        ids = insert_returning_ids(self.conn, events, rows)
+        paths = [{"event_id": event_id, "position": 0, "is_index_step": False, "step_key": key}
+                 for event_id, (_, _, _, key) in zip(ids, links) if key is not None]
         if paths:
             self.conn.execute(insert(event_paths), paths)
 
@@ -407,10 +458,15 @@ class LineageSession:
         columns = [owner, table.c.name, table.c.is_custom_property,
                    *(table.c[c] for c in _VALUE_COLUMNS)]
         ids = list(nodes)
-        for start in range(0, len(ids), 500):  # stay under SQL parameter limits
-            chunk = ids[start:start + 500]
+        on_postgres = self.conn.dialect.name == "postgresql"
+        # SQLite binds each id separately (and caps parameters); PostgreSQL takes one array
+        chunk_size = 10_000 if on_postgres else 500
+        for start in range(0, len(ids), chunk_size):
+            chunk = ids[start:start + chunk_size]
+            matches = (owner == any_(bindparam("owners", chunk, type_=ARRAY(Integer)))
+                       if on_postgres else owner.in_(chunk))
             for node_id, name, is_custom, *values in self.conn.execute(
-                    select(*columns).where(owner.in_(chunk))):
+                    select(*columns).where(matches)):
                 node = nodes[node_id]
                 target = node.custom_properties if is_custom else node.properties
                 target[name] = _first_value(values)

@@ -147,9 +147,20 @@ def _property_table(name: str, owner: str) -> Table:
     )
     for column in ("int_value", "double_value"):
         Index(f"ix_{name}_{column}", table.c.name, table.c.is_custom_property, table.c[column])
+    # PostgreSQL refuses btree entries over ~2.7 kB, and string properties may be longer
     Index(f"ix_{name}_string_value", table.c.name, table.c.is_custom_property,
           table.c.string_value).ddl_if(dialect="sqlite")
     return table
+
+
+def created_on(item: Any, dialect: str) -> bool:
+    """Whether ``create_all`` makes this schema item on ``dialect`` (``ddl_if`` above);
+    Alembic's comparison uses it so a dialect-only index is not reported missing."""
+    condition = getattr(item, "_ddl_if", None)
+    if condition is None or condition.dialect is None:
+        return True
+    wanted = condition.dialect
+    return dialect == wanted if isinstance(wanted, str) else dialect in wanted
 
 
 artifact_properties = _property_table("artifact_properties", "artifact")
@@ -198,6 +209,45 @@ parent_contexts = Table(
     Column("context_id", Integer, ForeignKey("contexts.id"), primary_key=True),
     Column("parent_context_id", Integer, ForeignKey("contexts.id"), primary_key=True),
     Index("ix_parent_contexts_parent", "parent_context_id"),
+    sqlite_with_rowid=False,
+)
+
+# -- tracking: metric time series (ARCHITECTURE.md: "its own table, not artifacts") ---------
+# Experiments and runs are the Experiment and Run contexts above; params and tags are
+# their custom properties. A run's tracking id is its context's external_id, unique
+# among contexts as in MLMD.
+Index("uq_contexts_external_id", contexts.c.external_id, unique=True)
+
+# A metric's history is stored in chunks, one row per (run, key) per buffered write:
+# the points' steps, timestamps and values as packed little-endian arrays (int64,
+# int64, float64), sorted by (step, timestamp). A point per row cannot be read fast
+# enough: a million rows take over a second just to fetch, a million-point history
+# stored in chunks takes milliseconds (see tracking/_history.py).
+metrics = Table(
+    "metrics", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", Integer, ForeignKey("contexts.id"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("min_step", BigInteger, nullable=False),
+    Column("max_step", BigInteger, nullable=False),
+    Column("steps", LargeBinary, nullable=False),
+    Column("timestamps", LargeBinary, nullable=False),
+    Column("metric_values", LargeBinary, nullable=False),
+    Column("execution_id", Integer, ForeignKey("executions.id")),  # the task that logged it
+    Index("ix_metrics_run_key", "run_id", "key", "min_step"),
+)
+
+# the latest point of each (run, key), by (step, timestamp): what run tables show,
+# filter and sort on, kept current by every write to ``metrics``
+latest_metrics = Table(
+    "latest_metrics", metadata,
+    Column("run_id", Integer, ForeignKey("contexts.id"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Float),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Index("ix_latest_metrics_key_value", "key", "value"),
     sqlite_with_rowid=False,
 )
 

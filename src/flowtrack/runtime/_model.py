@@ -75,6 +75,7 @@ class TaskSpec:
     origin_run_id: str | None = None
     tags: tuple[str, ...] = ()
     user: str = ""
+    tracking_run_id: str = ""  # the flow run's tracking run id (its context's external id)
 
     @property
     def pathspec(self) -> str:
@@ -105,6 +106,19 @@ class OutputRecord:
 
 
 @dataclass
+class TaskTracking:
+    """What a step logged through the tracking API (flowtrack.log_metric...)."""
+
+    points: list[tuple[str, float, int, int]] = field(default_factory=list)  # key, value, ms, step
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    files: list[tuple[str, str, int]] = field(default_factory=list)  # path, digest, size
+
+    def __bool__(self) -> bool:
+        return bool(self.points or self.params or self.tags or self.files)
+
+
+@dataclass
 class Manifest:
     """What one attempt did: outputs, reads, the transition taken, or the error."""
 
@@ -118,3 +132,4 @@ class Manifest:
     caught: bool = False
     started_ms: int = 0
     finished_ms: int = 0
+    tracking: TaskTracking | None = None

@@ -15,6 +15,7 @@ import json
 import platform
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,9 +23,15 @@ from .._util import now_ms
 from ..flow import PARAMETERS_STEP
 from ..lineage import (
     DATASET_TYPE,
+    EXPERIMENT_PROPERTIES,
     EXPERIMENT_TYPE,
+    FILE_PROPERTIES,
+    FILE_TYPE,
+    RUN_PROPERTIES,
     RUN_TYPE,
+    TASK_PROPERTIES,
     TASK_TYPE,
+    VALUE_PROPERTIES,
     VALUE_TYPE,
     ArtifactState,
     Database,
@@ -35,25 +42,16 @@ from ..lineage import (
     NewArtifact,
     NewExecution,
     Node,
-    PropertyType,
     TypeKind,
 )
 from ..store import BlobStore
+from ..tracking.recording import record_file, write_points
 from ._executor import Attempt
-from ._model import ArtifactRef, ErrorInfo, Frame, Manifest
+from ._model import ArtifactRef, ErrorInfo, Frame, Manifest, TaskTracking
 
 LOG_INLINE_LIMIT = 2048
 COMMIT_INTERVAL = 0.25
 
-_S, _I, _D = PropertyType.STRING, PropertyType.INT, PropertyType.DOUBLE
-RUN_PROPERTIES = {"flow_name": _S, "run_id": _S, "user": _S, "status": _S, "start_time": _I,
-                  "end_time": _I, "tags": PropertyType.STRUCT, "origin_run_id": _S,
-                  "script": _S, "python_version": _S, "host": _S, "kind": _S}
-TASK_PROPERTIES = {"flow_name": _S, "run_id": _S, "step_name": _S, "task_id": _S,
-                   "attempt": _I, "pid": _I, "host": _S, "executor": _S, "started_at": _I,
-                   "finished_at": _I, "state": _S, "origin_run_id": _S, "origin_task": _S}
-VALUE_PROPERTIES = {"digest": _S, "size": _I, "python_type": _S, "preview": _S,
-                    "artifact_name": _S, "inline": PropertyType.BYTES}
 
 
 
@@ -94,7 +92,7 @@ class RunRecorder:
         self.store = store
         self._last_commit = time.monotonic()
         s = self.session
-        self.experiment_type = s.type_id(TypeKind.CONTEXT, EXPERIMENT_TYPE, {"kind": _S})
+        self.experiment_type = s.type_id(TypeKind.CONTEXT, EXPERIMENT_TYPE, EXPERIMENT_PROPERTIES)
         self.run_type = s.type_id(TypeKind.CONTEXT, RUN_TYPE, RUN_PROPERTIES)
         self.task_type = s.type_id(TypeKind.EXECUTION, TASK_TYPE, TASK_PROPERTIES)
         self.value_type = s.type_id(TypeKind.ARTIFACT, VALUE_TYPE, VALUE_PROPERTIES)
@@ -102,6 +100,9 @@ class RunRecorder:
         self.run_context: int | None = None
         self.parameter_ids: dict[str, int | None] = {}
         self.flow_name = ""
+        self.tracking_run_id = ""  # the run context's external id
+        self.file_type = s.type_id(TypeKind.ARTIFACT, FILE_TYPE, FILE_PROPERTIES)
+        self._run_params: dict[str, str] = {}  # tracking params recorded on the run
         self.run_id = ""
         s.commit()
 
@@ -115,24 +116,40 @@ class RunRecorder:
                  "start_time": now_ms(), "tags": sorted(set(tags)), "origin_run_id": origin_run_id,
                  "script": script, "python_version": platform.python_version(),
                  "host": platform.node(), "kind": "flow"}
-        ctx, created = s.get_or_create_context(self.run_type, f"{flow_name}/{run_id}", props,
+        pathspec = f"{flow_name}/{run_id}"
+        # the tracking view: run name and MLflow's system tags; Metaflow tags as tags
+        custom = {"run_name": pathspec, "tag:mlflow.runName": pathspec,
+                  "tag:flowtrack.pathspec": pathspec, "tag:mlflow.user": user,
+                  "tag:mlflow.source.name": script, "tag:mlflow.source.type": "FLOW",
+                  **{f"tag:{t}": "" for t in sorted(set(tags))}}
+        ctx, created = s.get_or_create_context(self.run_type, pathspec, props, custom,
                                                parent_ids=[experiment])
         if not created:
             raise ValueError(f"run {flow_name}/{run_id} already exists")
+        self.tracking_run_id = uuid.uuid4().hex
+        s.set_external_id("context", ctx, self.tracking_run_id)
         self.run_context, self.flow_name, self.run_id = ctx, flow_name, run_id
         s.commit()
         return ctx
 
     def finish_run(self, status: str, params: dict[str, Any] | None = None) -> None:
         assert self.run_context is not None
-        custom = {"params": params} if params is not None else None
         self.session.set_properties("context", self.run_context,
-                                    {"status": status, "end_time": now_ms()}, custom)
+                                    {"status": status, "end_time": now_ms()},
+                                    None if params is None else self._params_custom(params))
         self.session.commit()
 
     def set_run_params(self, params: dict[str, Any]) -> None:
         assert self.run_context is not None
-        self.session.set_properties("context", self.run_context, custom={"params": params})
+        self.session.set_properties("context", self.run_context,
+                                    custom=self._params_custom(params))
+
+    def _params_custom(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The run's Parameters, for the client (``params``) and as tracking params."""
+        texts = {k: v if isinstance(v, str) else json.dumps(v, default=str)
+                 for k, v in params.items()}
+        self._run_params.update(texts)
+        return {"params": params, **{f"param:{k}": v for k, v in texts.items()}}
 
     # -- tasks ------------------------------------------------------------------
     def pathspec(self, step: str, task_id: str) -> str:
@@ -187,7 +204,31 @@ class RunRecorder:
             namespaces[i][name] = ArtifactRef(art_id, out.digest, out.size, out.inline)
         self.session.update_executions([self._finish_update(f, ns)
                                         for f, ns in zip(finished, namespaces)])
+        for f in finished:
+            if f.manifest is not None and f.manifest.tracking:
+                self._record_tracking(f.exec_id, f.manifest.tracking)
         return namespaces
+
+    def _record_tracking(self, exec_id: int, logged: TaskTracking) -> None:
+        """What a step logged through the tracking API, on the flow run (a task's
+        param that conflicts with the run's stays on the task, nothing is lost)."""
+        assert self.run_context is not None
+        s, run = self.session, self.run_context
+        write_points(s, run, [(k, v, ts, step, exec_id) for k, v, ts, step in logged.points])
+        fresh = {k: v for k, v in logged.params.items() if k not in self._run_params}
+        clashing = {k: v for k, v in logged.params.items()
+                    if k in self._run_params and self._run_params[k] != v}
+        self._run_params.update(fresh)
+        custom = {f"param:{k}": v for k, v in fresh.items()}
+        custom.update({f"tag:{k}": v for k, v in logged.tags.items()})
+        if custom:
+            s.set_properties("context", run, custom=custom)
+        if clashing:
+            s.set_properties("execution", exec_id,
+                             custom={f"param:{k}": v for k, v in clashing.items()})
+        for path, digest, size in logged.files:
+            record_file(s, self.file_type, run, self.tracking_run_id, path, digest, size,
+                        exec_id)
 
     def _finish_update(self, f: FinishedTask, namespace: dict[str, ArtifactRef]) -> ExecutionUpdate:
         props: dict[str, Any] = {"state": "completed" if f.ok else "failed",

@@ -281,7 +281,8 @@ class Scheduler:
             timeout_seconds=policy.timeout, catch_var=policy.catch_var,
             catch_print=policy.catch_print, is_last_attempt=task.attempt >= policy.retries,
             fallback_error=task.fallback, origin_run_id=self.origin.run_id if self.origin else None,
-            tags=tuple(self.options.tags), user=self.options.user)
+            tags=tuple(self.options.tags), user=self.options.user,
+            tracking_run_id=self.recorder.tracking_run_id)
         attempt = Attempt(spec)
         self.executor.submit(attempt)
         if policy.timeout:

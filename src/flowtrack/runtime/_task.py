@@ -19,10 +19,17 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._errors import ArtifactError, StepError
-from .._util import artifact_read_observers, now_ms, short_repr, type_name
+from .._util import (
+    artifact_read_observers,
+    now_ms,
+    set_task_tracking_sink,
+    short_repr,
+    type_name,
+)
 from ..flow import UNCATCHABLE_TYPES, ArtifactSource, FlowSpec, Inputs, StepNode, current
 from ..store import BlobStore, EncodeError
 from ._model import ArtifactRef, ErrorInfo, Frame, Manifest, OutputRecord, TaskSpec
+from ._tracking_sink import TaskTrackingSink
 
 
 class StepTimeout(Exception):
@@ -157,11 +164,15 @@ def run_task(spec: TaskSpec, flow_cls: type[FlowSpec], store: BlobStore) -> Mani
     saved_env = dict(os.environ)
     reads: set[int] = set()
     artifact_read_observers.append(reads.add)  # values read through the client
+    sink = TaskTrackingSink(spec.tracking_run_id, store)
+    set_task_tracking_sink(sink)  # flowtrack.log_metric & co. in the step
     try:
         manifest = _run_task(spec, flow_cls, store)
         manifest.reads |= reads
+        manifest.tracking = sink.logged or None
         return manifest
     finally:
+        set_task_tracking_sink(None)
         artifact_read_observers.remove(reads.add)
         _disarm_timeout()
         current._clear()

@@ -1,0 +1,179 @@
+"""``TrackingClient``: MLflow's ``MlflowClient`` methods over a tracking store, for
+code that names runs and experiments explicitly instead of using the active run.
+Writes here are immediate (no buffer): ``log_batch`` is the bulk path."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .._config import settings
+from .._util import now_ms
+from . import _files, _fluent
+from ._entities import (
+    Experiment,
+    FileInfo,
+    Metric,
+    Param,
+    Run,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from ._store import TrackingStore
+from ._validation import MAX_ENTITIES_PER_BATCH, MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH
+from .errors import InvalidParameterError
+
+
+class PagedList(list):  # type: ignore[type-arg]
+    """A page of results with the token for the next one (MLflow's ``PagedList``)."""
+
+    def __init__(self, items: Sequence[Any], token: str | None) -> None:
+        super().__init__(items)
+        self.token = token
+
+
+class TrackingClient:
+    """MLflow's client API; ``tracking_uri`` as for ``set_tracking_uri`` (default: the
+    current one)."""
+
+    def __init__(self, tracking_uri: str | None = None) -> None:
+        self._uri = tracking_uri
+
+    @property
+    def _store(self) -> TrackingStore:
+        uri = self._uri or _fluent.get_tracking_uri()
+        store, buffer = _fluent.store_for(str(uri))
+        buffer.flush()  # see the fluent API's buffered writes
+        return store
+
+    # -- experiments --------------------------------------------------------------------
+    def create_experiment(self, name: str, artifact_location: str | None = None,
+                          tags: dict[str, Any] | None = None) -> str:
+        return self._store.create_experiment(name, artifact_location, tags)
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        return self._store.get_experiment(experiment_id)
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        return self._store.get_experiment_by_name(name)
+
+    def search_experiments(self, view_type: int = ViewType.ACTIVE_ONLY,
+                           max_results: int | None = None, filter_string: str | None = None,
+                           order_by: Sequence[str] | None = None) -> list[Experiment]:
+        from ._experiment_search import filter_experiments
+
+        found = filter_experiments(self._store.search_experiments(view_type), filter_string,
+                                   order_by)
+        return PagedList(found[:max_results] if max_results else found, None)
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self._store.set_experiment_lifecycle(experiment_id, deleted=True)
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self._store.set_experiment_lifecycle(experiment_id, deleted=False)
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        self._store.rename_experiment(experiment_id, new_name)
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
+        self._store.set_experiment_tag(experiment_id, key, value)
+
+    # -- runs ---------------------------------------------------------------------------
+    def create_run(self, experiment_id: str, start_time: int | None = None,
+                   tags: dict[str, Any] | None = None, run_name: str | None = None) -> Run:
+        return self._store.create_run(str(experiment_id), settings().user,
+                                      start_time or now_ms(), tags, run_name)
+
+    def get_run(self, run_id: str) -> Run:
+        return self._store.get_run(run_id)
+
+    def update_run(self, run_id: str, status: str | None = None,
+                   name: str | None = None) -> RunInfo:
+        self._store.update_run_info(run_id, status=status, run_name=name)
+        return self._store.get_run(run_id).info
+
+    def set_terminated(self, run_id: str, status: str | None = None,
+                       end_time: int | None = None) -> None:
+        self._store.update_run_info(run_id, status=status or RunStatus.FINISHED,
+                                    end_time=end_time or now_ms())
+
+    def delete_run(self, run_id: str) -> None:
+        self._store.set_run_lifecycle(run_id, deleted=True)
+
+    def restore_run(self, run_id: str) -> None:
+        self._store.set_run_lifecycle(run_id, deleted=False)
+
+    def search_runs(self, experiment_ids: Sequence[str], filter_string: str = "",
+                    run_view_type: int = ViewType.ACTIVE_ONLY, max_results: int = 1000,
+                    order_by: Sequence[str] | None = None,
+                    page_token: str | None = None) -> PagedList:
+        runs, token = self._store.search_runs([str(e) for e in experiment_ids], filter_string,
+                                              run_view_type, max_results, order_by, page_token)
+        return PagedList(runs, token)
+
+    # -- logging ------------------------------------------------------------------------
+    def log_metric(self, run_id: str, key: str, value: float, timestamp: int | None = None,
+                   step: int | None = None) -> None:
+        self.log_batch(run_id, metrics=[Metric(key, value, timestamp or now_ms(), step or 0)])
+
+    def log_param(self, run_id: str, key: str, value: Any) -> Any:
+        self.log_batch(run_id, params=[Param(key, str(value))])
+        return value
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        self.log_batch(run_id, tags=[RunTag(key, str(value))])
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self._store.delete_tag(run_id, key)
+
+    def log_batch(self, run_id: str, metrics: Sequence[Metric] = (),
+                  params: Sequence[Param] = (), tags: Sequence[RunTag] = ()) -> None:
+        """Log metrics, params and tags to a run in one transaction (MLflow's limits:
+        1000 metrics, 100 params and tags, 1000 entities in all)."""
+        if len(metrics) > MAX_METRICS_PER_BATCH or len(params) + len(tags) > \
+                MAX_PARAMS_TAGS_PER_BATCH * 2 or len(params) > MAX_PARAMS_TAGS_PER_BATCH or \
+                len(metrics) + len(params) + len(tags) > MAX_ENTITIES_PER_BATCH:
+            raise InvalidParameterError(
+                f"A log_batch call takes at most {MAX_METRICS_PER_BATCH} metrics, "
+                f"{MAX_PARAMS_TAGS_PER_BATCH} params and {MAX_PARAMS_TAGS_PER_BATCH} tags "
+                f"({MAX_ENTITIES_PER_BATCH} in all); got {len(metrics)}, {len(params)} and "
+                f"{len(tags)}. Split it into several calls.")
+        keys = [p.key for p in params]
+        if len(keys) != len(set(keys)):
+            raise InvalidParameterError("A log_batch call names the same param twice.")
+        self._store.log_batch(run_id, metrics, {p.key: p.value for p in params},
+                              {t.key: t.value for t in tags})
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        return self._store.get_metric_history(run_id, key)
+
+    # -- files ---------------------------------------------------------------------------
+    def log_artifact(self, run_id: str, local_path: str | Path,
+                     artifact_path: str | None = None) -> None:
+        store = self._store
+        for target, data in _files.local_file(local_path, artifact_path):
+            _files.log_bytes(store, run_id, target, data)
+
+    def log_artifacts(self, run_id: str, local_dir: str | Path,
+                      artifact_path: str | None = None) -> None:
+        store = self._store
+        for target, data in _files.local_dir(local_dir, artifact_path):
+            _files.log_bytes(store, run_id, target, data)
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        _files.log_bytes(self._store, run_id, artifact_file, text.encode("utf-8"))
+
+    def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> None:
+        self.log_text(run_id, _files.dict_text(dictionary, artifact_file), artifact_file)
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
+        return _files.list_files(self._store, run_id, path)
+
+    def download_artifacts(self, run_id: str, path: str, dst_path: str | None = None) -> str:
+        import tempfile
+
+        return _files.download(self._store, run_id, path,
+                               dst_path or tempfile.mkdtemp(prefix="flowtrack-artifacts-"))

@@ -1,0 +1,87 @@
+"""Checks on what users log (keys, values, names, batch sizes), with MLflow's limits
+and error wording, shared by the fluent API, the client and the server."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import posixpath
+import re
+from typing import Any
+
+from .errors import InvalidParameterError
+
+# MLflow allows 250-character keys; flowtrack stores a param or tag under the
+# property name "param:<key>" / "tag:<key>" in a 255-character column
+MAX_KEY_LENGTH = 248
+MAX_PARAM_VALUE_LENGTH = 6000
+MAX_TAG_VALUE_LENGTH = 8000
+MAX_METRICS_PER_BATCH = 1000
+MAX_PARAMS_TAGS_PER_BATCH = 100
+MAX_ENTITIES_PER_BATCH = 1000
+_KEY = re.compile(r"^[/\w.\- :]*$")
+
+
+def check_key(key: Any, what: str) -> str:
+    if not isinstance(key, str) or not key:
+        raise InvalidParameterError(f"A {what} key must be a non-empty string; got {key!r}.")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidParameterError(f"{what.capitalize()} key {key[:40]!r}... is {len(key)} "
+                                    f"characters long; the limit is {MAX_KEY_LENGTH}.")
+    if not _KEY.match(key):
+        raise InvalidParameterError(
+            f"Invalid {what} name {key!r}: names may only contain alphanumerics, underscores "
+            "(_), dashes (-), periods (.), spaces ( ), colons (:) and slashes (/).")
+    normalized = posixpath.normpath(key)
+    if normalized != key or normalized == "." or normalized.startswith(("..", "/")):
+        raise InvalidParameterError(f"Invalid {what} name {key!r}: it must be a normalized "
+                                    "path (no '..', no repeated or trailing '/').")
+    return key
+
+
+def check_param_value(key: str, value: Any) -> str:
+    text = str(value)
+    if len(text) > MAX_PARAM_VALUE_LENGTH:
+        raise InvalidParameterError(f"The value of param {key!r} is {len(text)} characters "
+                                    f"long; the limit is {MAX_PARAM_VALUE_LENGTH}.")
+    return text
+
+
+def check_tag_value(key: str, value: Any) -> str:
+    text = str(value)
+    if len(text) > MAX_TAG_VALUE_LENGTH:
+        raise InvalidParameterError(f"The value of tag {key!r} is {len(text)} characters "
+                                    f"long; the limit is {MAX_TAG_VALUE_LENGTH}.")
+    return text
+
+
+def check_metric_value(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Number):
+        raise InvalidParameterError(f"Metric {key!r} must be a number; got "
+                                    f"{type(value).__name__} {value!r}.")
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidParameterError(f"Metric {key!r} must be a real number; got "
+                                    f"{value!r}.") from None
+
+
+def check_int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise InvalidParameterError(f"{what} must be an integer; got {value!r}.")
+    return int(value)
+
+
+def is_nan(value: float) -> bool:
+    return math.isnan(value)
+
+
+def check_name(name: Any, what: str) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidParameterError(f"{what} must be a non-empty string; got {name!r}.")
+    if len(name) > 255 or "\x00" in name:
+        raise InvalidParameterError(f"{what} {name[:40]!r} must be at most 255 characters and "
+                                    "contain no NUL character.")
+    return name

@@ -1,0 +1,10 @@
+"""The tracking writes the flow runtime makes when it records a flow run, which is
+a tracking run too: metric points a step logged and the files it logged, each
+linked to the task (an execution) that logged it."""
+
+from __future__ import annotations
+
+from ._files import record_file
+from ._store import write_points
+
+__all__ = ["record_file", "write_points"]

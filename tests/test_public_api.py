@@ -11,7 +11,8 @@ import types
 import pytest
 
 PACKAGES = ["flowtrack", "flowtrack.flow", "flowtrack.store", "flowtrack.lineage",
-            "flowtrack.runtime", "flowtrack.client", "flowtrack.cli", "flowtrack.tracking"]
+            "flowtrack.runtime", "flowtrack.client", "flowtrack.cli", "flowtrack.tracking",
+            "flowtrack.sklearn", "flowtrack.pyfunc"]
 
 METAFLOW_NAMES = {
     "FlowSpec", "step", "Parameter", "JSONType", "IncludeFile", "current", "retry", "catch",

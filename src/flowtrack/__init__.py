@@ -38,8 +38,8 @@ _TRACKING_NAMES = {
     "get_artifact_uri", "get_experiment", "get_experiment_by_name", "get_run",
     "get_tracking_uri", "last_active_run", "log_artifact", "log_artifacts", "log_dict",
     "log_figure", "log_metric", "log_metrics", "log_param", "log_params", "log_text",
-    "search_experiments", "search_runs", "set_experiment", "set_tag", "set_tags",
-    "set_tracking_uri", "start_run", "TrackingClient",
+    "register_model", "search_experiments", "search_runs", "set_experiment", "set_tag",
+    "set_tags", "set_tracking_uri", "start_run", "TrackingClient",
 }
 
 __all__ = [
@@ -82,6 +82,7 @@ __all__ = [
     "log_params",
     "log_text",
     "namespace",
+    "register_model",
     "resources",
     "retry",
     "search_experiments",

@@ -113,9 +113,10 @@ class TaskTracking:
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     files: list[tuple[str, str, int]] = field(default_factory=list)  # path, digest, size
+    models: list[tuple[str, str]] = field(default_factory=list)  # path, flavor
 
     def __bool__(self) -> bool:
-        return bool(self.points or self.params or self.tags or self.files)
+        return bool(self.points or self.params or self.tags or self.files or self.models)
 
 
 @dataclass

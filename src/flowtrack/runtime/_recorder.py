@@ -45,7 +45,7 @@ from ..lineage import (
     TypeKind,
 )
 from ..store import BlobStore
-from ..tracking.recording import record_file, write_points
+from ..tracking.recording import insert_model_artifact, record_file, write_points
 from ._executor import Attempt
 from ._model import ArtifactRef, ErrorInfo, Frame, Manifest, TaskTracking
 
@@ -229,6 +229,8 @@ class RunRecorder:
         for path, digest, size in logged.files:
             record_file(s, self.file_type, run, self.tracking_run_id, path, digest, size,
                         exec_id)
+        for path, flavor in logged.models:
+            insert_model_artifact(s, run, self.tracking_run_id, path, flavor, exec_id)
 
     def _finish_update(self, f: FinishedTask, namespace: dict[str, ArtifactRef]) -> ExecutionUpdate:
         props: dict[str, Any] = {"state": "completed" if f.ok else "failed",

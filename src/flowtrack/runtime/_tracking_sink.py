@@ -32,5 +32,8 @@ class TaskTrackingSink:
         self.logged.files = [f for f in self.logged.files if f[0] != path]
         self.logged.files.append((path, digest, len(data)))
 
+    def add_model(self, path: str, flavor: str) -> None:
+        self.logged.models.append((path, flavor))
+
     def flush(self) -> None:
         """Nothing to write: the manifest carries everything back."""

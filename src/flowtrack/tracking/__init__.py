@@ -47,6 +47,7 @@ from ._fluent import (
     log_param,
     log_params,
     log_text,
+    register_model,
     search_experiments,
     search_runs,
     set_experiment,
@@ -55,7 +56,10 @@ from ._fluent import (
     set_tracking_uri,
     start_run,
 )
+from ._models import ModelInfo
+from ._registry import ModelVersion, RegisteredModel
 from ._search_parser import SearchSyntaxError
+from ._signature import ColSpec, ModelSignature, Schema, infer_signature
 from .errors import (
     InvalidParameterError,
     InvalidStateError,
@@ -71,13 +75,14 @@ FLUENT_NAMES = (
     "get_artifact_uri", "get_experiment", "get_experiment_by_name", "get_run",
     "get_tracking_uri", "last_active_run", "log_artifact", "log_artifacts", "log_dict",
     "log_figure", "log_metric", "log_metrics", "log_param", "log_params", "log_text",
-    "search_experiments", "search_runs", "set_experiment", "set_tag", "set_tags",
-    "set_tracking_uri", "start_run", "TrackingClient",
+    "register_model", "search_experiments", "search_runs", "set_experiment", "set_tag",
+    "set_tags", "set_tracking_uri", "start_run", "TrackingClient",
 )
 
 __all__ = [
     "FLUENT_NAMES",
     "ActiveRun",
+    "ColSpec",
     "Dataset",
     "DatasetInput",
     "Experiment",
@@ -88,8 +93,12 @@ __all__ = [
     "LifecycleStage",
     "Metric",
     "MlflowException",
+    "ModelInfo",
+    "ModelSignature",
+    "ModelVersion",
     "PagedList",
     "Param",
+    "RegisteredModel",
     "ResourceAlreadyExistsError",
     "ResourceDoesNotExistError",
     "Run",
@@ -98,6 +107,7 @@ __all__ = [
     "RunInputs",
     "RunStatus",
     "RunTag",
+    "Schema",
     "SearchSyntaxError",
     "TrackingClient",
     "TrackingError",
@@ -112,6 +122,7 @@ __all__ = [
     "get_experiment_by_name",
     "get_run",
     "get_tracking_uri",
+    "infer_signature",
     "last_active_run",
     "log_artifact",
     "log_artifacts",
@@ -122,6 +133,7 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "register_model",
     "search_experiments",
     "search_runs",
     "set_experiment",

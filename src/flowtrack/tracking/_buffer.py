@@ -88,9 +88,15 @@ class LogBuffer:
             tags: dict[int, dict[str, str]] = defaultdict(dict)
             for kind, run_pk, key, value in properties:
                 (params if kind == "param" else tags)[run_pk][key] = value
+            failure: BaseException | None = None
             for run_pk in {*by_run, *params, *tags}:
-                self.store.write_batch(run_pk, by_run.get(run_pk, []), params.get(run_pk, {}),
-                                       tags.get(run_pk, {}))
+                try:  # one run's failure must not drop the other runs' writes
+                    self.store.write_batch(run_pk, by_run.get(run_pk, []),
+                                           params.get(run_pk, {}), tags.get(run_pk, {}))
+                except BaseException as exc:  # noqa: BLE001 - re-raised after the loop
+                    failure = failure or exc
+            if failure is not None:
+                raise failure
 
 
 def _take(queue: deque[_Item]) -> list[_Item]:

@@ -85,7 +85,8 @@ class TrackingClient:
     def create_run(self, experiment_id: str, start_time: int | None = None,
                    tags: dict[str, Any] | None = None, run_name: str | None = None) -> Run:
         return self._store.create_run(str(experiment_id), settings().user,
-                                      start_time or now_ms(), tags, run_name)
+                                      now_ms() if start_time is None else start_time, tags,
+                                      run_name)
 
     def get_run(self, run_id: str) -> Run:
         return self._store.get_run(run_id)
@@ -98,7 +99,7 @@ class TrackingClient:
     def set_terminated(self, run_id: str, status: str | None = None,
                        end_time: int | None = None) -> None:
         self._store.update_run_info(run_id, status=status or RunStatus.FINISHED,
-                                    end_time=end_time or now_ms())
+                                    end_time=now_ms() if end_time is None else end_time)
 
     def delete_run(self, run_id: str) -> None:
         self._store.set_run_lifecycle(run_id, deleted=True)
@@ -117,7 +118,9 @@ class TrackingClient:
     # -- logging ------------------------------------------------------------------------
     def log_metric(self, run_id: str, key: str, value: float, timestamp: int | None = None,
                    step: int | None = None) -> None:
-        self.log_batch(run_id, metrics=[Metric(key, value, timestamp or now_ms(), step or 0)])
+        self.log_batch(run_id, metrics=[Metric(key, value,
+                                               now_ms() if timestamp is None else timestamp,
+                                               step or 0)])
 
     def log_param(self, run_id: str, key: str, value: Any) -> Any:
         self.log_batch(run_id, params=[Param(key, str(value))])
@@ -133,9 +136,9 @@ class TrackingClient:
                   params: Sequence[Param] = (), tags: Sequence[RunTag] = ()) -> None:
         """Log metrics, params and tags to a run in one transaction (MLflow's limits:
         1000 metrics, 100 params and tags, 1000 entities in all)."""
-        if len(metrics) > MAX_METRICS_PER_BATCH or len(params) + len(tags) > \
-                MAX_PARAMS_TAGS_PER_BATCH * 2 or len(params) > MAX_PARAMS_TAGS_PER_BATCH or \
-                len(metrics) + len(params) + len(tags) > MAX_ENTITIES_PER_BATCH:
+        if len(metrics) > MAX_METRICS_PER_BATCH or len(params) > MAX_PARAMS_TAGS_PER_BATCH \
+                or len(tags) > MAX_PARAMS_TAGS_PER_BATCH \
+                or len(metrics) + len(params) + len(tags) > MAX_ENTITIES_PER_BATCH:
             raise InvalidParameterError(
                 f"A log_batch call takes at most {MAX_METRICS_PER_BATCH} metrics, "
                 f"{MAX_PARAMS_TAGS_PER_BATCH} params and {MAX_PARAMS_TAGS_PER_BATCH} tags "
@@ -177,3 +180,57 @@ class TrackingClient:
 
         return _files.download(self._store, run_id, path,
                                dst_path or tempfile.mkdtemp(prefix="flowtrack-artifacts-"))
+
+    # -- model registry ------------------------------------------------------------------
+    @property
+    def _registry(self) -> Any:
+        from ._registry import Registry
+
+        return Registry(self._store)
+
+    def create_registered_model(self, name: str, tags: dict[str, Any] | None = None,
+                                description: str | None = None) -> Any:
+        return self._registry.create_registered_model(name, tags, description)
+
+    def get_registered_model(self, name: str) -> Any:
+        return self._registry.get_registered_model(name)
+
+    def search_registered_models(self, filter_string: str | None = None,
+                                 max_results: int = 100) -> list[Any]:
+        return PagedList(self._registry.search_registered_models(filter_string, max_results),
+                         None)
+
+    def update_registered_model(self, name: str, description: str) -> Any:
+        return self._registry.update_registered_model(name, description)
+
+    def set_registered_model_tag(self, name: str, key: str, value: Any) -> None:
+        self._registry.set_model_tag(name, key, value)
+
+    def create_model_version(self, name: str, source: str, run_id: str | None = None,
+                             tags: dict[str, Any] | None = None,
+                             description: str | None = None) -> Any:
+        return self._registry.create_model_version(name, source, run_id, tags, description)
+
+    def get_model_version(self, name: str, version: str | int) -> Any:
+        return self._registry.get_model_version(name, version)
+
+    def update_model_version(self, name: str, version: str | int, description: str) -> Any:
+        return self._registry.update_model_version(name, version, description)
+
+    def set_model_version_tag(self, name: str, version: str | int, key: str,
+                              value: Any) -> None:
+        self._registry.set_version_tag(name, version, key, value)
+
+    def search_model_versions(self, filter_string: str | None = None,
+                              max_results: int = 10_000) -> list[Any]:
+        return PagedList(self._registry.search_model_versions(filter_string, max_results),
+                         None)
+
+    def set_registered_model_alias(self, name: str, alias: str, version: str | int) -> None:
+        self._registry.set_alias(name, alias, version)
+
+    def delete_registered_model_alias(self, name: str, alias: str) -> None:
+        self._registry.delete_alias(name, alias)
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> Any:
+        return self._registry.get_version_by_alias(name, alias)

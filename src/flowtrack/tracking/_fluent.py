@@ -10,6 +10,7 @@ with the configured blob store.
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import threading
@@ -231,6 +232,15 @@ def end_run(status: str = RunStatus.FINISHED) -> None:
         handle.store.update_run_info(handle.run.info.run_id, status=status, end_time=now_ms())
 
 
+@atexit.register
+def _end_runs_at_exit() -> None:
+    """Like MLflow: runs still active when the interpreter exits end as FINISHED
+    (registered after the log writer's exit hook, so it runs before it)."""
+    stack = _stack()
+    while stack:
+        end_run(RunStatus.FINISHED)
+
+
 def active_run() -> ActiveRun | None:
     """The active run; inside a flow's step, the flow run."""
     stack = _stack()
@@ -440,3 +450,11 @@ def search_runs(experiment_ids: Sequence[str] | None = None, filter_string: str 
     from ._frames import runs_to_frame
 
     return runs_to_frame(runs)
+
+
+# -- registry ----------------------------------------------------------------------------------
+def register_model(model_uri: str, name: str, tags: dict[str, Any] | None = None) -> Any:
+    """Register the model at ``model_uri`` as a new version of ``name``."""
+    from ._registry import Registry
+
+    return Registry(_store()).create_model_version(name, str(model_uri), tags=tags)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, case, exists, func, not_, or_, select, true
@@ -40,7 +41,8 @@ _ATTRIBUTE_PROPERTIES = {
 
 def search_run_nodes(s: LineageSession, run_type: int, experiment_pks: Sequence[int],
                      filter_string: str, view_type: int, max_results: int,
-                     order_by: Sequence[str] | None, page_token: str | None
+                     order_by: Sequence[str] | None, page_token: str | None,
+                     default_experiment_pk: int | None = None
                      ) -> tuple[list[Node], str | None]:
     """One page of Run contexts matching the search, and the next page's token."""
     if isinstance(max_results, bool) or not isinstance(max_results, int) \
@@ -53,7 +55,7 @@ def search_run_nodes(s: LineageSession, run_type: int, experiment_pks: Sequence[
                         _lifecycle(view_type)]
     tree = parse_filter(filter_string or "")
     if tree is not None:
-        where.append(_compile(tree, s.conn.dialect.name))
+        where.append(_compile(tree, _Target(s.conn.dialect.name, default_experiment_pk)))
     offset = _offset(page_token)
     ordering = _ordering(parse_order_by(list(order_by or [])))
     found = s.nodes("context", *where, order_by=ordering, limit=max_results + 1, offset=offset)
@@ -62,26 +64,35 @@ def search_run_nodes(s: LineageSession, run_type: int, experiment_pks: Sequence[
 
 
 # -- filters -------------------------------------------------------------------------------
-def _compile(node: FilterNode, dialect: str) -> ColumnElement[bool]:
+@dataclass(frozen=True)
+class _Target:
+    """What compiling depends on besides the filter."""
+
+    dialect: str
+    default_experiment_pk: int | None  # the context id behind experiment id "0"
+
+
+def _compile(node: FilterNode, target: _Target) -> ColumnElement[bool]:
     if isinstance(node, And):
-        return and_(*(_compile(p, dialect) for p in node.parts))
+        return and_(*(_compile(p, target) for p in node.parts))
     if isinstance(node, Or):
-        return or_(*(_compile(p, dialect) for p in node.parts))
+        return or_(*(_compile(p, target) for p in node.parts))
     if isinstance(node, Not):
-        return not_(_compile(node.part, dialect))
-    return _comparison(node, dialect)
+        return not_(_compile(node.part, target))
+    return _comparison(node, target)
 
 
-def _comparison(c: Comparison, dialect: str) -> ColumnElement[bool]:
+def _comparison(c: Comparison, target: _Target) -> ColumnElement[bool]:
     if c.entity == "attributes" and c.key == "lifecycle_stage":
-        return _lifecycle_comparison(c)
+        stage = case((_deleted(), "deleted"), else_="active")
+        return _apply(stage, c.op, c.value, target.dialect)
     if c.entity == "attributes" and c.key == "experiment_id":
-        return _experiment_comparison(c)
+        return _experiment_comparison(c, target)
     if c.entity == "datasets":
         raise InvalidParameterError(
             f"Filtering on datasets ({c.entity}.{c.key}) is not supported yet; filter on "
             "metrics, params, tags or attributes.")
-    return _apply(_value_of(c.entity, c.key), c.op, c.value, dialect)
+    return _apply(_value_of(c.entity, c.key), c.op, c.value, target.dialect)
 
 
 def _value_of(entity: str, key: str) -> Any:
@@ -118,8 +129,8 @@ def _apply(expr: Any, op: str, value: Any, dialect: str) -> ColumnElement[bool]:
         return expr.is_not(None)
     if op == "IN":
         return expr.in_(list(value))
-    if op == "NOT IN":
-        return and_(expr.is_not(None), expr.not_in(list(value)))
+    if op == "NOT IN":  # NULL (no value) for a run without it, so NOT keeps excluding it
+        return expr.not_in(list(value))  # type: ignore[no-any-return]
     if op == "LIKE":
         return _like(expr, value, dialect, case_sensitive=True)
     if op == "ILIKE":
@@ -134,8 +145,11 @@ def _like(expr: Any, pattern: str, dialect: str, case_sensitive: bool) -> Column
     wildcards and a backslash is an ordinary character."""
     if dialect == "sqlite":
         if case_sensitive:  # SQLite's LIKE ignores case; GLOB does not
-            return expr.op("GLOB")(_like_to_glob(pattern))  # type: ignore[no-any-return]
-        return func.lower(expr).like(func.lower(pattern))  # type: ignore[no-any-return]
+            return expr.op("GLOB", is_comparison=True)(  # type: ignore[no-any-return]
+                _like_to_glob(pattern))
+        # unicode_lower: see lineage/_db.py (SQLite's own lower() folds ASCII only)
+        return func.unicode_lower(expr).op("GLOB", is_comparison=True)(  # type: ignore[no-any-return]
+            _like_to_glob(pattern.lower()))
     literal_backslashes = pattern.replace("\\", "\\\\")  # PostgreSQL's default LIKE escape
     if case_sensitive:
         return expr.like(literal_backslashes)  # type: ignore[no-any-return]
@@ -165,12 +179,7 @@ def _lifecycle(view_type: int) -> Any:
     return true()  # every run
 
 
-def _lifecycle_comparison(c: Comparison) -> ColumnElement[bool]:
-    stage = case((_deleted(), "deleted"), else_="active")
-    return _apply(stage, c.op, c.value, "")
-
-
-def _experiment_comparison(c: Comparison) -> ColumnElement[bool]:
+def _experiment_comparison(c: Comparison, target: _Target) -> ColumnElement[bool]:
     experiment = (select(parents.c.parent_context_id).where(parents.c.context_id == contexts.c.id)
                   .limit(1).scalar_subquery())
     values = c.value if isinstance(c.value, tuple) else (c.value,)
@@ -179,7 +188,9 @@ def _experiment_comparison(c: Comparison) -> ColumnElement[bool]:
                                     f"'3'; got {c.value!r}.")
     if c.op not in ("=", "!=", "IN", "NOT IN"):
         raise InvalidParameterError("attributes.experiment_id supports =, !=, IN and NOT IN.")
-    numbers = tuple(int(v) for v in values)  # type: ignore[arg-type]
+    default = target.default_experiment_pk
+    numbers = tuple(default if v == "0" and default is not None else int(v)  # type: ignore[arg-type]
+                    for v in values)
     return _apply(experiment, c.op, numbers if c.op in ("IN", "NOT IN") else numbers[0], "")
 
 

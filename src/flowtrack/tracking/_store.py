@@ -343,14 +343,22 @@ class TrackingStore:
                     tags: dict[str, str]) -> None:
         """Write already-checked points, params and tags of one run (the buffered path)
         in one transaction."""
+        conflict = None
         with self.write() as s:
-            if params:
-                [node] = s.nodes_by_ids("context", [run_pk])
-                self._write_params(s, node, params)
+            [node] = s.nodes_by_ids("context", [run_pk])
+            self._check_active(node)
             if tags:
                 s.set_properties("context", run_pk,
                                  custom={TAG_PREFIX + k: v for k, v in tags.items()})
             write_points(s, run_pk, points)
+            try:
+                self._write_params(s, node, params)
+            except InvalidParameterError as exc:  # keep the points and tags; report after
+                conflict = exc
+                self._write_params(s, node, {k: v for k, v in params.items()
+                                             if PARAM_PREFIX + k not in node.custom_properties})
+        if conflict is not None:
+            raise conflict
 
     def _write_params(self, s: LineageSession, node: Node, params: dict[str, str]) -> None:
         if not params:
@@ -435,8 +443,10 @@ class TrackingStore:
             if t is None or t.run < 0:
                 return [], None
             experiments = [self._experiment_node(e).id for e in experiment_ids]
+            default = s.node_by_name("context", t.experiment, DEFAULT_EXPERIMENT_NAME)
             nodes, token = search_run_nodes(s, t.run, experiments, filter_string,
-                                            run_view_type, max_results, order_by, page_token)
+                                            run_view_type, max_results, order_by, page_token,
+                                            None if default is None else default.id)
             return self.runs_from_nodes(s, nodes), token
 
 

@@ -1,0 +1,318 @@
+"""The model registry in the lineage graph: a registered model is a
+``RegisteredModel`` context (description, tags and aliases as custom properties), each
+version a ``ModelVersion`` context under it, with the version's Model artifact
+attributed to it, so a version's lineage leads to the run, the task, the data and
+the code that made it. Versions number from 1 per model; aliases (``champion``)
+point at one version each.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from .._config import settings
+from ..lineage import (
+    ArtifactState,
+    LineageSession,
+    Node,
+    PropertyType,
+    TypeKind,
+    artifacts,
+    attributions,
+    contexts,
+)
+from ._store import TAG_PREFIX, TrackingStore
+from ._validation import check_key, check_name, check_tag_value
+from .errors import (
+    InvalidParameterError,
+    ResourceAlreadyExistsError,
+    ResourceDoesNotExistError,
+)
+
+MODEL_TYPE = "RegisteredModel"
+VERSION_TYPE = "ModelVersion"
+_S, _I = PropertyType.STRING, PropertyType.INT
+VERSION_PROPERTIES = {"name": _S, "version": _I, "source": _S, "run_id": _S, "status": _S,
+                      "user": _S}
+ALIAS_PREFIX = "alias:"
+_ALIAS = re.compile(r"^[A-Za-z_][\w-]{0,254}$")
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    name: str
+    version: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    description: str
+    user_id: str
+    source: str
+    run_id: str
+    status: str = "READY"
+    current_stage: str = "None"
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+    run_link: str = ""
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    name: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    description: str
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+    latest_versions: list[ModelVersion] = field(default_factory=list)
+
+
+class Registry:
+    """Registered models and their versions in one tracking store."""
+
+    def __init__(self, store: TrackingStore) -> None:
+        self.store = store
+
+    def _types(self, s: LineageSession) -> tuple[int, int]:
+        return (s.type_id(TypeKind.CONTEXT, MODEL_TYPE),
+                s.type_id(TypeKind.CONTEXT, VERSION_TYPE, VERSION_PROPERTIES))
+
+    # -- registered models --------------------------------------------------------------
+    def create_registered_model(self, name: str, tags: dict[str, Any] | None = None,
+                                description: str | None = None) -> RegisteredModel:
+        check_name(name, "A registered model name")
+        with self.store.write() as s:
+            model_type, _ = self._types(s)
+            if s.node_by_name("context", model_type, name) is not None:
+                raise ResourceAlreadyExistsError(f"Registered model {name!r} already exists; "
+                                                 "register a new version of it instead.")
+            s.get_or_create_context(model_type, name, custom=_custom(tags, description))
+        return self.get_registered_model(name)
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        with self.store.write() as s:
+            node = self._model_node(s, name)
+            versions = self._versions(s, node)
+        return _registered(node, versions)
+
+    def search_registered_models(self, filter_string: str | None = None,
+                                 max_results: int = 100) -> list[RegisteredModel]:
+        pattern = _name_filter(filter_string)
+        with self.store.write() as s:
+            model_type, _ = self._types(s)
+            nodes = s.nodes("context", contexts.c.type_id == model_type,
+                            order_by=contexts.c.name)
+            found = [_registered(n, self._versions(s, n)) for n in nodes
+                     if pattern is None or pattern.fullmatch(n.name or "")]
+        return found[:max_results]
+
+    def set_alias(self, name: str, alias: str, version: str | int) -> None:
+        if not isinstance(alias, str) or not _ALIAS.match(alias) or alias.lower() == "latest":
+            raise InvalidParameterError(f"Invalid alias {alias!r}: use letters, digits, '_' and "
+                                        "'-', starting with a letter ('latest' is reserved).")
+        with self.store.write() as s:
+            node = self._model_node(s, name)
+            self._version_node(s, node, str(version))  # it must exist
+            s.set_properties("context", node.id, custom={ALIAS_PREFIX + alias: str(version)})
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        with self.store.write() as s:
+            node = self._model_node(s, name)
+            s.delete_properties("context", node.id, [ALIAS_PREFIX + alias])
+
+    def set_model_tag(self, name: str, key: str, value: Any) -> None:
+        with self.store.write() as s:
+            node = self._model_node(s, name)
+            s.set_properties("context", node.id, custom={
+                TAG_PREFIX + check_key(key, "tag"): check_tag_value(key, value)})
+
+    def update_registered_model(self, name: str, description: str) -> RegisteredModel:
+        with self.store.write() as s:
+            node = self._model_node(s, name)
+            s.set_properties("context", node.id, custom={"description": str(description)})
+        return self.get_registered_model(name)
+
+    # -- versions -------------------------------------------------------------------------
+    def create_model_version(self, name: str, source: str, run_id: str | None = None,
+                             tags: dict[str, Any] | None = None,
+                             description: str | None = None) -> ModelVersion:
+        """A new version of ``name`` (created if new) for the model at ``source``."""
+        if not isinstance(source, str) or not source:
+            raise InvalidParameterError("A model version needs a source, e.g. "
+                                        "runs:/<run_id>/model.")
+        if source.startswith("runs:/") and not run_id:
+            run_id = source[len("runs:/"):].split("/", 1)[0]
+        for _ in range(5):  # a concurrent registration may take the same number
+            with self.store.write() as s:
+                model_type, version_type = self._types(s)
+                model, _ = s.get_or_create_context(model_type, name)
+                number = 1 + max((int(v.properties["version"]) for v in
+                                  s.child_contexts(model, contexts.c.type_id == version_type)),
+                                 default=0)
+                props = {"name": name, "version": number, "source": source,
+                         "run_id": run_id or "", "status": "READY", "user": settings().user}
+                version, created = s.get_or_create_context(
+                    version_type, f"{name}/{number}", props, _custom(tags, description),
+                    parent_ids=[model])
+                if not created:
+                    continue
+                model_artifact = _model_artifact(s, source)
+                if model_artifact is not None:
+                    s.conn.execute(attributions.insert().values(context_id=version,
+                                                                artifact_id=model_artifact))
+            return self.get_model_version(name, number)
+        raise ResourceAlreadyExistsError(f"Could not allocate a version number for {name!r}; "
+                                         "retry the registration.")
+
+    def get_model_version(self, name: str, version: str | int) -> ModelVersion:
+        with self.store.write() as s:
+            model = self._model_node(s, name)
+            return _version(self._version_node(s, model, str(version)), model)
+
+    def get_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        with self.store.write() as s:
+            model = self._model_node(s, name)
+            version = model.custom_properties.get(ALIAS_PREFIX + alias)
+            if version is None:
+                raise ResourceDoesNotExistError(
+                    f"Registered model {name!r} has no alias {alias!r} (aliases: "
+                    f"{', '.join(_aliases(model)) or 'none'}).")
+            return _version(self._version_node(s, model, version), model)
+
+    def latest_version(self, name: str) -> ModelVersion:
+        with self.store.write() as s:
+            model = self._model_node(s, name)
+            versions = self._versions(s, model)
+        if not versions:
+            raise ResourceDoesNotExistError(f"Registered model {name!r} has no versions.")
+        return versions[-1]
+
+    def search_model_versions(self, filter_string: str | None = None,
+                              max_results: int = 10_000) -> list[ModelVersion]:
+        wanted = _version_filter(filter_string)
+        with self.store.write() as s:
+            model_type, _ = self._types(s)
+            models = s.nodes("context", contexts.c.type_id == model_type)
+            found = [v for m in models for v in self._versions(s, m)]
+        return [v for v in found if all(getattr(v, k) == val for k, val in wanted.items())
+                ][:max_results]
+
+    def set_version_tag(self, name: str, version: str | int, key: str, value: Any) -> None:
+        with self.store.write() as s:
+            node = self._version_node(s, self._model_node(s, name), str(version))
+            s.set_properties("context", node.id, custom={
+                TAG_PREFIX + check_key(key, "tag"): check_tag_value(key, value)})
+
+    def update_model_version(self, name: str, version: str | int,
+                             description: str) -> ModelVersion:
+        with self.store.write() as s:
+            node = self._version_node(s, self._model_node(s, name), str(version))
+            s.set_properties("context", node.id, custom={"description": str(description)})
+        return self.get_model_version(name, version)
+
+    # -- lookups --------------------------------------------------------------------------
+    def _model_node(self, s: LineageSession, name: str) -> Node:
+        model_type, _ = self._types(s)
+        node = s.node_by_name("context", model_type, name)
+        if node is None:
+            raise ResourceDoesNotExistError(f"Registered Model with name={name} not found. "
+                                            "List them with search_registered_models().")
+        return node
+
+    def _version_node(self, s: LineageSession, model: Node, version: str) -> Node:
+        _, version_type = self._types(s)
+        node = s.node_by_name("context", version_type, f"{model.name}/{version}")
+        if node is None:
+            raise ResourceDoesNotExistError(
+                f"Model Version (name={model.name}, version={version}) not found.")
+        return node
+
+    def _versions(self, s: LineageSession, model: Node) -> list[ModelVersion]:
+        _, version_type = self._types(s)
+        nodes = s.child_contexts(model.id, contexts.c.type_id == version_type)
+        nodes.sort(key=lambda n: int(n.properties["version"]))
+        return [_version(n, model) for n in nodes]
+
+
+def _model_artifact(s: LineageSession, source: str) -> int | None:
+    """The newest Model artifact logged at a ``runs:/`` source, if any."""
+    if not source.startswith("runs:/"):
+        return None
+    found = s.conn.execute(select(artifacts.c.id).where(
+        artifacts.c.uri == source.rstrip("/"), artifacts.c.state == int(ArtifactState.LIVE))
+        .order_by(artifacts.c.id.desc()).limit(1)).scalar()
+    return None if found is None else int(found)
+
+
+def _custom(tags: dict[str, Any] | None, description: str | None) -> dict[str, Any]:
+    custom: dict[str, Any] = {TAG_PREFIX + check_key(k, "tag"): check_tag_value(k, v)
+                              for k, v in (tags or {}).items()}
+    if description:
+        custom["description"] = str(description)
+    return custom
+
+
+def _aliases(model: Node) -> dict[str, str]:
+    return {k[len(ALIAS_PREFIX):]: str(v) for k, v in model.custom_properties.items()
+            if k.startswith(ALIAS_PREFIX)}
+
+
+def _tags(node: Node) -> dict[str, str]:
+    return {k[len(TAG_PREFIX):]: str(v) for k, v in node.custom_properties.items()
+            if k.startswith(TAG_PREFIX)}
+
+
+def _version(node: Node, model: Node) -> ModelVersion:
+    p = node.properties
+    number = str(p["version"])
+    return ModelVersion(
+        name=model.name or "", version=number, creation_timestamp=node.create_time_since_epoch,
+        last_updated_timestamp=node.last_update_time_since_epoch,
+        description=node.custom_properties.get("description", ""), user_id=p.get("user", ""),
+        source=p.get("source", ""), run_id=p.get("run_id", ""), status=p.get("status", "READY"),
+        tags=_tags(node), aliases=sorted(a for a, v in _aliases(model).items() if v == number))
+
+
+def _registered(node: Node, versions: list[ModelVersion]) -> RegisteredModel:
+    return RegisteredModel(
+        name=node.name or "", creation_timestamp=node.create_time_since_epoch,
+        last_updated_timestamp=max([node.last_update_time_since_epoch]
+                                   + [v.last_updated_timestamp for v in versions]),
+        description=node.custom_properties.get("description", ""), tags=_tags(node),
+        aliases=_aliases(node), latest_versions=versions[-1:])
+
+
+def _name_filter(filter_string: str | None) -> re.Pattern[str] | None:
+    """``name = 'x'`` or ``name LIKE 'x%'`` (ILIKE too) as a regular expression."""
+    if not filter_string or not filter_string.strip():
+        return None
+    match = re.fullmatch(r"\s*name\s*(=|I?LIKE)\s*'((?:[^']|'')*)'\s*", filter_string,
+                         re.IGNORECASE)
+    if match is None:
+        raise InvalidParameterError(f"Invalid registered model filter {filter_string!r}: use "
+                                    "\"name = 'x'\" or \"name LIKE 'x%'\".")
+    op, value = match[1].upper(), match[2].replace("''", "'")
+    if op == "=":
+        return re.compile(re.escape(value))
+    regex = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in value)
+    return re.compile(regex, re.IGNORECASE if op == "ILIKE" else 0)
+
+
+def _version_filter(filter_string: str | None) -> dict[str, str]:
+    """``name = 'x'``, ``run_id = '...'`` or ``source = '...'``, joined by AND."""
+    wanted: dict[str, str] = {}
+    if not filter_string or not filter_string.strip():
+        return wanted
+    for part in re.split(r"\s+AND\s+", filter_string.strip(), flags=re.IGNORECASE):
+        match = re.fullmatch(r"\s*(name|run_id|source|version)\s*=\s*'((?:[^']|'')*)'\s*",
+                             part, re.IGNORECASE)
+        if match is None:
+            raise InvalidParameterError(
+                f"Invalid model version filter clause {part!r}: use name = '...', run_id = "
+                "'...', source = '...' or version = '...', joined by AND.")
+        wanted[match[1].lower()] = match[2].replace("''", "'")
+    return wanted
+

@@ -12,7 +12,7 @@ import pytest
 
 PACKAGES = ["flowtrack", "flowtrack.flow", "flowtrack.store", "flowtrack.lineage",
             "flowtrack.runtime", "flowtrack.client", "flowtrack.cli", "flowtrack.tracking",
-            "flowtrack.sklearn", "flowtrack.pyfunc"]
+            "flowtrack.sklearn", "flowtrack.pyfunc", "flowtrack.data"]
 
 METAFLOW_NAMES = {
     "FlowSpec", "step", "Parameter", "JSONType", "IncludeFile", "current", "retry", "catch",

@@ -37,7 +37,7 @@ _TRACKING_NAMES = {
     "active_run", "create_experiment", "delete_run", "delete_tag", "end_run",
     "get_artifact_uri", "get_experiment", "get_experiment_by_name", "get_run",
     "get_tracking_uri", "last_active_run", "log_artifact", "log_artifacts", "log_dict",
-    "log_figure", "log_metric", "log_metrics", "log_param", "log_params", "log_text",
+    "log_figure", "log_input", "log_metric", "log_metrics", "log_param", "log_params", "log_text",
     "register_model", "search_experiments", "search_runs", "set_experiment", "set_tag",
     "set_tags", "set_tracking_uri", "start_run", "TrackingClient",
 }
@@ -76,6 +76,7 @@ __all__ = [
     "log_artifacts",
     "log_dict",
     "log_figure",
+    "log_input",
     "log_metric",
     "log_metrics",
     "log_param",

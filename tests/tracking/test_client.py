@@ -413,6 +413,16 @@ def test_log_metric_keeps_a_zero_timestamp(client: TrackingClient, run_id: str) 
     assert (point.timestamp, point.step) == (0, 3)
 
 
+def test_out_of_range_step_and_timestamp_are_invalid_parameters(client: TrackingClient,
+                                                                run_id: str) -> None:
+    for step, timestamp in ((2**63, 1), (-(2**63) - 1, 1), (0, 2**63)):
+        with pytest.raises(InvalidParameterError):
+            client.log_metric(run_id, "m", 1.0, timestamp=timestamp, step=step)
+    client.log_metric(run_id, "m", 1.0, timestamp=2**63 - 1, step=-(2**63))  # the limits
+    [point] = client.get_metric_history(run_id, "m")
+    assert (point.step, point.timestamp) == (-(2**63), 2**63 - 1)
+
+
 def test_log_batch(client: TrackingClient, run_id: str) -> None:
     metrics = [Metric("loss", 1.0 / (s + 1), 1000 + s, s) for s in range(10)]
     metrics.append(Metric("acc", 0.9, 5, 0))
@@ -532,3 +542,16 @@ def test_files_of_two_runs_with_the_same_content(client: TrackingClient, run_id:
         "same bytes"
     assert Path(client.download_artifacts(run_id, "a.txt", str(tmp_path))).read_text() == \
         "changed"
+
+
+@pytest.mark.parametrize("first, second", [("dir", "dir/a.txt"), ("dir/a.txt", "dir")])
+def test_a_path_is_a_file_or_a_directory_not_both(client: TrackingClient, run_id: str,
+                                                   tmp_path: Path, first: str,
+                                                   second: str) -> None:
+    client.log_text(run_id, "first", first)
+    with pytest.raises(InvalidParameterError):
+        client.log_text(run_id, "second", second)
+    [info] = client.list_artifacts(run_id)
+    assert info.path == "dir" and info.is_dir == (first != "dir")
+    out = Path(client.download_artifacts(run_id, "", str(tmp_path / "out")))
+    assert (out / first).read_text() == "first"

@@ -209,6 +209,48 @@ def test_a_late_param_conflict_is_reported_by_the_next_read(client: TrackingClie
     assert ft.get_run(run.info.run_id).data.params == {"p": "1"}
 
 
+def test_a_background_failure_is_reported_by_the_flush_that_follows_it(
+        client: TrackingClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The background writer fails a write; a flush made after that write returned
+    must raise the failure. The test holds the writer thread right after its write
+    returns (before _drain_forever records the failure), to make the interleaving
+    certain. (The writer now records the failure before releasing the lock.)"""
+    import threading
+
+    run = ft.start_run()
+    _, buffer = _fluent.tracking_store()
+    client.log_param(run.info.run_id, "p", "1")
+    written = threading.Event()
+    release = threading.Event()
+    original = buffer._write_pending
+
+    def write_pending(keep_failure: bool) -> None:
+        had_work = bool(buffer._points or buffer._properties)
+        try:
+            original(keep_failure)
+        finally:
+            if had_work and threading.current_thread() is buffer._thread:
+                written.set()  # the lock is released; the outcome not yet recorded
+                release.wait(10)
+
+    monkeypatch.setattr(buffer, "_write_pending", write_pending)
+    ft.log_param("p", "2")  # conflicts in the background write
+    buffer._wake.set()
+    assert written.wait(10), "the background writer did not write"
+    reported = False
+    try:
+        with pytest.raises(InvalidParameterError):
+            buffer.flush()
+        reported = True
+    finally:
+        release.set()
+        if not reported:  # the writer records it late: keep it from failing the teardown
+            deadline = time.monotonic() + 10
+            while buffer._failure is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            buffer._failure = None
+
+
 # -- metrics ---------------------------------------------------------------------------
 
 
@@ -283,6 +325,16 @@ def test_invalid_metrics_are_refused(store_env: dict[str, str]) -> None:
         with pytest.raises(InvalidParameterError):  # key, value: see the locals
             ft.log_metric(key, value)  # type: ignore[arg-type]
     assert ft.get_run(run.info.run_id).data.metrics == {}
+
+
+def test_an_out_of_range_step_is_refused_and_loses_nothing(client: TrackingClient) -> None:
+    run = ft.start_run()
+    for step in range(5):
+        ft.log_metric("good", float(step), step=step)
+    with pytest.raises(InvalidParameterError):
+        ft.log_metric("bad", 1.0, step=2**63)
+        ft.get_run(run.info.run_id)  # refused when logged, or at the latest when written
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "good")] == [0, 1, 2, 3, 4]
 
 
 def test_invalid_step_and_timestamp_are_refused(store_env: dict[str, str]) -> None:

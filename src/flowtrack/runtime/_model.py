@@ -114,9 +114,11 @@ class TaskTracking:
     tags: dict[str, str] = field(default_factory=dict)
     files: list[tuple[str, str, int]] = field(default_factory=list)  # path, digest, size
     models: list[tuple[str, str]] = field(default_factory=list)  # path, flavor
+    inputs: list[tuple[Any, str | None]] = field(default_factory=list)  # Dataset, context
 
     def __bool__(self) -> bool:
-        return bool(self.points or self.params or self.tags or self.files or self.models)
+        return bool(self.points or self.params or self.tags or self.files or self.models
+                    or self.inputs)
 
 
 @dataclass

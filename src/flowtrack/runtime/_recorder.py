@@ -45,7 +45,13 @@ from ..lineage import (
     TypeKind,
 )
 from ..store import BlobStore
-from ..tracking.recording import insert_model_artifact, record_file, write_points
+from ..tracking.errors import InvalidParameterError
+from ..tracking.recording import (
+    insert_model_artifact,
+    record_file,
+    record_input,
+    write_points,
+)
 from ._executor import Attempt
 from ._model import ArtifactRef, ErrorInfo, Frame, Manifest, TaskTracking
 
@@ -226,11 +232,20 @@ class RunRecorder:
         if clashing:
             s.set_properties("execution", exec_id,
                              custom={f"param:{k}": v for k, v in clashing.items()})
+        clashes = []
         for path, digest, size in logged.files:
-            record_file(s, self.file_type, run, self.tracking_run_id, path, digest, size,
-                        exec_id)
+            try:
+                with s.conn.begin_nested():
+                    record_file(s, self.file_type, run, self.tracking_run_id, path, digest,
+                                size, exec_id)
+            except InvalidParameterError as exc:  # a file/directory clash between tasks
+                clashes.append(str(exc))
+        if clashes:  # the task keeps what could not be filed on the run
+            s.set_properties("execution", exec_id, custom={"file_clashes": clashes})
         for path, flavor in logged.models:
             insert_model_artifact(s, run, self.tracking_run_id, path, flavor, exec_id)
+        for dataset, context in logged.inputs:
+            record_input(s, run, dataset, context, exec_id)
 
     def _finish_update(self, f: FinishedTask, namespace: dict[str, ArtifactRef]) -> ExecutionUpdate:
         props: dict[str, Any] = {"state": "completed" if f.ok else "failed",

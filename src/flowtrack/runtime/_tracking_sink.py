@@ -5,6 +5,8 @@ flow run, each tagged with the task that logged it (``RunRecorder``)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..store import BlobStore
 from ._model import TaskTracking
 
@@ -34,6 +36,9 @@ class TaskTrackingSink:
 
     def add_model(self, path: str, flavor: str) -> None:
         self.logged.models.append((path, flavor))
+
+    def add_input(self, dataset: Any, context: str | None) -> None:
+        self.logged.inputs.append((dataset, context))
 
     def flush(self) -> None:
         """Nothing to write: the manifest carries everything back."""

@@ -8,6 +8,7 @@ MLflow's entities. Search strings follow MLflow's grammar plus OR, NOT and paren
 from __future__ import annotations
 
 from ._client import PagedList, TrackingClient
+from ._datasets import from_pandas
 from ._entities import (
     Dataset,
     DatasetInput,
@@ -42,6 +43,7 @@ from ._fluent import (
     log_artifacts,
     log_dict,
     log_figure,
+    log_input,
     log_metric,
     log_metrics,
     log_param,
@@ -74,7 +76,7 @@ FLUENT_NAMES = (
     "active_run", "create_experiment", "delete_run", "delete_tag", "end_run",
     "get_artifact_uri", "get_experiment", "get_experiment_by_name", "get_run",
     "get_tracking_uri", "last_active_run", "log_artifact", "log_artifacts", "log_dict",
-    "log_figure", "log_metric", "log_metrics", "log_param", "log_params", "log_text",
+    "log_figure", "log_input", "log_metric", "log_metrics", "log_param", "log_params", "log_text",
     "register_model", "search_experiments", "search_runs", "set_experiment", "set_tag",
     "set_tags", "set_tracking_uri", "start_run", "TrackingClient",
 )
@@ -117,6 +119,7 @@ __all__ = [
     "delete_run",
     "delete_tag",
     "end_run",
+    "from_pandas",
     "get_artifact_uri",
     "get_experiment",
     "get_experiment_by_name",
@@ -128,6 +131,7 @@ __all__ = [
     "log_artifacts",
     "log_dict",
     "log_figure",
+    "log_input",
     "log_metric",
     "log_metrics",
     "log_param",

@@ -56,8 +56,9 @@ class LogBuffer:
 
     def flush(self) -> None:
         """Write everything logged so far; raise if an earlier background write failed."""
-        self._write_pending()
-        failure, self._failure = self._failure, None
+        self._write_pending(keep_failure=False)
+        with self._flush_lock:  # a background failure is stored while the lock is held
+            failure, self._failure = self._failure, None
         if failure is not None:
             raise failure
 
@@ -70,33 +71,40 @@ class LogBuffer:
         while not self._closed:
             self._wake.wait(FLUSH_INTERVAL)
             self._wake.clear()
-            try:
-                self._write_pending()
-            except BaseException as exc:  # kept for the next flush() to raise
-                self._failure = exc
+            self._write_pending(keep_failure=True)
 
-    def _write_pending(self) -> None:
+    def _write_pending(self, keep_failure: bool) -> None:
+        """Write what is waiting; a failure is raised, or (``keep_failure``, the
+        background thread) kept under the lock for the next ``flush()`` to raise."""
         with self._flush_lock:
-            points = _take(self._points)
-            properties = _take(self._properties)
-            if not points and not properties:
-                return
-            by_run: dict[int, list[Point]] = defaultdict(list)
-            for run_pk, key, value, ts, step, exec_id in points:
-                by_run[run_pk].append((key, value, ts, step, exec_id))
-            params: dict[int, dict[str, str]] = defaultdict(dict)
-            tags: dict[int, dict[str, str]] = defaultdict(dict)
-            for kind, run_pk, key, value in properties:
-                (params if kind == "param" else tags)[run_pk][key] = value
-            failure: BaseException | None = None
-            for run_pk in {*by_run, *params, *tags}:
-                try:  # one run's failure must not drop the other runs' writes
-                    self.store.write_batch(run_pk, by_run.get(run_pk, []),
-                                           params.get(run_pk, {}), tags.get(run_pk, {}))
-                except BaseException as exc:  # noqa: BLE001 - re-raised after the loop
-                    failure = failure or exc
-            if failure is not None:
-                raise failure
+            try:
+                self._write_locked()
+            except BaseException as exc:
+                if not keep_failure:
+                    raise
+                self._failure = self._failure or exc
+
+    def _write_locked(self) -> None:
+        points = _take(self._points)
+        properties = _take(self._properties)
+        if not points and not properties:
+            return
+        by_run: dict[int, list[Point]] = defaultdict(list)
+        for run_pk, key, value, ts, step, exec_id in points:
+            by_run[run_pk].append((key, value, ts, step, exec_id))
+        params: dict[int, dict[str, str]] = defaultdict(dict)
+        tags: dict[int, dict[str, str]] = defaultdict(dict)
+        for kind, run_pk, key, value in properties:
+            (params if kind == "param" else tags)[run_pk][key] = value
+        failure: BaseException | None = None
+        for run_pk in {*by_run, *params, *tags}:
+            try:  # one run's failure must not drop the other runs' writes
+                self.store.write_batch(run_pk, by_run.get(run_pk, []),
+                                       params.get(run_pk, {}), tags.get(run_pk, {}))
+            except BaseException as exc:  # noqa: BLE001 - re-raised after the loop
+                failure = failure or exc
+        if failure is not None:
+            raise failure
 
 
 def _take(queue: deque[_Item]) -> list[_Item]:

@@ -56,6 +56,7 @@ def record_file(s: LineageSession, file_type: int, run_pk: int, run_id: str, pat
     task that logged it as an OUTPUT event. Returns the artifact id."""
     props = {"digest": digest, "size": size, "path": path, "run_id": run_id}
     name = f"{run_id}/{path}"
+    _refuse_file_directory_clash(s, file_type, run_id, path)
     existing = s.node_by_name("artifact", file_type, name)
     if existing is None:
         [artifact_id] = s.insert_artifacts(
@@ -69,6 +70,26 @@ def record_file(s: LineageSession, file_type: int, run_pk: int, run_id: str, pat
     if execution_id is not None:
         s.insert_events([(artifact_id, execution_id, int(EventType.OUTPUT), path)])
     return artifact_id
+
+
+def _refuse_file_directory_clash(s: LineageSession, file_type: int, run_id: str,
+                                 path: str) -> None:
+    """A path is a file or a directory of the run, never both."""
+    parts = path.split("/")
+    ancestors = [f"{run_id}/{'/'.join(parts[:i])}" for i in range(1, len(parts))]
+    if ancestors:
+        clash = s.nodes("artifact", artifacts.c.type_id == file_type,
+                        artifacts.c.name.in_(ancestors))
+        if clash:
+            raise InvalidParameterError(
+                f"Cannot log {path!r} in run {run_id}: "
+                f"{clash[0].properties.get('path')!r} is already a file there, so it cannot "
+                "also be a directory. Choose another path.")
+    if s.nodes("artifact", artifacts.c.type_id == file_type,
+               s.name_prefix("artifact", f"{run_id}/{path}/"), limit=1):
+        raise InvalidParameterError(f"Cannot log a file at {path!r} in run {run_id}: it is "
+                                    "already a directory of logged files. Choose another "
+                                    "path.")
 
 
 def _run_files(s: LineageSession, store: TrackingStore, run_id: str) -> list[Node]:

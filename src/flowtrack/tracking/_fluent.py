@@ -28,6 +28,8 @@ from ._buffer import LogBuffer
 from ._entities import Experiment, Run, RunData, RunInfo, RunStatus, ViewType
 from ._store import DEFAULT_EXPERIMENT_ID, TrackingStore
 from ._validation import (
+    INT64_MAX,
+    INT64_MIN,
     check_int,
     check_key,
     check_metric_value,
@@ -312,10 +314,13 @@ def log_metric(key: str, value: float, step: int | None = None,
         _checked_keys.add(check_key(key, "metric"))
     if type(value) is not float:
         value = check_metric_value(key, value)
-    step = 0 if step is None else step if type(step) is int else check_int(step, "step")
+    if step is None:
+        step = 0
+    elif type(step) is not int or not INT64_MIN <= step <= INT64_MAX:
+        step = check_int(step, "step")
     if timestamp is None:
         timestamp = now_ms()
-    elif type(timestamp) is not int:
+    elif type(timestamp) is not int or not INT64_MIN <= timestamp <= INT64_MAX:
         timestamp = check_int(timestamp, "timestamp")
     handle.buffer.add_point(handle.pk, key, value, timestamp, step)
 
@@ -450,6 +455,23 @@ def search_runs(experiment_ids: Sequence[str] | None = None, filter_string: str 
     from ._frames import runs_to_frame
 
     return runs_to_frame(runs)
+
+
+# -- datasets ----------------------------------------------------------------------------------
+def log_input(dataset: Any, context: str | None = None,
+              tags: dict[str, Any] | None = None) -> None:
+    """Record a dataset (``flowtrack.data.from_pandas(df, ...)`` or a DataFrame) as an
+    input of the active run; in a step, of the task."""
+    from ._datasets import as_dataset
+    from ._datasets import log_input as record
+
+    found = as_dataset(dataset)
+    handle = _handle()
+    if handle.store is None:
+        handle.buffer.add_input(found, context)
+    else:
+        handle.buffer.flush()
+        record(handle.store, handle.run.info.run_id, found, context)
 
 
 # -- registry ----------------------------------------------------------------------------------

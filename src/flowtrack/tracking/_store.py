@@ -48,10 +48,12 @@ from ._entities import (
     Run,
     RunData,
     RunInfo,
+    RunInputs,
     RunStatus,
     ViewType,
 )
 from ._validation import (
+    check_int,
     check_key,
     check_metric_value,
     check_name,
@@ -280,8 +282,14 @@ class TrackingStore:
         return found[0]
 
     def get_run(self, run_id: str) -> Run:
+        """One run, with the datasets it logged as inputs."""
+        from ._datasets import run_inputs
+
         with self.read() as s:
-            return self.runs_from_nodes(s, [self.run_node(s, run_id)])[0]
+            node = self.run_node(s, run_id)
+            run = self.runs_from_nodes(s, [node])[0]
+            inputs = run_inputs(s, node.id)
+        return Run(run.info, run.data, RunInputs(inputs)) if inputs else run
 
     def run_pk(self, run_id: str) -> int:
         """The database id of a run's context, for fast repeated writes."""
@@ -327,7 +335,8 @@ class TrackingStore:
                   execution_id: int | None = None) -> None:
         """Log checked metrics, params and tags to one run in one transaction."""
         points = [(check_key(m.key, "metric"), check_metric_value(m.key, m.value),
-                   int(m.timestamp), int(m.step), execution_id) for m in metrics]
+                   check_int(m.timestamp, "timestamp"), check_int(m.step, "step"),
+                   execution_id) for m in metrics]
         params = {check_key(k, "param"): check_param_value(k, v) for k, v in (params or {}).items()}
         tags = {check_key(k, "tag"): check_tag_value(k, v) for k, v in (tags or {}).items()}
         with self.write() as s:

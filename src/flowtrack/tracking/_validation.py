@@ -66,12 +66,19 @@ def check_metric_value(key: str, value: Any) -> float:
                                     f"{value!r}.") from None
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # steps and timestamps are stored as int64
+
+
 def check_int(value: Any, what: str) -> int:
+    """An integer within int64 (a float with an integer value is accepted)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        raise InvalidParameterError(f"{what} must be an integer; got {value!r}.")
-    return int(value)
+        if not (isinstance(value, float) and value.is_integer()):
+            raise InvalidParameterError(f"{what} must be an integer; got {value!r}.")
+    number = int(value)
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise InvalidParameterError(f"{what} {number} is outside the 64-bit integer range "
+                                    f"[{INT64_MIN}, {INT64_MAX}].")
+    return number
 
 
 def is_nan(value: float) -> bool:

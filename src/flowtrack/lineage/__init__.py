@@ -26,6 +26,7 @@ from ._records import (
     NewExecution,
     Node,
     insert_returning_ids,
+    write_session,
 )
 from ._schema import (
     ArtifactState,
@@ -111,4 +112,5 @@ __all__ = [
     "PropertyType",
     "TypeKind",
     "upgrade",
+    "write_session",
 ]

@@ -10,7 +10,7 @@ contexts. Every write call is one transaction. Reads accept ``ListOptions``
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -37,7 +37,13 @@ from ._api import (
 )
 from ._db import Database
 from ._edges import delete_nodes, insert_events, insert_parent, link_nodes
-from ._records import LineageSession, Node, _property_rows, insert_returning_ids
+from ._records import (
+    LineageSession,
+    Node,
+    _property_rows,
+    insert_returning_ids,
+    write_session,
+)
 from ._schema import (
     NODE_TABLES,
     PROPERTY_TABLES,
@@ -83,17 +89,8 @@ class MetadataStore:
         self._db = Database.open(url or settings().metadata_url)
 
     # -- sessions --------------------------------------------------------------
-    @contextmanager
-    def _write(self) -> Iterator[LineageSession]:
-        session = LineageSession(self._db, write=True)
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+    def _write(self) -> AbstractContextManager[LineageSession]:
+        return write_session(self._db)
 
     @contextmanager
     def _read(self) -> Iterator[LineageSession]:

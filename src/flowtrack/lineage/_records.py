@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -198,6 +199,21 @@ def _set_state() -> Any:
     table = NODE_TABLES["execution"]
     return _cached(("state", "execution"), lambda: update(table).where(
         table.c.id == bindparam("node")).values(last_known_state=bindparam("state")))
+
+
+@contextmanager
+def write_session(db: Database) -> Iterator[LineageSession]:
+    """A writing session whose transaction commits when the block ends normally and
+    rolls back when it raises."""
+    session = LineageSession(db, write=True)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
 
 
 class LineageSession:

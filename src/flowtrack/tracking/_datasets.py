@@ -18,7 +18,6 @@ from ..lineage import (
     VALUE_PROPERTIES,
     ArtifactState,
     EventType,
-    ExecutionState,
     LineageSession,
     NewArtifact,
     TypeKind,
@@ -27,10 +26,9 @@ from ..lineage import (
     events,
 )
 from ._entities import Dataset, DatasetInput
+from ._models import run_execution
 from ._store import TrackingStore
 from .errors import InvalidParameterError
-
-RUN_EXECUTION_TYPE = "RunExecution"  # a tracking run as an execution (see _models)
 
 
 def from_pandas(df: Any, source: str | None = None, name: str | None = None,
@@ -101,12 +99,8 @@ def log_input(store: TrackingStore, run_id: str, dataset: Dataset,
               context: str | None = None) -> None:
     """Record ``dataset`` as an input of tracking run ``run_id``."""
     with store.write() as s:
-        run = store.run_node(s, run_id)
-        exec_type = s.type_id(TypeKind.EXECUTION, RUN_EXECUTION_TYPE)
-        found = s.node_by_name("execution", exec_type, run_id)
-        exec_id = found.id if found is not None else s.insert_execution(
-            exec_type, run_id, int(ExecutionState.COMPLETE), context_ids=[run.id])
-        record_input(s, run.id, dataset, context, exec_id)
+        run_pk, exec_id = run_execution(s, store, run_id)
+        record_input(s, run_pk, dataset, context, exec_id)
 
 
 def run_inputs(s: LineageSession, run_pk: int) -> list[DatasetInput]:

@@ -142,12 +142,19 @@ def record_model(store: Any, run_id: str, path: str, flavor: str) -> int:
     """The Model artifact for a model logged to a tracking run, an OUTPUT of the run's
     execution (made on first use) so lineage queries reach it."""
     with store.write() as s:
-        run = store.run_node(s, run_id)
-        exec_type = s.type_id(TypeKind.EXECUTION, RUN_EXECUTION_TYPE)
-        found = s.node_by_name("execution", exec_type, run_id)
-        exec_id = found.id if found is not None else s.insert_execution(
-            exec_type, run_id, int(ExecutionState.COMPLETE), context_ids=[run.id])
-        return insert_model_artifact(s, run.id, run_id, path, flavor, exec_id)
+        run_pk, exec_id = run_execution(s, store, run_id)
+        return insert_model_artifact(s, run_pk, run_id, path, flavor, exec_id)
+
+
+def run_execution(s: Any, store: Any, run_id: str) -> tuple[int, int]:
+    """(context id, execution id) of a tracking run; the execution that stands for the
+    run in lineage (models are its outputs, datasets its inputs) is made on first use."""
+    run = store.run_node(s, run_id)
+    exec_type = s.type_id(TypeKind.EXECUTION, RUN_EXECUTION_TYPE)
+    found = s.node_by_name("execution", exec_type, run_id)
+    exec_id = found.id if found is not None else s.insert_execution(
+        exec_type, run_id, int(ExecutionState.COMPLETE), context_ids=[run.id])
+    return run.id, exec_id
 
 
 def insert_model_artifact(s: Any, run_pk: int, run_id: str, path: str, flavor: str,

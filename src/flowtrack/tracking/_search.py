@@ -24,10 +24,10 @@ from ..lineage import parent_contexts as parents
 from ._entities import ViewType
 from ._search_parser import And, Comparison, Not, Or, OrderBy, parse_filter, parse_order_by
 from ._search_parser import Node as FilterNode
+from ._store import DELETED_TIME, PARAM_PREFIX, TAG_PREFIX
 from .errors import InvalidParameterError
 
 MAX_RESULTS_LIMIT = 50_000
-PARAM_PREFIX, TAG_PREFIX, DELETED_TIME = "param:", "tag:", "deleted_time"
 
 # attribute -> (property name, stored as a custom property?, value column)
 _ATTRIBUTE_PROPERTIES = {

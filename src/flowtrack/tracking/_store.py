@@ -16,7 +16,7 @@ import json
 import random
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,7 @@ from ..lineage import (
     latest_metrics,
     metrics,
     parent_contexts,
+    write_session,
 )
 from ..store import BlobStore
 from . import _history
@@ -94,17 +95,9 @@ class TrackingStore:
         self._run_pks: dict[str, int] = {}  # run id -> context id (never changes)
 
     # -- sessions and types -------------------------------------------------------
-    @contextmanager
-    def write(self) -> Iterator[LineageSession]:
-        session = LineageSession(self.db, write=True)
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+    def write(self) -> AbstractContextManager[LineageSession]:
+        """One transaction: committed at the end of the block, rolled back on error."""
+        return write_session(self.db)
 
     @contextmanager
     def read(self) -> Iterator[LineageSession]:
@@ -118,13 +111,6 @@ class TrackingStore:
                 s.type_id(TypeKind.CONTEXT, EXPERIMENT_TYPE, EXPERIMENT_PROPERTIES),
                 s.type_id(TypeKind.CONTEXT, RUN_TYPE, RUN_PROPERTIES),
                 s.type_id(TypeKind.ARTIFACT, FILE_TYPE, FILE_PROPERTIES))
-        return self._types
-
-    def ensure_types(self) -> Types:
-        if self._types is None:
-            with self.write() as s:
-                self.types(s)
-        assert self._types is not None
         return self._types
 
     # -- experiments --------------------------------------------------------------

@@ -13,6 +13,8 @@ import sys as _sys
 import typing as _typing
 
 from ._errors import FlowtrackError
+from ._lazy_names import CLIENT_NAMES as _CLIENT_NAMES
+from ._lazy_names import TRACKING_NAMES as _TRACKING_NAMES
 from .flow import (
     FlowSpec,
     IncludeFile,
@@ -29,18 +31,6 @@ from .flow import (
 from .flow import register_cli as _register_cli
 
 __version__ = "0.1.0"
-
-_CLIENT_NAMES = {"Flow", "Run", "Step", "Task", "DataArtifact", "Metaflow", "namespace",
-                 "get_namespace", "default_namespace", "get_metadata"}
-# MLflow's fluent API (flowtrack.tracking), loaded on first use like the client
-_TRACKING_NAMES = {
-    "active_run", "create_experiment", "delete_run", "delete_tag", "end_run",
-    "get_artifact_uri", "get_experiment", "get_experiment_by_name", "get_run",
-    "get_tracking_uri", "last_active_run", "log_artifact", "log_artifacts", "log_dict",
-    "log_figure", "log_input", "log_metric", "log_metrics", "log_param", "log_params", "log_text",
-    "register_model", "search_experiments", "search_runs", "set_experiment", "set_tag",
-    "set_tags", "set_tracking_uri", "start_run", "TrackingClient",
-}
 
 __all__ = [
     "DataArtifact",

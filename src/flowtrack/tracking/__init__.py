@@ -7,6 +7,7 @@ MLflow's entities. Search strings follow MLflow's grammar plus OR, NOT and paren
 
 from __future__ import annotations
 
+from .._lazy_names import TRACKING_NAMES as _TRACKING_NAMES
 from ._client import PagedList, TrackingClient
 from ._datasets import from_pandas
 from ._entities import (
@@ -71,15 +72,8 @@ from .errors import (
     TrackingError,
 )
 
-# the fluent names flowtrack's top-level package re-exports
-FLUENT_NAMES = (
-    "active_run", "create_experiment", "delete_run", "delete_tag", "end_run",
-    "get_artifact_uri", "get_experiment", "get_experiment_by_name", "get_run",
-    "get_tracking_uri", "last_active_run", "log_artifact", "log_artifacts", "log_dict",
-    "log_figure", "log_input", "log_metric", "log_metrics", "log_param", "log_params", "log_text",
-    "register_model", "search_experiments", "search_runs", "set_experiment", "set_tag",
-    "set_tags", "set_tracking_uri", "start_run", "TrackingClient",
-)
+# the fluent names flowtrack's top-level package re-exports (listed in _lazy_names)
+FLUENT_NAMES = _TRACKING_NAMES
 
 __all__ = [
     "FLUENT_NAMES",

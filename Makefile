@@ -6,8 +6,12 @@ LINT_PATHS := src tests examples benchmarks
 # lint-imports via the interpreter, so a fresh console-script shim is not needed
 LINT_IMPORTS := $(PYTHON) -c 'from importlinter.cli import lint_imports_command; lint_imports_command()'
 BENCH_ARGS ?=
+# the official mlflow client, in a virtualenv of its own, for the tracking server tests
+MLFLOW_VENV ?= $(HOME)/.cache/flowtrack/mlflow-client
+MLFLOW_CLIENT_SPEC ?= mlflow>=3.1,<4
+export FLOWTRACK_TEST_MLFLOW_PYTHON := $(MLFLOW_VENV)/bin/python
 
-.PHONY: install system demo test lint bench clean
+.PHONY: install system mlflow-client demo test lint bench clean
 
 ## install: editable install with the dev and example extras
 install:
@@ -27,13 +31,23 @@ system:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql; \
 	fi
 
-## test: system packages, install, lint, the test suite, then the lineage, flow, client
-## and example tests again with their metadata on a PostgreSQL server (a fixture starts it)
-test: system install
+## mlflow-client: a virtualenv with the official mlflow client (kept between runs)
+mlflow-client:
+	@if $(MLFLOW_VENV)/bin/python -c 'import mlflow, sklearn, pandas' 2>/dev/null; then \
+	  echo "mlflow client present in $(MLFLOW_VENV)"; \
+	else \
+	  $(PYTHON) -m venv $(MLFLOW_VENV) && \
+	  $(MLFLOW_VENV)/bin/pip install -q '$(MLFLOW_CLIENT_SPEC)' scikit-learn pandas; \
+	fi
+
+## test: system packages, install, lint, the test suite, then the lineage, flow, client,
+## tracking, server and example tests again with their metadata on a PostgreSQL server
+## (a fixture starts it)
+test: system install mlflow-client
 	$(MAKE) --no-print-directory lint
 	$(PYTHON) -m pytest -x -q
 	FLOWTRACK_TEST_METADATA=postgresql $(PYTHON) -m pytest -x -q tests/lineage tests/runtime tests/tracking \
-	  tests/client tests/examples tests/cli
+	  tests/server tests/client tests/examples tests/cli
 
 ## lint: ruff, mypy on the package and the import-layer contracts (needs flowtrack installed)
 lint:

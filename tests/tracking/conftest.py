@@ -43,6 +43,9 @@ def reset_fluent_state(dispose_all: bool = False) -> None:
             buffer.close()
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
+        if store.remote:  # an http:// URI's store: only a connection pool to close
+            store.close()
+            continue
         db = store.db
         if db.url in keep_open and not dispose_all:
             continue

@@ -18,6 +18,7 @@ from ._api import (
     ParentContext,
 )
 from ._db import SCHEMA_REVISION, Database, alembic_config, upgrade
+from ._edges import delete_nodes
 from ._metadata_store import MetadataStore
 from ._records import (
     ExecutionUpdate,
@@ -94,6 +95,7 @@ __all__ = [
     "attributions",
     "context_properties",
     "contexts",
+    "delete_nodes",
     "events",
     "executions",
     "insert_returning_ids",

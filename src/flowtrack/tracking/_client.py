@@ -23,7 +23,7 @@ from ._entities import (
     ViewType,
 )
 from ._store import TrackingStore
-from ._validation import MAX_ENTITIES_PER_BATCH, MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH
+from ._validation import check_batch_sizes
 from .errors import InvalidParameterError
 
 
@@ -63,7 +63,7 @@ class TrackingClient:
     def search_experiments(self, view_type: int = ViewType.ACTIVE_ONLY,
                            max_results: int | None = None, filter_string: str | None = None,
                            order_by: Sequence[str] | None = None) -> list[Experiment]:
-        from ._experiment_search import filter_experiments
+        from ._memory_search import filter_experiments
 
         found = filter_experiments(self._store.search_experiments(view_type), filter_string,
                                    order_by)
@@ -136,14 +136,7 @@ class TrackingClient:
                   params: Sequence[Param] = (), tags: Sequence[RunTag] = ()) -> None:
         """Log metrics, params and tags to a run in one transaction (MLflow's limits:
         1000 metrics, 100 params and tags, 1000 entities in all)."""
-        if len(metrics) > MAX_METRICS_PER_BATCH or len(params) > MAX_PARAMS_TAGS_PER_BATCH \
-                or len(tags) > MAX_PARAMS_TAGS_PER_BATCH \
-                or len(metrics) + len(params) + len(tags) > MAX_ENTITIES_PER_BATCH:
-            raise InvalidParameterError(
-                f"A log_batch call takes at most {MAX_METRICS_PER_BATCH} metrics, "
-                f"{MAX_PARAMS_TAGS_PER_BATCH} params and {MAX_PARAMS_TAGS_PER_BATCH} tags "
-                f"({MAX_ENTITIES_PER_BATCH} in all); got {len(metrics)}, {len(params)} and "
-                f"{len(tags)}. Split it into several calls.")
+        check_batch_sizes(len(metrics), len(params), len(tags))
         keys = [p.key for p in params]
         if len(keys) != len(set(keys)):
             raise InvalidParameterError("A log_batch call names the same param twice.")
@@ -184,9 +177,9 @@ class TrackingClient:
     # -- model registry ------------------------------------------------------------------
     @property
     def _registry(self) -> Any:
-        from ._registry import Registry
+        from ._registry import registry_for
 
-        return Registry(self._store)
+        return registry_for(self._store)
 
     def create_registered_model(self, name: str, tags: dict[str, Any] | None = None,
                                 description: str | None = None) -> Any:

@@ -98,6 +98,9 @@ def record_input(s: LineageSession, run_pk: int, dataset: Dataset, context: str 
 def log_input(store: TrackingStore, run_id: str, dataset: Dataset,
               context: str | None = None) -> None:
     """Record ``dataset`` as an input of tracking run ``run_id``."""
+    if store.remote:
+        store.log_input(run_id, dataset, context)  # type: ignore[attr-defined]
+        return
     with store.write() as s:
         run_pk, exec_id = run_execution(s, store, run_id)
         record_input(s, run_pk, dataset, context, exec_id)

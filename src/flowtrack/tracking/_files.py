@@ -2,6 +2,10 @@
 ``File`` artifact in the lineage graph named ``<run id>/<path>``, attributed to the
 run (and, inside a flow, an OUTPUT of the task that logged it), with its bytes in the
 content-addressed blob store. Paths are checked here so none can leave the run.
+
+The files of an MLflow 3 logged model are kept the same way under the model's id
+(``m-<hex>/<path>``, attributed to its experiment): every function taking a
+``run_id`` also takes a logged model id.
 """
 
 from __future__ import annotations
@@ -14,7 +18,15 @@ from typing import Any
 
 from sqlalchemy import update
 
-from ..lineage import ArtifactState, EventType, LineageSession, NewArtifact, Node, artifacts
+from ..lineage import (
+    ArtifactState,
+    EventType,
+    LineageSession,
+    NewArtifact,
+    Node,
+    artifacts,
+    delete_nodes,
+)
 from ._entities import FileInfo
 from ._store import TrackingStore
 from .errors import InvalidParameterError, ResourceDoesNotExistError
@@ -44,10 +56,23 @@ def log_bytes(store: TrackingStore, run_id: str, path: str, data: bytes) -> None
     path = clean_path(path)
     if not path:
         raise InvalidParameterError("A logged file needs a file name.")
+    if store.remote:
+        store.put_file(run_id, path, data)  # type: ignore[attr-defined]
+        return
     digest = store.blobs.put_bytes(data)
     with store.write() as s:
-        run = store.run_node(s, run_id)
-        record_file(s, store.types(s).file, run.id, run_id, path, digest, len(data))
+        owner_pk = _owner_context(s, store, run_id)
+        record_file(s, store.types(s).file, owner_pk, run_id, path, digest, len(data))
+
+
+def _owner_context(s: LineageSession, store: TrackingStore, owner_id: str) -> int:
+    """The context a run's or logged model's files are attributed to (the run, or the
+    model's experiment); a clear error if there is no such run or model."""
+    from ._logged_models import LoggedModels, is_model_id
+
+    if is_model_id(owner_id):
+        return int(LoggedModels(store).node(s, owner_id).custom_properties["experiment_id"])
+    return store.run_node(s, owner_id).id
 
 
 def record_file(s: LineageSession, file_type: int, run_pk: int, run_id: str, path: str,
@@ -93,7 +118,7 @@ def _refuse_file_directory_clash(s: LineageSession, file_type: int, run_id: str,
 
 
 def _run_files(s: LineageSession, store: TrackingStore, run_id: str) -> list[Node]:
-    store.run_node(s, run_id)  # a clear error for an unknown run
+    _owner_context(s, store, run_id)  # a clear error for an unknown run or model
     types = store._find_types(s)
     if types is None or types.file < 0:
         return []
@@ -104,6 +129,8 @@ def _run_files(s: LineageSession, store: TrackingStore, run_id: str) -> list[Nod
 def list_files(store: TrackingStore, run_id: str, path: str | None = None) -> list[FileInfo]:
     """The files and directories directly under ``path`` in the run, sorted by path."""
     base = clean_path(path)
+    if store.remote:
+        return store.list_files(run_id, base)  # type: ignore[attr-defined,no-any-return]
     with store.read() as s:
         files = _run_files(s, store, run_id)
     entries: dict[str, FileInfo] = {}
@@ -137,7 +164,22 @@ def file_digests(store: TrackingStore, run_id: str, path: str | None = None
     return found
 
 
+def delete_files(store: TrackingStore, run_id: str, path: str | None) -> None:
+    """Forget the file or directory ``path`` of a run or logged model (the whole root
+    when empty); their bytes stay in the blob store, shared by content."""
+    base = clean_path(path)
+    with store.write() as s:
+        files = _run_files(s, store, run_id)
+        doomed = [n.id for n in files if not base or n.properties["path"] == base
+                  or n.properties["path"].startswith(base + "/")]
+        if base and not doomed:
+            raise ResourceDoesNotExistError(f"{run_id} has no artifact {base!r}.")
+        delete_nodes(s, "artifact", doomed, cascade=True)
+
+
 def read_file(store: TrackingStore, run_id: str, path: str) -> bytes:
+    if store.remote:
+        return store.read_file(run_id, clean_path(path))  # type: ignore[attr-defined,no-any-return]
     found = file_digests(store, run_id, path)
     clean = clean_path(path)
     if clean not in found:
@@ -150,6 +192,8 @@ def download(store: TrackingStore, run_id: str, path: str | None, dst_path: str 
     """Write the file or directory ``path`` of the run under ``dst_path``; returns the
     local path of what was asked for."""
     base = clean_path(path)
+    if store.remote:
+        return store.download(run_id, base, dst_path)  # type: ignore[attr-defined,no-any-return]
     destination = Path(dst_path).absolute()
     for file_path, (digest, _) in file_digests(store, run_id, base).items():
         target = destination / file_path

@@ -21,12 +21,10 @@ from typing import Any
 
 from .._config import settings
 from .._util import now_ms, task_tracking_sink
-from ..lineage import Database
-from ..store import BlobStore
 from . import _files
 from ._buffer import LogBuffer
 from ._entities import Experiment, Run, RunData, RunInfo, RunStatus, ViewType
-from ._store import DEFAULT_EXPERIMENT_ID, TrackingStore
+from ._store import DEFAULT_EXPERIMENT_ID, TrackingStore, open_store
 from ._validation import (
     INT64_MAX,
     INT64_MIN,
@@ -36,7 +34,7 @@ from ._validation import (
     check_param_value,
     check_tag_value,
 )
-from .errors import InvalidParameterError, TrackingError
+from .errors import InvalidParameterError
 
 _tracking_uri: str | None = None
 _experiment_id: str | None = None
@@ -75,18 +73,12 @@ def store_for(uri: str) -> tuple[TrackingStore, LogBuffer]:
         return found
 
 
-def _open_store(uri: str) -> TrackingStore:
+def _open_store(uri: str) -> Any:
     if uri.startswith(("http://", "https://")):
-        raise TrackingError(
-            f"Tracking URI {uri!r} names a tracking server; talking to a flowtrack server "
-            "from the fluent API is not available in this version. Use a directory or a "
-            "database URL (sqlite:///..., postgresql://...) instead.")
-    cfg = settings()
-    if "://" in uri:
-        return TrackingStore(Database.open(uri), BlobStore(cfg.store_url, fsync=cfg.fsync))
-    home = Path(uri.removeprefix("file:")).expanduser().absolute()
-    return TrackingStore(Database.open(f"sqlite:///{home / 'metadata.db'}"),
-                         BlobStore(str(home / "blobs"), fsync=cfg.fsync))
+        from ._rest_store import RestTrackingStore
+
+        return RestTrackingStore(uri)
+    return open_store(uri)
 
 
 def _store() -> TrackingStore:
@@ -138,7 +130,7 @@ def get_experiment_by_name(name: str) -> Experiment | None:
 def search_experiments(view_type: int = ViewType.ACTIVE_ONLY, max_results: int | None = None,
                        filter_string: str | None = None,
                        order_by: Sequence[str] | None = None) -> list[Experiment]:
-    from ._experiment_search import filter_experiments
+    from ._memory_search import filter_experiments
 
     found = filter_experiments(_store().search_experiments(view_type), filter_string, order_by)
     return found[:max_results] if max_results is not None else found
@@ -477,6 +469,6 @@ def log_input(dataset: Any, context: str | None = None,
 # -- registry ----------------------------------------------------------------------------------
 def register_model(model_uri: str, name: str, tags: dict[str, Any] | None = None) -> Any:
     """Register the model at ``model_uri`` as a new version of ``name``."""
-    from ._registry import Registry
+    from ._registry import registry_for
 
-    return Registry(_store()).create_model_version(name, str(model_uri), tags=tags)
+    return registry_for(_store()).create_model_version(name, str(model_uri), tags=tags)

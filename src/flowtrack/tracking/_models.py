@@ -140,7 +140,11 @@ def log_model(model: Any, name: str, flavor: str, flavor_conf: dict[str, Any],
 
 def record_model(store: Any, run_id: str, path: str, flavor: str) -> int:
     """The Model artifact for a model logged to a tracking run, an OUTPUT of the run's
-    execution (made on first use) so lineage queries reach it."""
+    execution (made on first use) so lineage queries reach it. Through a tracking
+    server, the server records it (and returns -1: the id is the server's)."""
+    if store.remote:
+        store.record_model(run_id, path, {"flavors": {flavor: {}}})
+        return -1
     with store.write() as s:
         run_pk, exec_id = run_execution(s, store, run_id)
         return insert_model_artifact(s, run_pk, run_id, path, flavor, exec_id)
@@ -202,10 +206,10 @@ def local_model(model_uri: str, dst_path: str | None = None) -> Path | Any:
 def registered_source(uri: str) -> str:
     """The source URI of ``models:/<name>/<version>``, ``models:/<name>@<alias>`` or
     ``models:/<name>/latest``."""
-    from ._registry import Registry
+    from ._registry import registry_for
 
     rest = uri[len("models:/"):]
-    registry = Registry(_fluent._store())
+    registry = registry_for(_fluent._store())
     if "@" in rest:
         name, _, alias = rest.partition("@")
         return registry.get_version_by_alias(name, alias).source

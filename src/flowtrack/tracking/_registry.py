@@ -24,7 +24,9 @@ from ..lineage import (
     artifacts,
     attributions,
     contexts,
+    delete_nodes,
 )
+from ._logged_models import LoggedModels, is_model_id
 from ._store import TAG_PREFIX, TrackingStore
 from ._validation import check_key, check_name, check_tag_value
 from .errors import (
@@ -57,6 +59,7 @@ class ModelVersion:
     tags: dict[str, str] = field(default_factory=dict)
     aliases: list[str] = field(default_factory=list)
     run_link: str = ""
+    model_id: str = ""  # the MLflow 3 logged model it was made from, if any
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,11 @@ class RegisteredModel:
     tags: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     latest_versions: list[ModelVersion] = field(default_factory=list)
+
+
+def registry_for(store: Any) -> Any:
+    """The registry of a store: ``Registry``, or the server's behind an http:// URI."""
+    return store.registry() if store.remote else Registry(store)
 
 
 class Registry:
@@ -129,6 +137,52 @@ class Registry:
             s.set_properties("context", node.id, custom={
                 TAG_PREFIX + check_key(key, "tag"): check_tag_value(key, value)})
 
+    def delete_model_tag(self, name: str, key: str) -> None:
+        with self.store.write() as s:
+            node = self._model_node(s, name)
+            s.delete_properties("context", node.id, [TAG_PREFIX + key])
+
+    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+        """Rename a model; its versions follow (their names are ``<model>/<n>``)."""
+        check_name(new_name, "A registered model name")
+        with self.store.write() as s:
+            model_type, version_type = self._types(s)
+            node = self._model_node(s, name)
+            if s.node_by_name("context", model_type, new_name) is not None:
+                raise ResourceAlreadyExistsError(f"Registered model {new_name!r} already "
+                                                 "exists; choose another name.")
+            s.conn.execute(contexts.update().where(contexts.c.id == node.id)
+                           .values(name=new_name))
+            for version in s.child_contexts(node.id, contexts.c.type_id == version_type):
+                number = version.properties["version"]
+                s.conn.execute(contexts.update().where(contexts.c.id == version.id)
+                               .values(name=f"{new_name}/{number}"))
+                s.set_properties("context", version.id, {"name": new_name})
+        return self.get_registered_model(new_name)
+
+    def delete_registered_model(self, name: str) -> None:
+        """Forget a model and its versions (their Model artifacts and lineage stay)."""
+        with self.store.write() as s:
+            _, version_type = self._types(s)
+            node = self._model_node(s, name)
+            versions = s.child_contexts(node.id, contexts.c.type_id == version_type)
+            delete_nodes(s, "context", [v.id for v in versions] + [node.id], cascade=True)
+
+    def delete_model_version(self, name: str, version: str | int) -> None:
+        """Forget one version; aliases pointing at it go too."""
+        with self.store.write() as s:
+            model = self._model_node(s, name)
+            node = self._version_node(s, model, str(version))
+            delete_nodes(s, "context", [node.id], cascade=True)
+            stale = [ALIAS_PREFIX + a for a, v in _aliases(model).items() if v == str(version)]
+            if stale:
+                s.delete_properties("context", model.id, stale)
+
+    def delete_version_tag(self, name: str, version: str | int, key: str) -> None:
+        with self.store.write() as s:
+            node = self._version_node(s, self._model_node(s, name), str(version))
+            s.delete_properties("context", node.id, [TAG_PREFIX + key])
+
     def update_registered_model(self, name: str, description: str) -> RegisteredModel:
         with self.store.write() as s:
             node = self._model_node(s, name)
@@ -138,13 +192,21 @@ class Registry:
     # -- versions -------------------------------------------------------------------------
     def create_model_version(self, name: str, source: str, run_id: str | None = None,
                              tags: dict[str, Any] | None = None,
-                             description: str | None = None) -> ModelVersion:
-        """A new version of ``name`` (created if new) for the model at ``source``."""
+                             description: str | None = None,
+                             model_id: str | None = None) -> ModelVersion:
+        """A new version of ``name`` (created if new) for the model at ``source``
+        (``model_id``: the MLflow 3 logged model it comes from)."""
         if not isinstance(source, str) or not source:
             raise InvalidParameterError("A model version needs a source, e.g. "
                                         "runs:/<run_id>/model.")
+        check_name(name, "A registered model name")
         if source.startswith("runs:/") and not run_id:
             run_id = source[len("runs:/"):].split("/", 1)[0]
+        model_id = model_id or _logged_model_id(source)
+        custom = _custom(tags, description)
+        if model_id:
+            custom["model_id"] = model_id
+            run_id = run_id or LoggedModels(self.store).get(model_id).source_run_id
         for _ in range(5):  # a concurrent registration may take the same number
             with self.store.write() as s:
                 model_type, version_type = self._types(s)
@@ -155,11 +217,10 @@ class Registry:
                 props = {"name": name, "version": number, "source": source,
                          "run_id": run_id or "", "status": "READY", "user": settings().user}
                 version, created = s.get_or_create_context(
-                    version_type, f"{name}/{number}", props, _custom(tags, description),
-                    parent_ids=[model])
+                    version_type, f"{name}/{number}", props, custom, parent_ids=[model])
                 if not created:
                     continue
-                model_artifact = _model_artifact(s, source)
+                model_artifact = _model_artifact(s, source, model_id)
                 if model_artifact is not None:
                     s.conn.execute(attributions.insert().values(context_id=version,
                                                                 artifact_id=model_artifact))
@@ -237,14 +298,26 @@ class Registry:
         return [_version(n, model) for n in nodes]
 
 
-def _model_artifact(s: LineageSession, source: str) -> int | None:
-    """The newest Model artifact logged at a ``runs:/`` source, if any."""
-    if not source.startswith("runs:/"):
+def _model_artifact(s: LineageSession, source: str, model_id: str | None) -> int | None:
+    """The Model artifact of a logged model, or the newest one logged at a ``runs:/``
+    source, if any."""
+    if model_id:
+        uri = f"models:/{model_id}"
+    elif source.startswith("runs:/"):
+        uri = source.rstrip("/")
+    else:
         return None
     found = s.conn.execute(select(artifacts.c.id).where(
-        artifacts.c.uri == source.rstrip("/"), artifacts.c.state == int(ArtifactState.LIVE))
+        artifacts.c.uri == uri, artifacts.c.state.in_(
+            [int(ArtifactState.LIVE), int(ArtifactState.PENDING)]))
         .order_by(artifacts.c.id.desc()).limit(1)).scalar()
     return None if found is None else int(found)
+
+
+def _logged_model_id(source: str) -> str | None:
+    """The model id in a source ``models:/m-<hex>`` (MLflow 3's logged model URI)."""
+    rest = source[len("models:/"):] if source.startswith("models:/") else ""
+    return rest if is_model_id(rest) else None
 
 
 def _custom(tags: dict[str, Any] | None, description: str | None) -> dict[str, Any]:
@@ -273,7 +346,8 @@ def _version(node: Node, model: Node) -> ModelVersion:
         last_updated_timestamp=node.last_update_time_since_epoch,
         description=node.custom_properties.get("description", ""), user_id=p.get("user", ""),
         source=p.get("source", ""), run_id=p.get("run_id", ""), status=p.get("status", "READY"),
-        tags=_tags(node), aliases=sorted(a for a, v in _aliases(model).items() if v == number))
+        tags=_tags(node), aliases=sorted(a for a, v in _aliases(model).items() if v == number),
+        model_id=str(node.custom_properties.get("model_id", "")))
 
 
 def _registered(node: Node, versions: list[ModelVersion]) -> RegisteredModel:

@@ -18,10 +18,12 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
+from .._config import settings
 from .._util import now_ms
 from ..lineage import (
     EXPERIMENT_PROPERTIES,
@@ -85,6 +87,8 @@ class Types:
 
 class TrackingStore:
     """Tracking reads and writes on one metadata database and blob store."""
+
+    remote = False  # RestTrackingStore, its stand-in behind an http:// URI, says True
 
     def __init__(self, db: Database, blobs: BlobStore,
                  artifact_root: str = "flowtrack-artifacts:") -> None:
@@ -427,6 +431,22 @@ class TrackingStore:
             lifecycle_stage=_stage(custom))
         return Run(info, RunData(metrics=latest, params=params, tags=tags))
 
+    def latest_points(self, run_ids: Sequence[str]) -> dict[str, list[Metric]]:
+        """Each run's newest point of every metric key (value, step and time)."""
+        found: dict[str, list[Metric]] = {r: [] for r in run_ids}
+        pks = {self.run_pk(r): r for r in run_ids}
+        with self.read() as s:
+            for start in range(0, len(pks), 500):
+                chunk = list(pks)[start:start + 500]
+                for pk, key, value, timestamp, step in s.conn.execute(
+                        select(latest_metrics.c.run_id, latest_metrics.c.key,
+                               latest_metrics.c.value, latest_metrics.c.timestamp,
+                               latest_metrics.c.step).where(latest_metrics.c.run_id.in_(chunk))):
+                    run_id = pks[pk]
+                    found[run_id].append(Metric(key, float("nan") if value is None else value,
+                                                timestamp, step, run_id))
+        return found
+
     def search_runs(self, experiment_ids: Sequence[str], filter_string: str = "",
                     run_view_type: int = ViewType.ACTIVE_ONLY, max_results: int = 1000,
                     order_by: Sequence[str] | None = None, page_token: str | None = None
@@ -443,6 +463,20 @@ class TrackingStore:
                                             run_view_type, max_results, order_by, page_token,
                                             None if default is None else default.id)
             return self.runs_from_nodes(s, nodes), token
+
+
+def open_store(uri: str, artifact_root: str = "flowtrack-artifacts:",
+               blob_url: str | None = None) -> TrackingStore:
+    """The store a tracking URI names: a database URL (with the configured blob store,
+    or ``blob_url``), or a directory holding ``metadata.db`` and ``blobs/``."""
+    cfg = settings()
+    if "://" in uri:
+        return TrackingStore(Database.open(uri), BlobStore(blob_url or cfg.store_url,
+                                                           fsync=cfg.fsync), artifact_root)
+    home = Path(uri.removeprefix("file:")).expanduser().absolute()
+    return TrackingStore(Database.open(f"sqlite:///{home / 'metadata.db'}"),
+                         BlobStore(blob_url or str(home / "blobs"), fsync=cfg.fsync),
+                         artifact_root)
 
 
 # -- module helpers ---------------------------------------------------------------------

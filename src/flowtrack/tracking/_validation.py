@@ -92,3 +92,15 @@ def check_name(name: Any, what: str) -> str:
         raise InvalidParameterError(f"{what} {name[:40]!r} must be at most 255 characters and "
                                     "contain no NUL character.")
     return name
+
+
+def check_batch_sizes(metrics: int, params: int, tags: int) -> None:
+    """MLflow's limits on one ``log_batch``: 1000 metrics, 100 params, 100 tags, 1000
+    entities in all."""
+    if metrics > MAX_METRICS_PER_BATCH or params > MAX_PARAMS_TAGS_PER_BATCH \
+            or tags > MAX_PARAMS_TAGS_PER_BATCH or metrics + params + tags > MAX_ENTITIES_PER_BATCH:
+        raise InvalidParameterError(
+            f"A log_batch call takes at most {MAX_METRICS_PER_BATCH} metrics, "
+            f"{MAX_PARAMS_TAGS_PER_BATCH} params and {MAX_PARAMS_TAGS_PER_BATCH} tags "
+            f"({MAX_ENTITIES_PER_BATCH} in all); got {metrics}, {params} and {tags}. Split it "
+            "into several calls.")

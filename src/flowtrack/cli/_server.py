@@ -1,0 +1,53 @@
+"""``flowtrack server``: the tracking server (MLflow's REST API over a store)."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from .._config import settings
+from .._errors import ConfigurationError
+
+
+@click.command("server")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; loopback only unless you choose otherwise.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--backend-store-uri", default=None,
+              help="Metadata database URL (sqlite:///..., postgresql://...) or a store "
+                   "directory. Default: this project's store (FLOWTRACK_METADATA).")
+@click.option("--artifacts-destination", default=None,
+              help="Blob store for run and model files (a directory or fsspec URL). "
+                   "Default: the store's own (FLOWTRACK_STORE).")
+@click.option("--auth-token", default=None, envvar="FLOWTRACK_SERVER_TOKEN",
+              help="Require this bearer token (what mlflow sends for MLFLOW_TRACKING_TOKEN). "
+                   "Prefer the FLOWTRACK_SERVER_TOKEN variable: options show in ps.")
+@click.option("--basic-auth-file", default=None, type=click.Path(dir_okay=False),
+              help="Require HTTP basic auth for the user:password lines of this file.")
+@click.option("--max-request-mb", default=16, show_default=True, type=click.IntRange(1),
+              help="Largest JSON request body accepted.")
+@click.option("--max-artifact-mb", default=2048, show_default=True, type=click.IntRange(1),
+              help="Largest single artifact upload accepted.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+def server_command(host: str, port: int, backend_store_uri: str | None,
+                   artifacts_destination: str | None, auth_token: str | None,
+                   basic_auth_file: str | None, max_request_mb: int, max_artifact_mb: int,
+                   log_level: str) -> None:
+    """Serve MLflow's REST API over a flowtrack store, for the official mlflow client
+    and flowtrack's http:// tracking URI."""
+    try:
+        from ..server import Auth, Limits, serve
+    except ImportError as exc:
+        raise ConfigurationError(f"The tracking server needs the server extra ({exc.name} is "
+                                 "missing): pip install 'flowtrack[server]'.") from None
+    cfg = settings()
+    uri = backend_store_uri or cfg.metadata_url
+    destination = artifacts_destination or (None if backend_store_uri and
+                                            "://" not in backend_store_uri else cfg.store_url)
+    auth = Auth.build(auth_token or os.environ.get("FLOWTRACK_SERVER_TOKEN"), basic_auth_file)
+    click.echo(f"flowtrack server on http://{host}:{port} (metadata: {uri}; "
+               f"authentication: {'on' if auth.enabled else 'off'})", err=True)
+    serve(uri, destination, host, port, auth,
+          Limits(max_request_mb * 1024 * 1024, max_artifact_mb * 1024 * 1024), log_level)

@@ -1,0 +1,206 @@
+"""The FastAPI application: MLflow's REST API under ``/api/2.0/mlflow/``, its artifact
+proxy under ``/api/2.0/mlflow-artifacts/``, ``/health`` and ``/version``, behind
+optional authentication and request size limits.
+
+Every failure a client can cause answers MLflow's JSON error shape
+(``{"error_code": ..., "message": ...}``) with a 4xx status; MLflow's client retries
+500s and 503s for minutes, so those are kept for real server faults (and 503 for a
+database busy past its timeout, where a retry is the right answer).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from sqlalchemy.exc import OperationalError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .._errors import FlowtrackError
+from ..tracking.errors import TrackingError
+from . import _artifacts_api, _registry_api, _tracking_api  # noqa: F401 - they register routes
+from ._auth import Auth
+from ._context import ServerContext
+from ._requests import Fields, parse_json_object
+from ._routes import ROUTES, Handler
+
+log = logging.getLogger("flowtrack.server")
+
+API_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
+ARTIFACTS_PREFIX = "/api/2.0/mlflow-artifacts/artifacts"
+_ERROR_CODES = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
+                404: "ENDPOINT_NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
+                413: "REQUEST_LIMIT_EXCEEDED"}
+
+
+def error_response(status: int, code: str, message: str,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error_code": code, "message": message}, status_code=status,
+                        headers=headers)
+
+
+class RequestTooLarge(TrackingError):
+    error_code = "REQUEST_LIMIT_EXCEEDED"
+    http_status = 413
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The request body, refused (413) past ``limit`` bytes before reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise RequestTooLarge(_too_large(int(declared), limit))
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestTooLarge(_too_large(size, limit))
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(size: int, limit: int) -> str:
+    return (f"The request body ({size} bytes or more) exceeds this server's limit of {limit} "
+            "bytes. Send smaller batches, or start the server with a larger limit.")
+
+
+async def answer(call: Callable[[], Awaitable[Response]]) -> Response:
+    """Run an endpoint, turning errors into MLflow's JSON error responses."""
+    try:
+        return await call()
+    except TrackingError as exc:
+        return error_response(exc.http_status, exc.error_code, exc.message)
+    except FlowtrackError as exc:  # e.g. a missing blob: the server's problem, not the client's
+        log.error("request failed: %s", exc.message)
+        return error_response(500, "INTERNAL_ERROR", exc.message)
+    except OperationalError as exc:
+        log.warning("database unavailable: %s", exc)
+        return error_response(503, "TEMPORARILY_UNAVAILABLE",
+                              "The metadata database is busy or unreachable; retry shortly.")
+
+
+def json_endpoint(ctx: ServerContext, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        async def call() -> Response:
+            if request.method == "GET":
+                query = request.query_params
+                values: dict[str, Any] = dict(query)
+                lists = {k: query.getlist(k) for k in query if len(query.getlist(k)) > 1}
+                fields = Fields(values | dict(request.path_params), lists)
+            else:
+                body = parse_json_object(await read_limited(request, ctx.limits.max_json_bytes))
+                fields = Fields(body | dict(request.path_params))
+            result = await run_in_threadpool(handler, ctx, fields)
+            return JSONResponse(result)
+        return await answer(call)
+    endpoint.__name__ = handler.__name__
+    return endpoint
+
+
+def create_app(ctx: ServerContext, auth: Auth | None = None) -> FastAPI:
+    """The server application over one store."""
+    app = FastAPI(title="flowtrack tracking server", docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    for prefix in API_PREFIXES:
+        for r in ROUTES:
+            app.add_api_route(f"{prefix}/{r.path}", json_endpoint(ctx, r.handler),
+                              methods=[r.method], include_in_schema=False)
+    _add_artifact_routes(app, ctx)
+    _add_service_routes(app)
+    _add_error_handlers(app)
+    if auth is not None and auth.enabled:
+        _require_auth(app, auth)
+    return app
+
+
+def _add_artifact_routes(app: FastAPI, ctx: ServerContext) -> None:
+    async def list_artifacts(request: Request) -> Response:
+        async def call() -> Response:
+            found = await run_in_threadpool(_artifacts_api.listing, ctx,
+                                            request.query_params.get("path"))
+            return JSONResponse(found)
+        return await answer(call)
+
+    async def file_endpoint(request: Request) -> Response:
+        path = request.path_params["path"]
+
+        async def call() -> Response:
+            if request.method == "PUT":
+                data = await read_limited(request, ctx.limits.max_artifact_bytes)
+                return JSONResponse(await run_in_threadpool(_artifacts_api.upload, ctx, path,
+                                                            data))
+            if request.method == "DELETE":
+                return JSONResponse(await run_in_threadpool(_artifacts_api.delete, ctx, path))
+            data, media_type = await run_in_threadpool(_artifacts_api.download, ctx, path)
+            return Response(data, media_type=media_type)
+        return await answer(call)
+
+    async def legacy_download(request: Request) -> Response:
+        async def call() -> Response:
+            fields = Fields(dict(request.query_params))
+            run_id = fields.text("run_id") or fields.required("run_uuid")
+            data, media_type = await run_in_threadpool(
+                _artifacts_api.legacy_download, ctx, run_id, fields.required("path"))
+            return Response(data, media_type=media_type)
+        return await answer(call)
+
+    app.add_api_route(ARTIFACTS_PREFIX, list_artifacts, methods=["GET"],
+                      include_in_schema=False)
+    app.add_api_route(ARTIFACTS_PREFIX + "/{path:path}", file_endpoint,
+                      methods=["GET", "PUT", "DELETE"], include_in_schema=False)
+    for path in ("/get-artifact", "/api/2.0/mlflow/get-artifact"):
+        app.add_api_route(path, legacy_download, methods=["GET"], include_in_schema=False)
+
+
+def _add_service_routes(app: FastAPI) -> None:
+    async def health() -> Response:
+        return PlainTextResponse("OK")
+
+    async def server_version() -> Response:
+        try:
+            found = version("flowtrack")
+        except PackageNotFoundError:
+            found = "unknown"
+        return PlainTextResponse(found)
+
+    app.add_api_route("/health", health, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/version", server_version, methods=["GET"], include_in_schema=False)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        code = _ERROR_CODES.get(exc.status_code, "BAD_REQUEST")
+        message = (f"No endpoint {request.method} {request.url.path} on this server; see "
+                   "MLflow's REST API reference for the supported ones."
+                   if exc.status_code in (404, 405) else str(exc.detail))
+        return error_response(exc.status_code, code, message)
+
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error serving %s %s", request.method, request.url.path)
+        return error_response(500, "INTERNAL_ERROR",
+                              f"Internal server error ({type(exc).__name__}); the server log "
+                              "has the details. This is a flowtrack bug; please report it.")
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, internal_error)
+
+
+def _require_auth(app: FastAPI, auth: Auth) -> None:
+    @app.middleware("http")
+    async def check_credentials(request: Request,
+                                call_next: Callable[[Request], Awaitable[Response]]
+                                ) -> Response:
+        if not auth.allows(request.headers.get("authorization")):
+            schemes = (['Bearer realm="flowtrack"'] if auth.token_digest else []) + \
+                (['Basic realm="flowtrack"'] if auth.user_digests else [])
+            return error_response(401, "UNAUTHENTICATED",
+                                  "This server requires authentication: send a bearer token "
+                                  "(MLFLOW_TRACKING_TOKEN) or basic credentials "
+                                  "(MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD).",
+                                  {"WWW-Authenticate": ", ".join(schemes)})
+        return await call_next(request)

@@ -1,0 +1,42 @@
+"""What every request handler works on: one tracking store (metadata database plus
+blob store) with its registry and logged models, and the server's limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..tracking.service import LoggedModels, Registry, TrackingStore, open_store
+
+# runs and models hand clients this artifact root; their uploads and downloads then
+# go through this server's /api/2.0/mlflow-artifacts/ endpoints
+ARTIFACT_ROOT = "mlflow-artifacts:"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Request size limits (bytes): JSON API bodies, and one artifact upload."""
+
+    max_json_bytes: int = 16 * 1024 * 1024
+    max_artifact_bytes: int = 2 * 1024 * 1024 * 1024
+
+
+@dataclass
+class ServerContext:
+    store: TrackingStore
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def registry(self) -> Registry:
+        return Registry(self.store)
+
+    @property
+    def logged_models(self) -> LoggedModels:
+        return LoggedModels(self.store)
+
+    @classmethod
+    def open(cls, backend_store_uri: str, artifacts_destination: str | None = None,
+             limits: Limits | None = None) -> ServerContext:
+        """The context for a metadata database URL or a store directory, with blobs in
+        ``artifacts_destination`` (default: the store's own blob store)."""
+        store = open_store(backend_store_uri, ARTIFACT_ROOT, artifacts_destination)
+        return cls(store, limits or Limits())

@@ -1,0 +1,306 @@
+"""MLflow's tracking endpoints (experiments, runs, metrics, run artifacts listing) over
+the tracking store; request and response fields as in MLflow's REST API reference."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from .._util import now_ms
+from ..tracking import Dataset, Metric, ViewType
+from ..tracking.errors import InvalidParameterError, ResourceDoesNotExistError
+from ..tracking.service import (
+    check_batch_sizes,
+    clean_path,
+    filter_experiments,
+    list_files,
+    record_model,
+)
+from . import _json
+from ._context import ServerContext
+from ._requests import Fields, as_double
+from ._routes import route
+
+_VIEW_TYPES = {"ACTIVE_ONLY": ViewType.ACTIVE_ONLY, "DELETED_ONLY": ViewType.DELETED_ONLY,
+               "ALL": ViewType.ALL}
+MAX_HISTORY_PAGE = 25_000  # points per metrics/get-history page unless asked for fewer
+
+
+def view_type(f: Fields, name: str) -> int:
+    value = f.values.get(name)
+    if value in (None, ""):
+        return ViewType.ACTIVE_ONLY
+    if isinstance(value, str) and value.upper() in _VIEW_TYPES:
+        return _VIEW_TYPES[value.upper()]
+    if isinstance(value, int) and value in _VIEW_TYPES.values():
+        return value
+    if isinstance(value, str) and value.isdigit() and int(value) in _VIEW_TYPES.values():
+        return int(value)
+    raise InvalidParameterError(f"{name} must be one of ACTIVE_ONLY, DELETED_ONLY, ALL; got "
+                                f"{value!r}.")
+
+
+def page(items: list[Any], f: Fields, default_size: int) -> tuple[list[Any], str | None]:
+    """One page of an in-memory result list, by an offset token."""
+    size = f.integer("max_results", default_size)
+    if size <= 0:
+        raise InvalidParameterError(f"max_results must be positive; got {size}.")
+    start = _offset(f.text("page_token"))
+    end = start + size
+    return items[start:end], (_token(end) if end < len(items) else None)
+
+
+def _offset(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+        if isinstance(offset, int) and offset >= 0:
+            return offset
+    except (ValueError, KeyError, TypeError):
+        pass
+    raise InvalidParameterError(f"Invalid page_token {token[:40]!r}: pass the "
+                                "next_page_token of the previous page unchanged.")
+
+
+def _token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def paged(key: str, items: list[Any], token: str | None) -> dict[str, Any]:
+    return {key: items, "next_page_token": token} if token else {key: items}
+
+
+# -- experiments -------------------------------------------------------------------------
+@route("POST", path="experiments/create")
+def create_experiment(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    return {"experiment_id": ctx.store.create_experiment(
+        f.required("name"), f.text("artifact_location"), f.key_values("tags"))}
+
+
+@route("GET", path="experiments/get")
+def get_experiment(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    return {"experiment": _json.experiment(ctx.store.get_experiment(
+        f.required("experiment_id")))}
+
+
+@route("GET", path="experiments/get-by-name")
+def get_experiment_by_name(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    name = f.required("experiment_name")
+    found = ctx.store.get_experiment_by_name(name)
+    if found is None:
+        raise ResourceDoesNotExistError(f"Could not find experiment with name '{name}'")
+    return {"experiment": _json.experiment(found)}
+
+
+@route("GET", "POST", path="experiments/search")
+def search_experiments(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    found = filter_experiments(ctx.store.search_experiments(view_type(f, "view_type")),
+                               f.text("filter"), f.texts("order_by"))
+    items, token = page(found, f, 1000)
+    return paged("experiments", [_json.experiment(e) for e in items], token)
+
+
+@route("POST", path="experiments/delete")
+def delete_experiment(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    ctx.store.set_experiment_lifecycle(f.required("experiment_id"), deleted=True)
+    return {}
+
+
+@route("POST", path="experiments/restore")
+def restore_experiment(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    ctx.store.set_experiment_lifecycle(f.required("experiment_id"), deleted=False)
+    return {}
+
+
+@route("POST", path="experiments/update")
+def update_experiment(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    if f.has("new_name"):
+        ctx.store.rename_experiment(f.required("experiment_id"), f.required("new_name"))
+    return {}
+
+
+@route("POST", path="experiments/set-experiment-tag")
+def set_experiment_tag(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    ctx.store.set_experiment_tag(f.required("experiment_id"), f.required("key"),
+                                 f.text("value", ""))
+    return {}
+
+
+# -- runs ----------------------------------------------------------------------------------
+def run_json(ctx: ServerContext, run_id: str) -> dict[str, Any]:
+    run = ctx.store.get_run(run_id)
+    latest = ctx.store.latest_points([run_id])[run_id]
+    outputs = [{"model_id": m, "step": 0} for m in ctx.logged_models.run_outputs(run_id)]
+    return _json.run_with_latest(run, {m.key: m for m in latest}, outputs)
+
+
+def _run_id(f: Fields) -> str:
+    run_id = f.text("run_id") or f.text("run_uuid")
+    if not run_id:
+        raise InvalidParameterError("Missing value for required parameter 'run_id'.")
+    return str(run_id)
+
+
+@route("POST", path="runs/create")
+def create_run(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    tags = f.key_values("tags")
+    user = f.text("user_id") or tags.get("mlflow.user") or ""
+    run = ctx.store.create_run(f.text("experiment_id", "0"), user,
+                               f.integer("start_time") or now_ms(), tags, f.text("run_name"))
+    return {"run": run_json(ctx, run.info.run_id)}
+
+
+@route("GET", path="runs/get")
+def get_run(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    return {"run": run_json(ctx, _run_id(f))}
+
+
+@route("POST", path="runs/update")
+def update_run(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    run_id = _run_id(f)
+    ctx.store.update_run_info(run_id, status=f.text("status"), end_time=f.integer("end_time"),
+                              run_name=f.text("run_name"))
+    return {"run_info": run_json(ctx, run_id)["info"]}
+
+
+@route("POST", path="runs/delete")
+def delete_run(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    ctx.store.set_run_lifecycle(_run_id(f), deleted=True)
+    return {}
+
+
+@route("POST", path="runs/restore")
+def restore_run(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    ctx.store.set_run_lifecycle(_run_id(f), deleted=False)
+    return {}
+
+
+@route("POST", "GET", path="runs/search")
+def search_runs(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    runs, token = ctx.store.search_runs(
+        f.texts("experiment_ids"), f.text("filter", ""), view_type(f, "run_view_type"),
+        f.integer("max_results", 1000), f.texts("order_by"), f.text("page_token"))
+    latest = ctx.store.latest_points([r.info.run_id for r in runs])
+    found = [_json.run_with_latest(r, {m.key: m for m in latest[r.info.run_id]}, [])
+             for r in runs]
+    return paged("runs", found, token)
+
+
+# -- logging -------------------------------------------------------------------------------
+def _metric(f: Fields) -> Metric:
+    return Metric(f.required("key"), as_double(f.values.get("value"), "value"),
+                  f.integer("timestamp", required=True), f.integer("step", 0) or 0)
+
+
+@route("POST", path="runs/log-metric")
+def log_metric(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    ctx.store.log_batch(_run_id(f), [_metric(f)])
+    return {}
+
+
+@route("POST", path="runs/log-parameter")
+def log_param(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    ctx.store.log_batch(_run_id(f), params={f.required("key"): f.text("value", "")})
+    return {}
+
+
+@route("POST", path="runs/set-tag")
+def set_tag(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    ctx.store.log_batch(_run_id(f), tags={f.required("key"): f.text("value", "")})
+    return {}
+
+
+@route("POST", path="runs/delete-tag")
+def delete_tag(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    ctx.store.delete_tag(_run_id(f), f.required("key"))
+    return {}
+
+
+@route("POST", path="runs/log-batch")
+def log_batch(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    metrics = f.objects("metrics")
+    params = f.objects("params")
+    tags = f.key_values("tags")
+    check_batch_sizes(len(metrics), len(params), len(tags))
+    param_values: dict[str, str] = {}
+    for p in params:
+        key, value = p.required("key"), p.text("value", "")
+        if param_values.get(key, value) != value:
+            raise InvalidParameterError(f"A log-batch request names param {key!r} twice with "
+                                        "different values.")
+        param_values[key] = value
+    ctx.store.log_batch(_run_id(f), [_metric(m) for m in metrics], param_values, tags)
+    return {}
+
+
+@route("POST", path="runs/log-inputs")
+def log_inputs(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    from ..tracking.service import log_dataset
+
+    run_id = _run_id(f)
+    for item in f.objects("datasets"):
+        d = item.message("dataset")
+        dataset = Dataset(d.required("name"), d.required("digest"),
+                          d.text("source_type", ""), d.text("source", ""), d.text("schema"),
+                          d.text("profile"))
+        context = item.key_values("tags").get("mlflow.data.context")
+        log_dataset(ctx.store, run_id, dataset, context)
+    model_ids = [m.required("model_id") for m in f.objects("models")]
+    if model_ids:
+        ctx.logged_models.link_outputs(run_id, model_ids)
+    return {}
+
+
+@route("POST", path="runs/outputs")
+def log_outputs(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    ctx.logged_models.link_outputs(_run_id(f),
+                                   [m.required("model_id") for m in f.objects("models")])
+    return {}
+
+
+@route("POST", path="runs/log-model")
+def log_model_history(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    """MLflow 2's record of a logged model: kept in the run's history tag."""
+    run_id = _run_id(f)
+    model_json = f.required("model_json")
+    try:
+        entry = json.loads(model_json)
+    except ValueError:
+        raise InvalidParameterError("model_json must be a JSON object describing the "
+                                    "model.") from None
+    history = json.loads(ctx.store.get_run(run_id).data.tags.get(
+        "mlflow.log-model.history", "[]"))
+    history.append(entry)
+    ctx.store.log_batch(run_id, tags={"mlflow.log-model.history": json.dumps(history)})
+    path = entry.get("artifact_path") if isinstance(entry, dict) else None
+    if isinstance(path, str) and path:  # the Model artifact, for lineage
+        flavors = [f for f in entry.get("flavors") or {} if f != "python_function"]
+        record_model(ctx.store, run_id, clean_path(path, "artifact_path"),
+                     flavors[0] if flavors else "python_function")
+    return {}
+
+
+# -- reading metrics and files --------------------------------------------------------------
+@route("GET", path="metrics/get-history")
+def get_metric_history(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    run_id = _run_id(f)
+    key = f.required("metric_key")
+    steps, timestamps, values = ctx.store.metric_history_columns(run_id, key)
+    size = f.integer("max_results", MAX_HISTORY_PAGE)
+    if size <= 0:
+        raise InvalidParameterError(f"max_results must be positive; got {size}.")
+    start = _offset(f.text("page_token"))
+    end = min(start + size, len(steps))
+    points = [{"key": key, "value": _json.double(values[i]), "timestamp": timestamps[i],
+               "step": steps[i]} for i in range(start, end)]
+    return paged("metrics", points, _token(end) if end < len(steps) else None)
+
+
+@route("GET", path="artifacts/list")
+def list_artifacts(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    run_id = _run_id(f)
+    run = ctx.store.get_run(run_id)
+    files = list_files(ctx.store, run_id, f.text("path"))
+    return {"root_uri": run.info.artifact_uri, "files": [_json.file_info(x) for x in files]}

@@ -65,8 +65,8 @@ class RestTrackingStore:
             raise TrackingError(f"Tracking URI {uri!r} names a tracking server; talking to one "
                                 "needs httpx: pip install 'flowtrack[server]'.") from None
         self.uri = uri.rstrip("/")
-        self._http = httpx.Client(base_url=self.uri, timeout=120, auth=_basic_auth(),
-                                  headers={"User-Agent": "flowtrack", **_token_header()})
+        self._http = httpx.Client(base_url=self.uri, timeout=120,
+                                  headers={"User-Agent": "flowtrack"})
         self._run_ids: list[str] = []  # run_pk - 1 -> run id (pks are local handles)
         self._run_pks: dict[str, int] = {}
 
@@ -88,8 +88,9 @@ class RestTrackingStore:
         import httpx
 
         for attempt in range(_RETRIES + 1):
-            try:
-                response = self._http.request(method, path, **kwargs)
+            try:  # credentials read per request: the environment may change
+                response = self._http.request(method, path, headers=_token_header(),
+                                              auth=_basic_auth(), **kwargs)
             except httpx.TransportError as exc:
                 if attempt == _RETRIES:
                     raise TrackingError(

@@ -97,10 +97,10 @@ def test_search_runs_and_errors_through_the_server(remote):
 
 def test_a_changed_param_and_a_failed_block(remote):
     flowtrack.set_experiment("remote-errors")
-    with pytest.raises(ZeroDivisionError):
+    with pytest.raises(RuntimeError, match="training diverged"):
         with flowtrack.start_run() as run:
             flowtrack.log_param("p", 1)
-            1 / 0
+            raise RuntimeError("training diverged")
     assert remote.get_run(run.info.run_id).info.status == RunStatus.FAILED
     run = remote.create_run(remote.get_experiment_by_name("remote-errors").experiment_id)
     remote.log_param(run.info.run_id, "p", 1)

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .._errors import FlowtrackError
 from ..tracking.errors import TrackingError
+from ..tracking.service import HISTORY_COLUMNS_PATH
 from . import _artifacts_api, _registry_api, _tracking_api  # noqa: F401 - they register routes
 from ._auth import Auth
 from ._context import ServerContext
@@ -154,6 +155,18 @@ def _add_artifact_routes(app: FastAPI, ctx: ServerContext) -> None:
                       methods=["GET", "PUT", "DELETE"], include_in_schema=False)
     for path in ("/get-artifact", "/api/2.0/mlflow/get-artifact"):
         app.add_api_route(path, legacy_download, methods=["GET"], include_in_schema=False)
+
+    async def history_columns(request: Request) -> Response:
+        async def call() -> Response:
+            fields = Fields(dict(request.query_params))
+            data = await run_in_threadpool(_tracking_api.history_bytes, ctx,
+                                           fields.required("run_id"),
+                                           fields.required("metric_key"))
+            return Response(data, media_type="application/octet-stream")
+        return await answer(call)
+
+    app.add_api_route(HISTORY_COLUMNS_PATH, history_columns, methods=["GET"],
+                      include_in_schema=False)
 
 
 def _add_service_routes(app: FastAPI) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..tracking.service import LoggedModels, Registry, TrackingStore, open_store
+from ._history_pages import HistoryPages
 
 # runs and models hand clients this artifact root; their uploads and downloads then
 # go through this server's /api/2.0/mlflow-artifacts/ endpoints
@@ -24,6 +25,7 @@ class Limits:
 class ServerContext:
     store: TrackingStore
     limits: Limits = field(default_factory=Limits)
+    history_pages: HistoryPages = field(default_factory=HistoryPages)
 
     @property
     def registry(self) -> Registry:

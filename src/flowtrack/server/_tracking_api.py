@@ -13,6 +13,7 @@ from ..tracking.errors import InvalidParameterError, ResourceDoesNotExistError
 from ..tracking.service import (
     check_batch_sizes,
     clean_path,
+    encode_columns,
     filter_experiments,
     list_files,
     record_model,
@@ -194,6 +195,27 @@ def _metric(f: Fields) -> Metric:
                   f.integer("timestamp", required=True), f.integer("step", 0) or 0)
 
 
+def _metrics(items: list[Any]) -> list[Metric]:
+    """log-batch's metrics; the usual JSON types take a fast path (a request may carry
+    1000), anything else the checked one with its precise error."""
+    found = []
+    for item in items:
+        if type(item) is dict:
+            key, value = item.get("key"), item.get("value")
+            timestamp, step = item.get("timestamp"), item.get("step", 0)
+            if type(key) is str and type(value) is float and type(timestamp) is int \
+                    and type(step) is int:
+                found.append(Metric(key, value, timestamp, step))
+                continue
+        found.append(_metric(Fields(item) if isinstance(item, dict) else _not_object(item)))
+    return found
+
+
+def _not_object(item: Any) -> Fields:
+    raise InvalidParameterError(f"Field 'metrics' must be a list of objects; got {item!r} in "
+                                "it.")
+
+
 @route("POST", path="runs/log-metric")
 def log_metric(ctx: ServerContext, f: Fields) -> dict[str, Any]:
     ctx.store.log_batch(_run_id(f), [_metric(f)])
@@ -220,7 +242,7 @@ def delete_tag(ctx: ServerContext, f: Fields) -> dict[str, Any]:
 
 @route("POST", path="runs/log-batch")
 def log_batch(ctx: ServerContext, f: Fields) -> dict[str, Any]:
-    metrics = f.objects("metrics")
+    metrics = _metrics(f.repeated("metrics"))
     params = f.objects("params")
     tags = f.key_values("tags")
     check_batch_sizes(len(metrics), len(params), len(tags))
@@ -231,7 +253,7 @@ def log_batch(ctx: ServerContext, f: Fields) -> dict[str, Any]:
             raise InvalidParameterError(f"A log-batch request names param {key!r} twice with "
                                         "different values.")
         param_values[key] = value
-    ctx.store.log_batch(_run_id(f), [_metric(m) for m in metrics], param_values, tags)
+    ctx.store.log_batch(_run_id(f), metrics, param_values, tags)
     return {}
 
 
@@ -287,15 +309,21 @@ def log_model_history(ctx: ServerContext, f: Fields) -> dict[str, Any]:
 def get_metric_history(ctx: ServerContext, f: Fields) -> dict[str, Any]:
     run_id = _run_id(f)
     key = f.required("metric_key")
-    steps, timestamps, values = ctx.store.metric_history_columns(run_id, key)
     size = f.integer("max_results", MAX_HISTORY_PAGE)
     if size <= 0:
         raise InvalidParameterError(f"max_results must be positive; got {size}.")
-    start = _offset(f.text("page_token"))
-    end = min(start + size, len(steps))
-    points = [{"key": key, "value": _json.double(values[i]), "timestamp": timestamps[i],
-               "step": steps[i]} for i in range(start, end)]
-    return paged("metrics", points, _token(end) if end < len(steps) else None)
+    (steps, timestamps, values), token = ctx.history_pages.page(
+        (run_id, key), lambda: ctx.store.metric_history_columns(run_id, key),
+        f.text("page_token"), size)
+    points = [{"key": key, "value": _json.double(v), "timestamp": t, "step": s}
+              for s, t, v in zip(steps, timestamps, values)]
+    return paged("metrics", points, token)
+
+
+def history_bytes(ctx: ServerContext, run_id: str, key: str) -> bytes:
+    """A whole history in one response, as packed arrays (flowtrack's own client asks
+    for this; MLflow's pages through get-history)."""
+    return encode_columns(*ctx.store.metric_history_columns(run_id, key))
 
 
 @route("GET", path="artifacts/list")

@@ -80,6 +80,27 @@ def columns(chunks: Sequence[tuple[int, int, bytes, bytes, bytes]]
     return s, t, v
 
 
+def encode_columns(steps: Sequence[int], stamps: Sequence[int], values: Sequence[float]
+                   ) -> bytes:
+    """A history as bytes: the point count (int64), then the three arrays (how a
+    flowtrack server sends a whole history to flowtrack's client)."""
+    return _bytes("q", [len(steps)]) + _bytes("q", steps) + _bytes("q", stamps) + \
+        _bytes("d", values)
+
+
+def decode_columns(data: bytes) -> tuple[list[int], list[int], list[float]]:
+    """The inverse of ``encode_columns``; a ValueError if the bytes do not fit."""
+    if len(data) < 8:
+        raise ValueError("a history needs at least its 8-byte point count")
+    count = _unpack("q", data[:8])[0]
+    if count < 0 or len(data) != 8 + 24 * count:
+        raise ValueError(f"{len(data)} bytes do not hold {count} points")
+    end_steps, end_stamps = 8 + 8 * count, 8 + 16 * count
+    return (_unpack("q", data[8:end_steps]).tolist(),
+            _unpack("q", data[end_steps:end_stamps]).tolist(),
+            _unpack("d", data[end_stamps:]).tolist())
+
+
 def to_metrics(key: str, run_id: str, steps: list[int], stamps: list[int],
                values: list[float]) -> list[Metric]:
     """Metric tuples built without Python code per point (``tuple.__new__`` over

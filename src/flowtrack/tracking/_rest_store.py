@@ -31,7 +31,7 @@ from ._entities import (
     RunInputs,
     ViewType,
 )
-from ._history import Point
+from ._history import Point, decode_columns, to_metrics
 from ._registry import ModelVersion, RegisteredModel
 from ._validation import MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH
 from .errors import (
@@ -50,6 +50,7 @@ _ERRORS: dict[str, type[TrackingError]] = {
 _VIEW_NAMES = {ViewType.ACTIVE_ONLY: "ACTIVE_ONLY", ViewType.DELETED_ONLY: "DELETED_ONLY",
                ViewType.ALL: "ALL"}
 _RETRY_STATUSES = (429, 502, 503, 504)
+HISTORY_COLUMNS_PATH = "/api/2.0/flowtrack/metrics/get-history-columns"
 _RETRIES = 4
 
 
@@ -67,6 +68,7 @@ class RestTrackingStore:
         self.uri = uri.rstrip("/")
         self._http = httpx.Client(base_url=self.uri, timeout=120,
                                   headers={"User-Agent": "flowtrack"})
+        self._columns_endpoint = True  # until a server says it has none
         self._run_ids: list[str] = []  # run_pk - 1 -> run id (pks are local handles)
         self._run_pks: dict[str, int] = {}
 
@@ -233,16 +235,24 @@ class RestTrackingStore:
                 for key, value, ts, step, _ in points[start:start + MAX_METRICS_PER_BATCH]]})
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        return [Metric(m["key"], _value(m.get("value")), int(m.get("timestamp", 0)),
-                       int(m.get("step", 0)), run_id)
-                for m in self._pages("metrics/get-history", "metrics",
-                                     {"run_id": run_id, "metric_key": key}, method="GET")]
+        return to_metrics(key, run_id, *self.metric_history_columns(run_id, key))
 
     def metric_history_columns(self, run_id: str, key: str
                                ) -> tuple[list[int], list[int], list[float]]:
-        history = self.get_metric_history(run_id, key)
-        return ([m.step for m in history], [m.timestamp for m in history],
-                [m.value for m in history])
+        """A flowtrack server sends the whole history as packed arrays; any other
+        MLflow server, page by page."""
+        if self._columns_endpoint:
+            try:
+                response = self._send("GET", HISTORY_COLUMNS_PATH,
+                                      params={"run_id": run_id, "metric_key": key})
+                return decode_columns(response.content)
+            except _EndpointMissing:
+                self._columns_endpoint = False
+        points = list(self._pages("metrics/get-history", "metrics",
+                                  {"run_id": run_id, "metric_key": key}, method="GET"))
+        return ([int(m.get("step", 0)) for m in points],
+                [int(m.get("timestamp", 0)) for m in points],
+                [_value(m.get("value")) for m in points])
 
     def log_input(self, run_id: str, dataset: Dataset, context: str | None) -> None:
         tags = [{"key": "mlflow.data.context", "value": context}] if context else []
@@ -468,6 +478,12 @@ def _basic_auth() -> Any:
     return None
 
 
+class _EndpointMissing(TrackingError):
+    """The server has no such endpoint (an older or a non-flowtrack server)."""
+
+    http_status = 404
+
+
 def _error(response: Any, uri: str) -> TrackingError:
     try:
         body = response.json()
@@ -478,6 +494,8 @@ def _error(response: Any, uri: str) -> TrackingError:
         return TrackingError(f"The tracking server at {uri} refused the credentials: {message} "
                              "Set MLFLOW_TRACKING_TOKEN (or MLFLOW_TRACKING_USERNAME and "
                              "MLFLOW_TRACKING_PASSWORD).")
+    if code == "ENDPOINT_NOT_FOUND" or (response.status_code == 404 and not code):
+        return _EndpointMissing(message)
     if code in _ERRORS:
         return _ERRORS[code](message)
     if 400 <= response.status_code < 500:

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 from ._datasets import log_input as log_dataset
 from ._files import clean_path, delete_files, file_digests, list_files, log_bytes, read_file
+from ._history import decode_columns, encode_columns
 from ._logged_models import STATUSES as LOGGED_MODEL_STATUSES
 from ._logged_models import LoggedModel, LoggedModels, is_model_id
 from ._memory_search import filter_experiments
 from ._models import record_model
 from ._registry import ModelVersion, RegisteredModel, Registry
+from ._rest_store import HISTORY_COLUMNS_PATH
 from ._store import DEFAULT_EXPERIMENT_ID, TrackingStore, open_store
 from ._validation import check_batch_sizes, check_int
 
 __all__ = [
+    "HISTORY_COLUMNS_PATH",
     "DEFAULT_EXPERIMENT_ID",
     "LOGGED_MODEL_STATUSES",
     "LoggedModel",
@@ -27,7 +30,9 @@ __all__ = [
     "check_batch_sizes",
     "check_int",
     "clean_path",
+    "decode_columns",
     "delete_files",
+    "encode_columns",
     "file_digests",
     "filter_experiments",
     "is_model_id",

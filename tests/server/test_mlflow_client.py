@@ -36,7 +36,8 @@ def mlflow_python() -> str:
 def run_workflow(url: str, **env: str) -> dict:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "FLOWTRACK_"))}
     full_env.update(MLFLOW_TRACKING_URI=url, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
-                    MLFLOW_HTTP_REQUEST_TIMEOUT="60", PYTHONWARNINGS="ignore", **env)
+                    MLFLOW_HTTP_REQUEST_TIMEOUT="60", MLFLOW_DISABLE_TELEMETRY="true",
+                    PYTHONWARNINGS="ignore", **env)
     proc = subprocess.run([mlflow_python(), str(WORKFLOW)], env=full_env, capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, f"mlflow workflow failed:\n{proc.stdout}\n{proc.stderr}"
@@ -87,7 +88,8 @@ def test_the_official_client_with_a_token(start_server):
     assert summary["predictions"]
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     full_env.update(MLFLOW_TRACKING_URI=server.url, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
-                    MLFLOW_TRACKING_TOKEN="wrong", PYTHONWARNINGS="ignore")
+                    MLFLOW_TRACKING_TOKEN="wrong", MLFLOW_DISABLE_TELEMETRY="true",
+                    PYTHONWARNINGS="ignore")
     proc = subprocess.run([mlflow_python(), "-c",
                            "import mlflow; mlflow.set_experiment('x')"],
                           env=full_env, capture_output=True, text=True, timeout=120)

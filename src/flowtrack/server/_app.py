@@ -180,6 +180,14 @@ def _add_service_routes(app: FastAPI) -> None:
             found = "unknown"
         return PlainTextResponse(found)
 
+    async def server_info() -> Response:
+        """What MLflow 3 clients probe before downloads: no multipart transfers here."""
+        return JSONResponse({"store_type": "SqlStore", "workspaces_enabled": False,
+                             "multipart_uploads_enabled": False,
+                             "multipart_downloads_enabled": False})
+
+    app.add_api_route("/api/3.0/mlflow/server-info", server_info, methods=["GET"],
+                      include_in_schema=False)
     app.add_api_route("/health", health, methods=["GET"], include_in_schema=False)
     app.add_api_route("/version", server_version, methods=["GET"], include_in_schema=False)
 

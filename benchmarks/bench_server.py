@@ -101,7 +101,8 @@ def running(command: list[str], port: int, env: dict[str, str], log: Path) -> It
                     break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise c.BenchmarkError(f"server did not start:\n{log.read_text()[-2000:]}")
+                    raise c.BenchmarkError(
+                        f"server did not start:\n{log.read_text()[-2000:]}") from None
                 time.sleep(0.2)
         yield f"http://127.0.0.1:{port}"
     finally:

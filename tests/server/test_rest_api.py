@@ -558,74 +558,75 @@ def known_bug(field: str, value: Any) -> bool:
         and int(v) >= HUGE for v in ints)
 
 
-def fixtures_for_sweep(api: httpx.Client) -> dict[str, Any]:
+def sweep_values(api: httpx.Client) -> dict[str, Any]:
     """Valid values for every field, over a fresh experiment, run, model and version."""
     exp = new_experiment(api)
     run_id = new_run(api, exp)
     model = unique("sweep")
     ok(send(api, "POST", "model-versions/create", {"name": model, "source": f"runs:/{run_id}/m"}))
-    model_id = ok(send(api, "POST", "logged-models", {"experiment_id": exp}))["model"]["info"][
-        "model_id"]
+    lm = ok(send(api, "POST", "logged-models", {"experiment_id": exp}))["model"]["info"]
+    dataset = {"name": "d", "digest": "abc", "source_type": "local", "source": "file.csv"}
     return {
         "experiment_id": exp, "experiment_ids": [exp], "experiment_name": "x", "run_id": run_id,
         "run_uuid": run_id, "name": model, "new_name": unique("renamed"), "version": "1",
-        "alias": "a1", "model_id": model_id, "tag_key": "k", "key": "k", "value": "1",
+        "alias": "a1", "model_id": lm["model_id"], "tag_key": "k", "key": "k", "value": "1",
         "timestamp": 1, "step": 0, "metric_key": "k", "status": "FINISHED", "source":
         f"runs:/{run_id}/m", "metrics": [{"key": "k", "value": 1, "timestamp": 1, "step": 0}],
         "params": [{"key": "p", "value": "1"}], "tags": [{"key": "t", "value": "1"}],
         "max_results": 5, "filter": "", "order_by": [], "path": "", "description": "d",
-        "model_json": "{}", "models": [{"model_id": model_id}], "datasets": [],
-        "view_type": "ALL", "run_view_type": "ALL", "stages": [], "source_run_id": run_id}
+        "model_json": "{}", "models": [{"model_id": lm["model_id"]}], "stages": ["None"],
+        "datasets": [{"dataset": dataset, "tags": [{"key": "mlflow.data.context",
+                                                     "value": "train"}]}],
+        "view_type": "ALL", "run_view_type": "ALL", "source_run_id": run_id}
 
 
-def check_answer(resp: httpx.Response, failures: list[str]) -> None:
-    try:
-        if resp.status_code >= 500:
-            raise AssertionError("server error")
-        if resp.status_code >= 400:
-            mlflow_error(resp)
-    except (AssertionError, ValueError) as exc:
-        failures.append(f"{resp.request.method} {resp.request.url} "
-                        f"{resp.request.content[:200]!r} -> {resp.status_code} "
-                        f"{resp.text[:200]} ({exc})")
+def sweep_requests(route: Any, valid: dict[str, Any]) -> Any:
+    """(path, body or raw bytes) of the mistaken requests to send to one route."""
+    path = route.path.replace("{model_id}", valid["model_id"]).replace("{tag_key}", "k")
+    fields = [f for f in route_fields(route) if "{" + f + "}" not in route.path]
+    base = {f: valid[f] for f in fields if f in valid}
+    bad_values = BAD_QUERY_VALUES if route.method == "GET" else BAD_JSON_VALUES
+    if route.method != "GET":
+        for raw in (b"", b"not json", b"[1, 2]", b"\xff\xfe", b'{"a": ', b"null", b'"x"'):
+            yield path, raw
+    yield path, {}
+    for field in fields:
+        for value in bad_values:
+            if not known_bug(field, value):
+                yield path, {**base, field: value}
+    for value in bad_values:  # every field wrong at once
+        if not any(known_bug(f, value) for f in fields):
+            yield path, dict.fromkeys(fields, value)
+    unknown = {"experiment_id": "987654321", "experiment_ids": ["987654321"], "version": "99",
+               "run_id": UNKNOWN_RUN, "run_uuid": UNKNOWN_RUN, "source_run_id": UNKNOWN_RUN,
+               "name": unique("none"), "model_id": UNKNOWN_MODEL_ID}
+    yield path, {**base, **{k: v for k, v in unknown.items() if k in fields}}
+    if "{model_id}" in route.path:
+        yield route.path.replace("{model_id}", UNKNOWN_MODEL_ID).replace("{tag_key}", "k"), base
 
 
 def test_no_server_error_for_client_mistakes(server):
     failures: list[str] = []
-    # a new connection per request: after a 500 the server drops the connection
-    with httpx.Client(base_url=server.url, timeout=30,
-                      limits=httpx.Limits(max_keepalive_connections=0)) as api:
+    api = httpx.Client(base_url=server.url, timeout=30)
+    try:
         for route in ROUTES:
-            valid = fixtures_for_sweep(api)
-            path = route.path.replace("{model_id}", valid["model_id"]).replace("{tag_key}", "k")
-            fields = [f for f in route_fields(route) if f not in ("model_id", "tag_key")
-                      or "{" not in route.path]
-            base = {f: valid[f] for f in fields if f in valid}
-            if route.method == "GET":
-                check_answer(api.get(API + path), failures)
-                for field in fields:
-                    for value in BAD_QUERY_VALUES:
-                        if not known_bug(field, value):
-                            check_answer(send(api, "GET", path, {**base, field: value}), failures)
-                check_answer(send(api, "GET", path, {**base, "experiment_ids": ["1", "x"]}),
-                             failures)
-                continue
-            for raw in (b"", b"not json", b"[1, 2]", b"\xff\xfe", b'{"a": ', b"null"):
-                check_answer(api.request(route.method, API + path, content=raw), failures)
-            for field in fields:
-                for value in BAD_JSON_VALUES:
-                    if not known_bug(field, value):
-                        check_answer(send(api, route.method, path, {**base, field: value}),
-                                     failures)
-            for value in BAD_JSON_VALUES:  # every field wrong at once
-                if not any(known_bug(f, value) for f in fields):
-                    check_answer(send(api, route.method, path, dict.fromkeys(fields, value)),
-                                 failures)
-            unknown = {**base, "experiment_id": "987654321", "experiment_ids": ["987654321"],
-                       "run_id": UNKNOWN_RUN, "run_uuid": UNKNOWN_RUN, "name": unique("none"),
-                       "version": "99", "model_id": UNKNOWN_MODEL_ID, "source_run_id": UNKNOWN_RUN}
-            check_answer(send(api, route.method, path,
-                              {k: v for k, v in unknown.items() if k in fields}), failures)
+            for path, body in sweep_requests(route, sweep_values(api)):
+                try:
+                    resp = (api.request(route.method, API + path, content=body)
+                            if isinstance(body, bytes) else send(api, route.method, path, body))
+                except httpx.TransportError:  # after a 500 the server drops the connection
+                    api.close()
+                    api = httpx.Client(base_url=server.url, timeout=30)
+                    continue
+                try:
+                    assert resp.status_code < 500, "server error"
+                    if resp.status_code >= 400:
+                        mlflow_error(resp)
+                except (AssertionError, ValueError) as exc:
+                    failures.append(f"{route.method} {resp.request.url} {body!r:.200} -> "
+                                    f"{resp.status_code} {resp.text[:200]} ({exc})")
+    finally:
+        api.close()
     assert not failures, f"{len(failures)} bad answers:\n" + "\n".join(failures[:40])
 
 

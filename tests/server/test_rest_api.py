@@ -529,9 +529,8 @@ def test_unknown_endpoints_and_methods_answer_mlflow_errors(api):
 HELPER_FIELDS = {"_run_id(": ("run_id", "run_uuid"), "page(": ("max_results", "page_token"),
                  "_metric(": ("key", "value", "timestamp", "step")}
 BAD_JSON_VALUES: list[Any] = [
-    123, -1, 1.5, 2**40, 2**70, -(2**70), 10**400, "abc", "", True, None, [], [1, "x"],
-    {"a": 1}, [{"key": 1, "value": [1]}], [{"key": "k", "value": "v", "timestamp": "x"}],
-    [{}], [[]], "NaN", 1e308]
+    123, 1.5, 2**40, 2**70, -(2**70), 10**400, "abc", "", True, None, [1, "x"], {"a": 1},
+    [[]], [{"key": 1, "value": [1]}], [{"key": "k", "value": "v", "timestamp": "x"}], "NaN"]
 BAD_QUERY_VALUES = ["", "abc", "-1", "1.5", "99999999999999999999999", "NaN", "../x", "true"]
 HUGE = 2**63
 
@@ -539,8 +538,8 @@ HUGE = 2**63
 def route_fields(route: Any) -> list[str]:
     """The request fields a route's handler reads (from its source and path)."""
     source = inspect.getsource(route.handler)
-    names = set(re.findall(r'[(,]\s*"([a-z_]+)"', source)) | set(re.findall(r"\{(\w+)\}",
-                                                                          route.path))
+    names = set(re.findall(r'\bf\.\w+\(\s*"(\w+)"|view_type\(f, "(\w+)"', source))
+    names = {n for pair in names for n in pair if n} | set(re.findall(r"\{(\w+)\}", route.path))
     for marker, extra in HELPER_FIELDS.items():
         if marker in source:
             names.update(extra)
@@ -614,7 +613,8 @@ def test_no_server_error_for_client_mistakes(server):
                 try:
                     resp = (api.request(route.method, API + path, content=body)
                             if isinstance(body, bytes) else send(api, route.method, path, body))
-                except httpx.TransportError:  # after a 500 the server drops the connection
+                except httpx.TransportError as exc:  # a 500 drops the connection
+                    failures.append(f"{route.method} {path} {body!r:.200}: {exc!r}")
                     api.close()
                     api = httpx.Client(base_url=server.url, timeout=30)
                     continue

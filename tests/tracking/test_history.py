@@ -14,7 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flowtrack.tracking import Metric
-from flowtrack.tracking._history import columns, pack, to_metrics
+from flowtrack.tracking._history import (
+    columns,
+    decode_columns,
+    encode_columns,
+    pack,
+    to_metrics,
+)
 
 NAN, INF = float("nan"), float("inf")
 
@@ -183,3 +189,27 @@ def test_any_writes_read_back_sorted_by_step_then_time(
     assert got == expected
     metrics = to_metrics("m", "r", steps, stamps, values)
     assert [(m.step, m.timestamp) for m in metrics] == list(zip(steps, stamps))
+
+
+# -- whole histories as bytes (the server's get-history-columns) ------------------------
+_int64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(_int64, _int64, st.floats(allow_nan=True)), max_size=50))
+def test_encoded_columns_round_trip(points):
+    steps = [p[0] for p in points]
+    stamps = [p[1] for p in points]
+    values = [p[2] for p in points]
+    back = decode_columns(encode_columns(steps, stamps, values))
+    assert back[0] == steps and back[1] == stamps
+    assert [struct.pack("<d", v) for v in back[2]] == [struct.pack("<d", v) for v in values]
+
+
+def test_decoding_refuses_bytes_that_do_not_hold_a_history():
+    import pytest
+
+    good = encode_columns([1, 2], [3, 4], [0.5, 0.25])
+    for bad in (b"", good[:7], good[:-1], good + b"\0", struct.pack("<q", -1)):
+        with pytest.raises(ValueError):
+            decode_columns(bad)

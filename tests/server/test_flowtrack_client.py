@@ -5,6 +5,8 @@ real flowtrack server, and land in the server's store."""
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -142,3 +144,57 @@ def test_credentials_come_from_the_environment(start_server, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "wrong")
     with pytest.raises(TrackingError, match="refused the credentials"):
         TrackingClient(server.url).get_experiment_by_name("with-token")
+
+
+def test_flowtrack_client_against_mlflows_own_server(tmp_path):
+    """The http:// store speaks plain MLflow REST: it works against `mlflow server`
+    too (metric histories then come page by page)."""
+    import socket
+    import subprocess
+    import time
+
+    from tests.server.conftest import free_port
+    from tests.server.test_mlflow_client import mlflow_python
+
+    mlflow_cli = str(Path(mlflow_python()).parent / "mlflow")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "FLOWTRACK_"))}
+    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    with (tmp_path / "mlflow.log").open("wb") as log:
+        process = subprocess.Popen(
+            [mlflow_cli, "server", "--host", "127.0.0.1", "--port", str(port),
+             "--backend-store-uri", f"sqlite:///{tmp_path}/mlflow.db",
+             "--artifacts-destination", str(tmp_path / "artifacts"), "--workers", "1"],
+            stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, (tmp_path / "mlflow.log").read_text()
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "mlflow server did not start"
+                time.sleep(0.3)
+        url = f"http://127.0.0.1:{port}"
+        flowtrack.set_tracking_uri(url)
+        flowtrack.set_experiment("flowtrack-on-mlflow")
+        with flowtrack.start_run() as run:
+            flowtrack.log_param("a", 1)
+            for step in range(30_000):  # more than one get-history page
+                flowtrack.log_metric("loss", 1.0 / (step + 1), step=step)
+            flowtrack.log_text("hi", "notes/hello.txt")
+        client = TrackingClient(url)
+        history = client.get_metric_history(run.info.run_id, "loss")
+        assert [m.step for m in history] == list(range(30_000))
+        assert [f.path for f in client.list_artifacts(run.info.run_id, "notes")] == \
+            ["notes/hello.txt"]
+        found = flowtrack.search_runs(filter_string="params.a = '1'")
+        assert list(found["run_id"]) == [run.info.run_id]
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

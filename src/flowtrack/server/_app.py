@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .._errors import FlowtrackError
+from ..lineage.errors import InvalidArgumentError, NotFoundError
 from ..tracking.errors import TrackingError
 from ..tracking.service import HISTORY_COLUMNS_PATH
 from . import _artifacts_api, _registry_api, _tracking_api  # noqa: F401 - they register routes
@@ -75,6 +76,10 @@ async def answer(call: Callable[[], Awaitable[Response]]) -> Response:
         return await call()
     except TrackingError as exc:
         return error_response(exc.http_status, exc.error_code, exc.message)
+    except InvalidArgumentError as exc:  # a value the lineage store cannot hold
+        return error_response(400, "INVALID_PARAMETER_VALUE", exc.message)
+    except NotFoundError as exc:
+        return error_response(404, "RESOURCE_DOES_NOT_EXIST", exc.message)
     except FlowtrackError as exc:  # e.g. a missing blob: the server's problem, not the client's
         log.error("request failed: %s", exc.message)
         return error_response(500, "INTERNAL_ERROR", exc.message)
@@ -82,6 +87,15 @@ async def answer(call: Callable[[], Awaitable[Response]]) -> Response:
         log.warning("database unavailable: %s", exc)
         return error_response(503, "TEMPORARILY_UNAVAILABLE",
                               "The metadata database is busy or unreachable; retry shortly.")
+    except Exception as exc:  # a bug: answered here, so the connection stays usable
+        log.exception("unexpected error")
+        return _internal_error(exc)
+
+
+def _internal_error(exc: Exception) -> JSONResponse:
+    return error_response(500, "INTERNAL_ERROR",
+                          f"Internal server error ({type(exc).__name__}); the server log has "
+                          "the details. This is a flowtrack bug; please report it.")
 
 
 def json_endpoint(ctx: ServerContext, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -90,7 +104,7 @@ def json_endpoint(ctx: ServerContext, handler: Handler) -> Callable[[Request], A
             if request.method == "GET":
                 query = request.query_params
                 values: dict[str, Any] = dict(query)
-                lists = {k: query.getlist(k) for k in query if len(query.getlist(k)) > 1}
+                lists = {k: query.getlist(k) for k in query}  # repeated fields
                 fields = Fields(values | dict(request.path_params), lists)
             else:
                 body = parse_json_object(await read_limited(request, ctx.limits.max_json_bytes))
@@ -203,9 +217,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     async def internal_error(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error serving %s %s", request.method, request.url.path)
-        return error_response(500, "INTERNAL_ERROR",
-                              f"Internal server error ({type(exc).__name__}); the server log "
-                              "has the details. This is a flowtrack bug; please report it.")
+        return _internal_error(exc)
 
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, internal_error)

@@ -4,8 +4,10 @@ graph."""
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any
 
+from ..tracking.errors import InvalidParameterError
 from ..tracking.service import LOGGED_MODEL_STATUSES
 from . import _json
 from ._context import ServerContext
@@ -100,9 +102,27 @@ def get_version_by_alias(ctx: ServerContext, f: Fields) -> dict[str, Any]:
 @route("POST", path="model-versions/create")
 def create_model_version(ctx: ServerContext, f: Fields) -> dict[str, Any]:
     version = ctx.registry.create_model_version(
-        f.required("name"), f.required("source"), f.text("run_id"),
+        f.required("name"), checked_source(f.required("source")), f.text("run_id"),
         f.key_values("tags"), f.text("description"), f.text("model_id"))
     return {"model_version": _json.model_version(version)}
+
+
+def checked_source(source: str) -> str:
+    """A model version's source as a server accepts it: a URI with a scheme (runs:/,
+    models:/, mlflow-artifacts:/, s3://...), never a path on the server's disk nor one
+    climbing out with '..' (MLflow refuses these too: clients would download from
+    wherever the source points)."""
+    parsed = urllib.parse.urlsplit(source)
+    path = urllib.parse.unquote(parsed.path)
+    if not parsed.scheme or parsed.scheme == "file" or len(parsed.scheme) == 1:
+        raise InvalidParameterError(
+            f"Invalid model version source {source!r}: this server does not register local "
+            "paths. Log the model to a run first and register runs:/<run_id>/<path> (or "
+            "the models:/<model_id> of a logged model).")
+    if ".." in path.replace("\\", "/").split("/"):
+        raise InvalidParameterError(f"Invalid model version source {source!r}: '..' is not "
+                                    "allowed in a source path.")
+    return source
 
 
 @route("GET", path="model-versions/get")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,7 +40,30 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise MalformedRequestError(f"The request body must be a JSON object; got "
                                     f"{type(value).__name__}.")
+    if _SURROGATE_ESCAPE.search(raw):  # rare: check that every string is real Unicode
+        _check_unicode(value)
     return value
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _check_unicode(value: Any) -> None:
+    """Refuse strings holding lone UTF-16 surrogates (``"\\ud800"`` in JSON): no
+    database can store them."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise MalformedRequestError(f"The request holds a string with a lone UTF-16 "
+                                        f"surrogate ({value[:40]!r}); send valid Unicode.") from None
+    elif isinstance(value, list):
+        for item in value:
+            _check_unicode(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_unicode(key)
+            _check_unicode(item)
 
 
 class Fields:
@@ -150,7 +174,11 @@ def as_double(value: Any, name: str) -> float:
     if isinstance(value, bool):
         raise InvalidParameterError(f"Field {name!r} must be a number; got {value!r}.")
     if isinstance(value, (int, float)):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise InvalidParameterError(f"Field {name!r} is beyond the range of a double: "
+                                        f"{str(value)[:40]}...") from None
     if isinstance(value, str):
         special = _SPECIAL_DOUBLES.get(value.strip().lower())
         if special is not None:

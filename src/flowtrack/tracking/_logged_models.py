@@ -99,7 +99,8 @@ class LoggedModels:
         type_id = s.find_type_id(TypeKind.ARTIFACT, MODEL_TYPE)
         found = None if type_id is None or not is_model_id(str(model_id)) \
             else s.node_by_name("artifact", type_id, model_id)
-        if found is None or "model_name" not in found.custom_properties:
+        if found is None or "model_name" not in found.custom_properties \
+                or found.state == int(ArtifactState.DELETED):
             raise ResourceDoesNotExistError(
                 f"Logged model {model_id!r} not found. Logged model ids look like "
                 "'m-' followed by 32 hexadecimal characters.")

@@ -41,6 +41,7 @@ _S, _I = PropertyType.STRING, PropertyType.INT
 VERSION_PROPERTIES = {"name": _S, "version": _I, "source": _S, "run_id": _S, "status": _S,
                       "user": _S}
 ALIAS_PREFIX = "alias:"
+LAST_VERSION = "last_version"  # the highest version number ever given
 _ALIAS = re.compile(r"^[A-Za-z_][\w-]{0,254}$")
 
 
@@ -196,9 +197,9 @@ class Registry:
                              model_id: str | None = None) -> ModelVersion:
         """A new version of ``name`` (created if new) for the model at ``source``
         (``model_id``: the MLflow 3 logged model it comes from)."""
-        if not isinstance(source, str) or not source:
-            raise InvalidParameterError("A model version needs a source, e.g. "
-                                        "runs:/<run_id>/model.")
+        if not isinstance(source, str) or not source or "\x00" in source:
+            raise InvalidParameterError("A model version needs a source without NUL "
+                                        "characters, e.g. runs:/<run_id>/model.")
         check_name(name, "A registered model name")
         if source.startswith("runs:/") and not run_id:
             run_id = source[len("runs:/"):].split("/", 1)[0]
@@ -211,15 +212,18 @@ class Registry:
             with self.store.write() as s:
                 model_type, version_type = self._types(s)
                 model, _ = s.get_or_create_context(model_type, name)
-                number = 1 + max((int(v.properties["version"]) for v in
-                                  s.child_contexts(model, contexts.c.type_id == version_type)),
-                                 default=0)
+                [model_node] = s.nodes_by_ids("context", [model])
+                number = 1 + max([int(model_node.custom_properties.get(LAST_VERSION, 0))]
+                                 + [int(v.properties["version"]) for v in s.child_contexts(
+                                     model, contexts.c.type_id == version_type)])
                 props = {"name": name, "version": number, "source": source,
                          "run_id": run_id or "", "status": "READY", "user": settings().user}
                 version, created = s.get_or_create_context(
                     version_type, f"{name}/{number}", props, custom, parent_ids=[model])
                 if not created:
                     continue
+                # numbers are never reused, even after a version is deleted (as in MLflow)
+                s.set_properties("context", model, custom={LAST_VERSION: number})
                 model_artifact = _model_artifact(s, source, model_id)
                 if model_artifact is not None:
                     s.conn.execute(attributions.insert().values(context_id=version,

@@ -213,12 +213,15 @@ def _ordering(clauses: list[OrderBy]) -> list[Any]:
     return terms
 
 
+MAX_OFFSET = 2**31 - 1  # what a SQL OFFSET takes on every database
+
+
 def _offset(page_token: str | None) -> int:
     if not page_token:
         return 0
     try:
         offset = json.loads(base64.urlsafe_b64decode(page_token.encode()))["offset"]
-        if isinstance(offset, int) and offset >= 0:
+        if isinstance(offset, int) and 0 <= offset <= MAX_OFFSET:
             return offset
     except (ValueError, KeyError, TypeError):
         pass

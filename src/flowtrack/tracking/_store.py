@@ -201,7 +201,7 @@ class TrackingStore:
         if experiment_id == DEFAULT_EXPERIMENT_ID:
             experiment_id = str(self.experiment_id_for_name(DEFAULT_EXPERIMENT_NAME))
         node = None
-        if experiment_id.isdigit():
+        if _is_row_id(experiment_id):
             with self.read() as s:
                 t = self._find_types(s)
                 found = s.nodes_by_ids("context", [int(experiment_id)])
@@ -463,6 +463,14 @@ class TrackingStore:
                                             run_view_type, max_results, order_by, page_token,
                                             None if default is None else default.id)
             return self.runs_from_nodes(s, nodes), token
+
+
+MAX_ROW_ID = 2**31 - 1  # node ids are 32-bit integers on PostgreSQL
+
+
+def _is_row_id(text: str) -> bool:
+    """Whether ``text`` can be a node id: ASCII digits, within the id column's range."""
+    return text.isascii() and text.isdigit() and int(text) <= MAX_ROW_ID
 
 
 def checked_points(metrics: Sequence[Metric], execution_id: int | None = None) -> list[Point]:

@@ -39,8 +39,15 @@ def check_key(key: Any, what: str) -> str:
     return key
 
 
+def _refuse_nul(text: str, what: str) -> None:
+    if "\x00" in text:
+        raise InvalidParameterError(f"The value of {what} contains a NUL character (\\x00), "
+                                    "which databases cannot store as text; remove it.")
+
+
 def check_param_value(key: str, value: Any) -> str:
     text = str(value)
+    _refuse_nul(text, f"param {key!r}")
     if len(text) > MAX_PARAM_VALUE_LENGTH:
         raise InvalidParameterError(f"The value of param {key!r} is {len(text)} characters "
                                     f"long; the limit is {MAX_PARAM_VALUE_LENGTH}.")
@@ -49,6 +56,7 @@ def check_param_value(key: str, value: Any) -> str:
 
 def check_tag_value(key: str, value: Any) -> str:
     text = str(value)
+    _refuse_nul(text, f"tag {key!r}")
     if len(text) > MAX_TAG_VALUE_LENGTH:
         raise InvalidParameterError(f"The value of tag {key!r} is {len(text)} characters "
                                     f"long; the limit is {MAX_TAG_VALUE_LENGTH}.")

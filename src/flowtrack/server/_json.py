@@ -4,24 +4,14 @@ client parses."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from ..tracking import Experiment, FileInfo, Metric, Run
-from ..tracking.service import LoggedModel, ModelVersion, RegisteredModel
+from ..tracking.service import LoggedModel, ModelVersion, RegisteredModel, proto_double
 
 
 def key_values(pairs: dict[str, Any]) -> list[dict[str, str]]:
     return [{"key": k, "value": str(v)} for k, v in pairs.items()]
-
-
-def double(value: float) -> float | str:
-    """proto3 JSON writes non-finite doubles as strings."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    return value
 
 
 def experiment(e: Experiment) -> dict[str, Any]:
@@ -41,7 +31,7 @@ def run(r: Run, outputs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
             "status": info.status, "start_time": info.start_time, "end_time": info.end_time,
             "artifact_uri": info.artifact_uri, "lifecycle_stage": info.lifecycle_stage}),
         "data": {
-            "metrics": [{"key": k, "value": double(v), "timestamp": 0, "step": 0}
+            "metrics": [{"key": k, "value": proto_double(v), "timestamp": 0, "step": 0}
                         for k, v in r.data.metrics.items()],
             "params": key_values(r.data.params), "tags": key_values(r.data.tags)},
         "inputs": {"dataset_inputs": [
@@ -64,7 +54,7 @@ def run_with_latest(r: Run, latest: dict[str, Metric], outputs: list[dict[str, A
 
 
 def metric(m: Metric) -> dict[str, Any]:
-    return {"key": m.key, "value": double(m.value), "timestamp": m.timestamp, "step": m.step}
+    return {"key": m.key, "value": proto_double(m.value), "timestamp": m.timestamp, "step": m.step}
 
 
 def file_info(f: FileInfo) -> dict[str, Any]:
@@ -104,7 +94,7 @@ def logged_model(m: LoggedModel) -> dict[str, Any]:
 
 
 def _model_metric(m: LoggedModel, point: Metric) -> dict[str, Any]:
-    return {"key": point.key, "value": double(point.value), "timestamp": point.timestamp,
+    return {"key": point.key, "value": proto_double(point.value), "timestamp": point.timestamp,
             "step": point.step, "run_id": point.run_id, "model_id": m.model_id}
 
 

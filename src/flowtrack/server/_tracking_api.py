@@ -3,7 +3,6 @@ the tracking store; request and response fields as in MLflow's REST API referenc
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
@@ -16,7 +15,10 @@ from ..tracking.service import (
     encode_columns,
     filter_experiments,
     list_files,
+    offset_of,
+    proto_double,
     record_model,
+    token_for,
 )
 from . import _json
 from ._context import ServerContext
@@ -47,26 +49,9 @@ def page(items: list[Any], f: Fields, default_size: int) -> tuple[list[Any], str
     size = f.integer("max_results", default_size)
     if size <= 0:
         raise InvalidParameterError(f"max_results must be positive; got {size}.")
-    start = _offset(f.text("page_token"))
+    start = offset_of(f.text("page_token"))
     end = start + size
-    return items[start:end], (_token(end) if end < len(items) else None)
-
-
-def _offset(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
-        if isinstance(offset, int) and offset >= 0:
-            return offset
-    except (ValueError, KeyError, TypeError):
-        pass
-    raise InvalidParameterError(f"Invalid page_token {token[:40]!r}: pass the "
-                                "next_page_token of the previous page unchanged.")
-
-
-def _token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+    return items[start:end], (token_for(end) if end < len(items) else None)
 
 
 def paged(key: str, items: list[Any], token: str | None) -> dict[str, Any]:
@@ -315,7 +300,7 @@ def get_metric_history(ctx: ServerContext, f: Fields) -> dict[str, Any]:
     (steps, timestamps, values), token = ctx.history_pages.page(
         (run_id, key), lambda: ctx.store.metric_history_columns(run_id, key),
         f.text("page_token"), size)
-    points = [{"key": key, "value": _json.double(v), "timestamp": t, "step": s}
+    points = [{"key": key, "value": proto_double(v), "timestamp": t, "step": s}
               for s, t, v in zip(steps, timestamps, values)]
     return paged("metrics", points, token)
 

@@ -231,7 +231,7 @@ class RestTrackingStore:
             tag_items = tag_items[MAX_PARAMS_TAGS_PER_BATCH:]
         for start in range(0, len(points), MAX_METRICS_PER_BATCH):
             self.call("POST", "runs/log-batch", {"run_id": run_id, "metrics": [
-                {"key": key, "value": _double(value), "timestamp": ts, "step": step}
+                {"key": key, "value": proto_double(value), "timestamp": ts, "step": step}
                 for key, value, ts, step, _ in points[start:start + MAX_METRICS_PER_BATCH]]})
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
@@ -403,7 +403,8 @@ def _dict(pairs: list[dict[str, Any]] | None) -> dict[str, str]:
     return {p["key"]: str(p.get("value", "")) for p in pairs or []}
 
 
-def _double(value: float) -> float | str:
+def proto_double(value: float) -> float | str:
+    """A double as proto3 JSON writes it: non-finite values as strings."""
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):

@@ -56,10 +56,10 @@ def search_run_nodes(s: LineageSession, run_type: int, experiment_pks: Sequence[
     tree = parse_filter(filter_string or "")
     if tree is not None:
         where.append(_compile(tree, _Target(s.conn.dialect.name, default_experiment_pk)))
-    offset = _offset(page_token)
+    offset = offset_of(page_token)
     ordering = _ordering(parse_order_by(list(order_by or [])))
     found = s.nodes("context", *where, order_by=ordering, limit=max_results + 1, offset=offset)
-    token = _token(offset + max_results) if len(found) > max_results else None
+    token = token_for(offset + max_results) if len(found) > max_results else None
     return found[:max_results], token
 
 
@@ -216,7 +216,8 @@ def _ordering(clauses: list[OrderBy]) -> list[Any]:
 MAX_OFFSET = 2**31 - 1  # what a SQL OFFSET takes on every database
 
 
-def _offset(page_token: str | None) -> int:
+def offset_of(page_token: str | None) -> int:
+    """The offset an (offset-only) page token names; 0 for none."""
     if not page_token:
         return 0
     try:
@@ -229,5 +230,6 @@ def _offset(page_token: str | None) -> int:
                                 "previous search returned, or none for the first page.")
 
 
-def _token(offset: int) -> str:
+def token_for(offset: int) -> str:
+    """The page token of the page starting at ``offset``."""
     return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()

@@ -13,7 +13,8 @@ from ._logged_models import LoggedModel, LoggedModels, is_model_id
 from ._memory_search import filter_experiments
 from ._models import record_model
 from ._registry import ModelVersion, RegisteredModel, Registry
-from ._rest_store import HISTORY_COLUMNS_PATH
+from ._rest_store import HISTORY_COLUMNS_PATH, proto_double
+from ._search import offset_of, token_for
 from ._store import DEFAULT_EXPERIMENT_ID, TrackingStore, open_store
 from ._validation import check_batch_sizes, check_int
 
@@ -39,7 +40,10 @@ __all__ = [
     "list_files",
     "log_bytes",
     "log_dataset",
+    "offset_of",
     "open_store",
+    "proto_double",
     "read_file",
     "record_model",
+    "token_for",
 ]

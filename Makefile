@@ -21,14 +21,15 @@ install:
 demo: install
 	cd examples/mnist && $(PYTHON) mnist_flow.py run && $(PYTHON) show_run.py
 
-## system: the Debian packages the tests use (PostgreSQL's server, started by a fixture)
+## system: the Debian packages the tests use: PostgreSQL's server (started by a fixture)
+## and chromium (the UI's browser tests drive it through Playwright)
 system:
-	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-	  echo "PostgreSQL server binaries present"; \
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v chromium >/dev/null; then \
+	  echo "PostgreSQL server binaries and chromium present"; \
 	else \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql chromium; \
 	fi
 
 ## mlflow-client: a virtualenv with the official mlflow client (kept between runs)

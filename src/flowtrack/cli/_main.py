@@ -10,7 +10,7 @@ from .._config import settings
 from ._errors import run_reporting_errors
 from ._flowcli import run_flow_cli
 from ._lineage import lineage_command
-from ._server import server_command
+from ._server import server_command, ui_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,6 +47,7 @@ def flows() -> None:
 
 flowtrack_cli.add_command(lineage_command)
 flowtrack_cli.add_command(server_command)
+flowtrack_cli.add_command(ui_command)
 
 
 @flowtrack_cli.group()

@@ -1,4 +1,5 @@
-"""``flowtrack server``: the tracking server (MLflow's REST API over a store)."""
+"""``flowtrack server``: the tracking server (MLflow's REST API and the web UI over a
+store); ``flowtrack ui``: the same on this project's store, for one person."""
 
 from __future__ import annotations
 
@@ -51,3 +52,21 @@ def server_command(host: str, port: int, backend_store_uri: str | None,
                f"authentication: {'on' if auth.enabled else 'off'})", err=True)
     serve(uri, destination, host, port, auth,
           Limits(max_request_mb * 1024 * 1024, max_artifact_mb * 1024 * 1024), log_level)
+
+
+@click.command("ui")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; loopback only unless you choose otherwise.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--log-level", default="warning", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+def ui_command(host: str, port: int, log_level: str) -> None:
+    """Open the web UI of this project's store (FLOWTRACK_HOME / FLOWTRACK_METADATA)."""
+    try:
+        from ..server import serve
+    except ImportError as exc:
+        raise ConfigurationError(f"The UI needs the server extra ({exc.name} is missing): "
+                                 "pip install 'flowtrack[server]'.") from None
+    cfg = settings()
+    click.echo(f"flowtrack UI on http://{host}:{port} (metadata: {cfg.metadata_url})", err=True)
+    serve(cfg.metadata_url, cfg.store_url, host, port, None, None, log_level)

@@ -116,8 +116,9 @@ def json_endpoint(ctx: ServerContext, handler: Handler) -> Callable[[Request], A
     return endpoint
 
 
-def create_app(ctx: ServerContext, auth: Auth | None = None) -> FastAPI:
-    """The server application over one store."""
+def create_app(ctx: ServerContext, auth: Auth | None = None, ui: bool = True) -> FastAPI:
+    """The server application over one store (with the web UI at ``/`` unless
+    ``ui`` is false)."""
     app = FastAPI(title="flowtrack tracking server", docs_url=None, redoc_url=None,
                   openapi_url=None)
     for prefix in API_PREFIXES:
@@ -126,6 +127,10 @@ def create_app(ctx: ServerContext, auth: Auth | None = None) -> FastAPI:
                               methods=[r.method], include_in_schema=False)
     _add_artifact_routes(app, ctx)
     _add_service_routes(app)
+    if ui:
+        from ..ui import ui_router
+
+        app.include_router(ui_router(ctx.store))
     _add_error_handlers(app)
     if auth is not None and auth.enabled:
         _require_auth(app, auth)

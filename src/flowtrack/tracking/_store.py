@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from .._config import settings
 from .._util import now_ms
@@ -430,6 +430,19 @@ class TrackingStore:
             artifact_uri=f"{self.artifact_root}/{experiment_id}/{run_id}/artifacts",
             lifecycle_stage=_stage(custom))
         return Run(info, RunData(metrics=latest, params=params, tags=tags))
+
+    def run_counts(self) -> dict[str, int]:
+        """How many runs (deleted ones too) each experiment holds, by experiment id."""
+        with self.read() as s:
+            t = self._find_types(s)
+            if t is None or t.run < 0:
+                return {}
+            rows = s.conn.execute(
+                select(parent_contexts.c.parent_context_id, func.count())
+                .join(contexts, contexts.c.id == parent_contexts.c.context_id)
+                .where(contexts.c.type_id == t.run)
+                .group_by(parent_contexts.c.parent_context_id))
+            return {str(parent): int(count) for parent, count in rows}
 
     def latest_points(self, run_ids: Sequence[str]) -> dict[str, list[Metric]]:
         """Each run's newest point of every metric key (value, step and time), in one

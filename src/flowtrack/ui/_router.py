@@ -1,0 +1,108 @@
+"""The UI's routes: HTML pages, their JSON under ``/ui-api/``, and static files under
+``/static/`` (this package's ``static/`` folder and plotly.js)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
+
+from ..tracking.errors import TrackingError
+from ..tracking.service import TrackingStore
+from . import _api
+
+STATIC = Path(__file__).parent / "static"
+_templates = Environment(loader=PackageLoader("flowtrack.ui", "templates"),
+                         autoescape=select_autoescape(default=True, default_for_string=True))
+
+
+def plotly_js() -> Path | None:
+    """plotly.min.js inside the installed ``plotly`` package, if there is one."""
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    found = Path(next(iter(spec.submodule_search_locations))) / "package_data" / "plotly.min.js"
+    return found if found.is_file() else None
+
+
+def ui_router(store: TrackingStore) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    def page(template: str, **context: Any) -> HTMLResponse:
+        return HTMLResponse(_templates.get_template(template).render(**context))
+
+    @router.get("/")
+    async def home() -> Response:
+        return page("home.html", experiments=await run_in_threadpool(_api.experiments, store))
+
+    @router.get("/experiments/{experiment_id}")
+    async def experiment(experiment_id: str) -> Response:
+        found = await _call(store.get_experiment, experiment_id)
+        if isinstance(found, Response):
+            return found
+        return page("experiment.html", experiment=found)
+
+    @router.get("/runs/{run_id}")
+    async def run(run_id: str) -> Response:
+        found = await _call(store.get_run, run_id)
+        if isinstance(found, Response):
+            return found
+        experiment = await run_in_threadpool(store.get_experiment, found.info.experiment_id)
+        return page("run.html", run=found, experiment=experiment)
+
+    @router.get("/ui-api/experiments")
+    async def experiments_json() -> Response:
+        return JSONResponse(await run_in_threadpool(_api.experiments, store))
+
+    @router.get("/ui-api/experiments/{experiment_id}/runs")
+    async def runs_json(request: Request, experiment_id: str) -> Response:
+        q = request.query_params
+        found = await _call(_api.run_page, store, experiment_id, q.get("filter", ""),
+                            q.get("order_by") or None, q.get("page_token") or None,
+                            _int(q.get("max_results"), 100))
+        return found if isinstance(found, Response) else JSONResponse(found)
+
+    @router.get("/ui-api/runs/{run_id}/metrics/{key:path}")
+    async def metric_json(run_id: str, key: str) -> Response:
+        found = await _call(store.metric_history_columns, run_id, key)
+        return found if isinstance(found, Response) else JSONResponse(
+            {"key": key, **_api.downsample(*found)})
+
+    @router.get("/static/plotly.min.js")
+    async def plotly() -> Response:
+        found = plotly_js()
+        if found is None:
+            return JSONResponse({"message": "plotly is not installed: pip install "
+                                            "'flowtrack[server]'"}, status_code=404)
+        return FileResponse(found, media_type="text/javascript",
+                            headers={"Cache-Control": "max-age=86400"})
+
+    @router.get("/static/{name}")
+    async def static(name: str) -> Response:
+        target = STATIC / name
+        if "/" in name or name.startswith(".") or not target.is_file():
+            return JSONResponse({"message": f"No static file {name!r}."}, status_code=404)
+        return FileResponse(target, headers={"Cache-Control": "max-age=3600"})
+
+    return router
+
+
+async def _call(function: Any, *args: Any) -> Any:
+    """Run a store call; a tracking error becomes a JSON error answer."""
+    try:
+        return await run_in_threadpool(function, *args)
+    except TrackingError as exc:
+        return JSONResponse({"error_code": exc.error_code, "message": exc.message},
+                            status_code=exc.http_status)
+
+
+def _int(text: str | None, default: int) -> int:
+    try:
+        return int(text) if text else default
+    except ValueError:
+        return default

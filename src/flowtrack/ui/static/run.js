@@ -1,0 +1,47 @@
+// A run's metric charts: each history is fetched downsampled from /ui-api and drawn
+// with plotly.js (hover values, zoom); log scale, smoothing and the x axis apply to all.
+"use strict";
+
+const charts = {runId: null, series: {}};
+
+function smooth(values, weight) {
+  if (!weight) return values;
+  let last = null;
+  return values.map((v) => {
+    if (v === null) return null;
+    last = last === null ? v : last * weight + (1 - weight) * v;
+    return last;
+  });
+}
+
+function draw(key) {
+  const data = charts.series[key];
+  const target = document.querySelector(`.chart[data-metric="${CSS.escape(key)}"]`);
+  if (!data || !target) return;
+  const byTime = document.getElementById("x-axis").value === "time";
+  const weight = Number(document.getElementById("smoothing").value);
+  const x = byTime ? data.timestamps.map((t) => new Date(t)) : data.steps;
+  const trace = {x, y: smooth(data.values, weight), type: "scatter", mode: "lines+markers",
+                 name: key, marker: {size: 3}};
+  const layout = {title: {text: key, font: {size: 13}}, margin: {l: 50, r: 10, t: 30, b: 40},
+                  xaxis: {title: {text: byTime ? "time" : "step"}},
+                  yaxis: {type: document.getElementById("log-scale").checked ? "log" : "linear"}};
+  Plotly.react(target, [trace], layout, {displaylogo: false, responsive: true});
+  target.dataset.points = String(data.values.length);
+}
+
+async function load(key) {
+  const response = await fetch(`/ui-api/runs/${charts.runId}/metrics/${encodeURIComponent(key)}`);
+  if (!response.ok) return;
+  charts.series[key] = await response.json();
+  draw(key);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  charts.runId = document.getElementById("run").dataset.run;
+  const keys = [...document.querySelectorAll(".chart[data-metric]")].map((c) => c.dataset.metric);
+  for (const key of keys) load(key);
+  for (const id of ["log-scale", "x-axis", "smoothing"]) {
+    document.getElementById(id).addEventListener("input", () => keys.forEach(draw));
+  }
+});

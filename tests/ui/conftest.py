@@ -1,0 +1,117 @@
+"""Fixtures for the web UI's browser tests: a store filled by real tracking runs, a
+real ``flowtrack ui`` process on a free loopback port over it, and Debian's chromium
+driven by Playwright (``executable_path``; no browser download). Screenshots go to
+``test-artifacts/ui-screenshots`` (printed at the end of the session)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui-screenshots"
+XSS = "<script>alert(1)</script>"
+
+
+def chromium_path() -> str:
+    found = os.environ.get("FLOWTRACK_TEST_CHROMIUM") or shutil.which("chromium") \
+        or shutil.which("chromium-browser")
+    if not found:
+        message = "No chromium on PATH: `make system` installs Debian's chromium."
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+def fill_store(home: Path) -> None:
+    """Tracking runs written through the public API in a subprocess (as a user would)."""
+    script = f'''
+import random
+import flowtrack
+flowtrack.set_tracking_uri({str(home)!r})
+flowtrack.set_experiment("ui-demo")
+random.seed(7)
+for i in range(30):
+    with flowtrack.start_run(run_name=f"run-{{i:02d}}", tags={{"team": "ml"}}):
+        flowtrack.log_params({{"model": ["svm", "tree"][i % 2], "xss": {XSS!r}}})
+        for step in range(50):
+            flowtrack.log_metric("loss", 1.0 / (step + 1) + i / 1000, step=step)
+        flowtrack.log_metric("acc", i / 30)
+flowtrack.set_experiment({XSS!r})
+with flowtrack.start_run(run_name={XSS!r}):
+    flowtrack.log_param("p", 1)
+'''
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120,
+                   env={k: v for k, v in os.environ.items() if not k.startswith("FLOWTRACK_")})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def ui_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    home = tmp_path_factory.mktemp("ui-store")
+    fill_store(home)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWTRACK_")}
+    env["FLOWTRACK_HOME"] = str(home)
+    log = home / "ui.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "flowtrack", "ui", "--port", str(port)],
+                                   stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, log.read_text()
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "flowtrack ui did not start"
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium_path(), headless=True)
+        yield launched
+        launched.close()
+    print(f"\nUI screenshots: {SCREENSHOTS}")
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    opened = context.new_page()
+    dialogs: list[str] = []
+    opened.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    opened.dialogs = dialogs
+    yield opened
+    context.close()
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

@@ -1,0 +1,99 @@
+"""The web UI in a real browser (Debian's chromium through Playwright) against a real
+``flowtrack ui`` over tracking runs: home, the run table (sort, filter, inline
+errors, columns, CSV export), the run page with its metric charts drawn, and
+escaping of every user-supplied string."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.ui.conftest import XSS, screenshot
+
+
+def open_experiment(page, ui_url, name="ui-demo"):
+    page.goto(ui_url + "/")
+    page.get_by_role("link", name=name, exact=True).click()
+    page.wait_for_selector("#runs tbody tr")
+
+
+def column_values(page, column: str) -> list[str]:
+    index = page.locator("#runs thead th").all_inner_texts().index(column)
+    return [row.locator("td").nth(index).inner_text()
+            for row in page.locator("#runs tbody tr").all()]
+
+
+def test_home_lists_experiments_with_counts_and_search(page, ui_url):
+    page.goto(ui_url + "/")
+    row = page.locator("#experiments tbody tr", has_text="ui-demo")
+    assert row.locator("td").nth(2).inner_text() == "30"
+    assert "FINISHED" in row.inner_text()
+    page.fill("#experiment-search", "ui-de")
+    assert page.locator("#experiments tbody tr:visible").count() == 1
+    page.fill("#experiment-search", "")
+    screenshot(page, "01-home")
+
+
+def test_run_table_sorts_filters_and_chooses_columns(page, ui_url):
+    open_experiment(page, ui_url)
+    assert page.locator("#runs tbody tr").count() == 30
+    headers = page.locator("#runs thead th").all_inner_texts()
+    assert {"Run", "Status", "params.model", "metrics.acc", "metrics.loss", "tags.team"} <= \
+        set(headers)
+    page.locator("#runs thead th", has_text="metrics.acc").click()
+    page.wait_for_selector("#runs thead th.sorted-desc")
+    values = [float(v) for v in column_values(page, "metrics.acc")]
+    assert values == sorted(values, reverse=True) and values[0] == 29 / 30
+    page.fill("#filter", "metrics.acc > 0.5 and params.model = 'svm'")
+    page.press("#filter", "Enter")
+    page.wait_for_function("document.querySelectorAll('#runs tbody tr').length === 7")
+    assert set(column_values(page, "params.model")) == {"svm"}
+    page.locator("#choose-columns").click()
+    page.locator('#column-chooser input[data-column="tags.team"]').uncheck()
+    assert "tags.team" not in page.locator("#runs thead th").all_inner_texts()
+    screenshot(page, "02-run-table")
+
+
+def test_a_bad_filter_is_reported_inline(page, ui_url):
+    open_experiment(page, ui_url)
+    page.fill("#filter", "metrics.acc >")
+    page.press("#filter", "Enter")
+    error = page.locator("#filter-error")
+    error.wait_for(state="visible")
+    assert "position 13" in error.inner_text()
+    assert page.locator("#runs tbody tr").count() == 30  # the table stays as it was
+    screenshot(page, "03-filter-error")
+
+
+def test_csv_export_holds_every_run(page, ui_url):
+    open_experiment(page, ui_url)
+    with page.expect_download() as download:
+        page.locator("#export").click()
+    lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 31 and lines[0].startswith("run_name,status")
+
+
+def test_run_page_draws_metric_charts(page, ui_url):
+    open_experiment(page, ui_url)
+    page.get_by_role("link", name="run-29").click()
+    page.wait_for_selector('.chart[data-metric="loss"][data-points="50"] .scatterlayer path')
+    assert page.locator("#params").inner_text().count("svm") + \
+        page.locator("#params").inner_text().count("tree") == 1
+    page.check("#log-scale")
+    page.wait_for_selector('.chart[data-metric="loss"] .yaxislayer-above text')
+    screenshot(page, "04-run")
+
+
+def test_user_strings_render_as_text(page, ui_url):
+    page.goto(ui_url + "/")
+    assert page.locator("#experiments a", has_text=XSS).count() == 1
+    page.locator("#experiments a", has_text=XSS).click()
+    page.wait_for_selector("#runs tbody tr")
+    assert page.locator("#runs tbody a", has_text=XSS).count() == 1
+    page.locator("#runs tbody a", has_text=XSS).click()
+    page.wait_for_selector("#params")
+    assert XSS in page.locator("h1").inner_text()
+    open_experiment(page, ui_url)
+    assert XSS in column_values(page, "params.xss")
+    assert page.dialogs == []  # no script ran
+    assert page.locator("script:not([src])").count() == 0
+    screenshot(page, "05-escaping")

@@ -53,6 +53,51 @@ with flowtrack.start_run(run_name={XSS!r}):
                    env={k: v for k, v in os.environ.items() if not k.startswith("FLOWTRACK_")})
 
 
+FLOW = """
+import flowtrack
+from flowtrack import FlowSpec, step
+
+
+class FanFlow(FlowSpec):
+    \"\"\"Fan out and in.\"\"\"
+
+    @step
+    def start(self):
+        \"\"\"Make the items.\"\"\"
+        self.items = list(range(4))
+        self.next(self.square, foreach="items")
+
+    @step
+    def square(self):
+        self.value = self.input ** 2
+        print("squared", self.input, "<b>bold</b>")
+        flowtrack.log_metric("value", self.value, step=self.input)
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.total = sum(i.value for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print("total", self.total)
+
+
+if __name__ == "__main__":
+    FanFlow()
+"""
+
+
+def run_flow(home: Path) -> None:
+    flow = home / "fan_flow.py"
+    flow.write_text(FLOW)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWTRACK_")}
+    env["FLOWTRACK_HOME"] = str(home)
+    subprocess.run([sys.executable, str(flow), "run"], check=True, timeout=120, env=env,
+                   cwd=home, capture_output=True)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -63,6 +108,7 @@ def free_port() -> int:
 def ui_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("ui-store")
     fill_store(home)
+    run_flow(home)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWTRACK_")}
     env["FLOWTRACK_HOME"] = str(home)

@@ -1,7 +1,8 @@
 """The web UI in a real browser (Debian's chromium through Playwright) against a real
-``flowtrack ui`` over tracking runs: home, the run table (sort, filter, inline
-errors, columns, CSV export), the run page with its metric charts drawn, and
-escaping of every user-supplied string."""
+``flowtrack ui`` over tracking runs and a flow run: home, the run table (sort,
+filter, inline errors, columns, CSV export), the run page with its metric charts
+drawn, a flow run's DAG, timeline and tasks, a task's values and logs, and escaping
+of every user-supplied string."""
 
 from __future__ import annotations
 
@@ -97,3 +98,39 @@ def test_user_strings_render_as_text(page, ui_url):
     assert page.dialogs == []  # no script ran
     assert page.locator("script:not([src])").count() == 0
     screenshot(page, "05-escaping")
+
+
+def open_flow_run(page, ui_url):
+    open_experiment(page, ui_url, "FanFlow")
+    page.locator("#runs tbody a").first.click()
+    page.wait_for_load_state("load")
+
+
+def test_flow_run_page_shows_the_dag_timeline_and_tasks(page, ui_url):
+    open_flow_run(page, ui_url)
+    steps = page.locator("#dag .step")
+    assert [s.get_attribute("data-step") for s in steps.all()] == \
+        ["start", "square", "join", "end"]
+    assert page.locator("#dag .step.completed").count() == 4
+    assert "4 tasks" in page.locator('#dag .step[data-step="square"]').text_content()
+    assert page.locator("#dag line.edge").count() == 3
+    assert page.locator("#timeline .bar").count() == 7
+    page.locator('#dag .step[data-step="square"]').click()
+    assert page.locator("#tasks tbody tr:visible").count() == 4
+    page.wait_for_selector('.chart[data-metric="value"][data-points="4"] .scatterlayer path')
+    screenshot(page, "06-flow-run")
+
+
+def test_task_page_shows_values_and_logs_as_text(page, ui_url):
+    open_flow_run(page, ui_url)
+    page.locator("#tasks a", has_text="start/").click()
+    page.wait_for_selector("#values")
+    row = page.locator("#values tbody tr", has_text="items")
+    assert "list" in row.inner_text() and "[0, 1, 2, 3]" in row.inner_text()
+    page.go_back()
+    page.wait_for_load_state("load")
+    page.locator("#tasks a", has_text="square/").first.click()
+    page.wait_for_selector("#stdout")
+    assert "<b>bold</b>" in page.locator("#stdout").inner_text()
+    assert page.locator("#stdout b").count() == 0
+    screenshot(page, "07-task")

@@ -114,7 +114,9 @@ class RunRecorder:
 
     # -- run --------------------------------------------------------------------
     def start_run(self, flow_name: str, run_id: str, user: str, tags: list[str],
-                  origin_run_id: str | None, script: str) -> int:
+                  origin_run_id: str | None, script: str,
+                  graph: list[dict[str, Any]] | None = None) -> int:
+        """Record a new run (``graph``: its steps and edges, for the UI's DAG)."""
         s = self.session
         experiment, _ = s.get_or_create_context(self.experiment_type, flow_name,
                                                 properties={"kind": "flow"})
@@ -124,10 +126,12 @@ class RunRecorder:
                  "host": platform.node(), "kind": "flow"}
         pathspec = f"{flow_name}/{run_id}"
         # the tracking view: run name and MLflow's system tags; Metaflow tags as tags
-        custom = {"run_name": pathspec, "tag:mlflow.runName": pathspec,
+        custom: dict[str, Any] = {"run_name": pathspec, "tag:mlflow.runName": pathspec,
                   "tag:flowtrack.pathspec": pathspec, "tag:mlflow.user": user,
                   "tag:mlflow.source.name": script, "tag:mlflow.source.type": "FLOW",
                   **{f"tag:{t}": "" for t in sorted(set(tags))}}
+        if graph is not None:
+            custom["graph"] = graph
         ctx, created = s.get_or_create_context(self.run_type, pathspec, props, custom,
                                                parent_ids=[experiment])
         if not created:

@@ -17,7 +17,7 @@ from typing import Any
 from .._config import settings
 from .._errors import FlowtrackError, NotFoundError, ParameterError
 from .._util import short_repr, type_name
-from ..flow import FlowSpec, IncludeFile
+from ..flow import FlowGraph, FlowSpec, IncludeFile
 from ..lineage import (
     EXPERIMENT_TYPE,
     RUN_TYPE,
@@ -120,6 +120,14 @@ def start_run(request: RunRequest, values: dict[str, Any]) -> str:
     return _drive(request, recorder, store, run_id, parameters, None)
 
 
+def graph_description(flow_cls: type[FlowSpec]) -> list[dict[str, Any]]:
+    """The flow's steps in order, with their kind, successors and docstring's first line
+    (recorded on the run, so the UI can draw the DAG without the flow's code)."""
+    return [{"name": n.name, "type": n.type, "next": list(n.out_funcs),
+             "foreach": n.foreach_param, "doc": (n.doc or "").strip().split("\n")[0]}
+            for n in FlowGraph(flow_cls).sorted_nodes()]
+
+
 def _start_recorded_run(recorder: RunRecorder, flow_cls: type[FlowSpec], request: RunRequest,
                         origin_run_id: str | None) -> str:
     for _ in range(5):
@@ -127,7 +135,8 @@ def _start_recorded_run(recorder: RunRecorder, flow_cls: type[FlowSpec], request
         _write_run_id(request.run_id_file, run_id)  # before recording: a bad path costs nothing
         try:
             recorder.start_run(flow_cls.__name__, run_id, request.options.user,
-                               request.options.tags, origin_run_id, script_path())
+                               request.options.tags, origin_run_id, script_path(),
+                               graph_description(flow_cls))
             return run_id
         except ValueError:  # the same microsecond as another run: take the next
             time.sleep(0.001)

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from ..tracking.errors import TrackingError
 from ..tracking.service import TrackingStore
 from . import _api
+from ._flow_view import flow_run_view, task_view
 
 STATIC = Path(__file__).parent / "static"
 _templates = Environment(loader=PackageLoader("flowtrack.ui", "templates"),
@@ -53,7 +54,23 @@ def ui_router(store: TrackingStore) -> APIRouter:
         if isinstance(found, Response):
             return found
         experiment = await run_in_threadpool(store.get_experiment, found.info.experiment_id)
-        return page("run.html", run=found, experiment=experiment)
+        flow = await run_in_threadpool(flow_run_view, store, run_id)
+        return page("run.html", run=found, experiment=experiment, flow=flow)
+
+    @router.get("/tasks/{task_pk}")
+    async def task(task_pk: int) -> Response:
+        found = await _call(task_view, store, task_pk)
+        return found if isinstance(found, Response) else page("task.html", **found)
+
+    @router.get("/ui-api/runs/{run_id}/progress")
+    async def progress(run_id: str) -> Response:
+        """What a live run page polls: the run's status and its tasks' states."""
+        found = await _call(store.get_run, run_id)
+        if isinstance(found, Response):
+            return found
+        view = await run_in_threadpool(flow_run_view, store, run_id)
+        states = sorted((t["id"], t["state"]) for t in view.tasks) if view else []
+        return JSONResponse({"status": found.info.status, "tasks": states})
 
     @router.get("/ui-api/experiments")
     async def experiments_json() -> Response:

@@ -45,3 +45,32 @@ document.addEventListener("DOMContentLoaded", () => {
     document.getElementById(id).addEventListener("input", () => keys.forEach(draw));
   }
 });
+
+// A flow run: clicking a step shows only its tasks; a running run's page reloads when
+// its tasks change (polling every two seconds).
+document.addEventListener("DOMContentLoaded", () => {
+  const section = document.getElementById("flow");
+  if (!section) return;
+  const label = document.getElementById("task-step-filter");
+  for (const step of document.querySelectorAll("#dag .step")) {
+    step.addEventListener("click", () => {
+      const chosen = step.classList.toggle("selected") ? step.dataset.step : null;
+      for (const other of document.querySelectorAll("#dag .step")) {
+        if (other !== step) other.classList.remove("selected");
+      }
+      for (const row of document.querySelectorAll("#tasks tbody tr")) {
+        row.hidden = chosen !== null && row.dataset.step !== chosen;
+      }
+      label.textContent = chosen ? `of step ${chosen}` : "";
+    });
+  }
+  if (section.dataset.live !== "yes") return;
+  let last = null;
+  setInterval(async () => {
+    const response = await fetch(`/ui-api/runs/${charts.runId}/progress`);
+    if (!response.ok) return;
+    const now = JSON.stringify(await response.json());
+    if (last !== null && now !== last) location.reload();
+    last = now;
+  }, 2000);
+});

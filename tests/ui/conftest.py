@@ -48,6 +48,12 @@ for i in range(30):
 flowtrack.set_experiment({XSS!r})
 with flowtrack.start_run(run_name={XSS!r}):
     flowtrack.log_param("p", 1)
+flowtrack.set_experiment("ui-models")
+for version in (1, 2):
+    with flowtrack.start_run(run_name=f"train-{{version}}") as run:
+        flowtrack.log_text("weights", "model/weights.txt")
+    flowtrack.register_model(f"runs:/{{run.info.run_id}}/model", "ui-model")
+flowtrack.TrackingClient().set_registered_model_alias("ui-model", "champion", 1)
 '''
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120,
                    env={k: v for k, v in os.environ.items() if not k.startswith("FLOWTRACK_")})

@@ -134,3 +134,42 @@ def test_task_page_shows_values_and_logs_as_text(page, ui_url):
     assert "<b>bold</b>" in page.locator("#stdout").inner_text()
     assert page.locator("#stdout b").count() == 0
     screenshot(page, "07-task")
+
+
+def test_compare_runs_side_by_side(page, ui_url):
+    open_experiment(page, ui_url)
+    for row in page.locator("#runs tbody tr").all()[:3]:
+        row.locator("input[type=checkbox]").check()
+    assert page.locator("#compare").inner_text() == "Compare selected (3)"
+    page.locator("#compare").click()
+    page.wait_for_selector("#comparison")
+    assert page.locator("#comparison thead th").count() == 4
+    page.wait_for_selector('#overlays .chart[data-metric="loss"][data-traces="3"]')
+    page.wait_for_selector('#scatter[data-points="3"] .scatterlayer .point')
+    assert page.locator('#comparison tr[data-key="xss"]').is_visible()
+    page.check("#differences-only")
+    assert not page.locator('#comparison tr[data-key="xss"]').is_visible()  # equal everywhere
+    assert page.locator('#comparison tr[data-key="acc"]').is_visible()
+    screenshot(page, "08-compare")
+
+
+def test_models_versions_and_setting_an_alias(page, ui_url):
+    page.goto(ui_url + "/models")
+    row = page.locator("#models tbody tr", has_text="ui-model")
+    assert "@champion → 1" in row.inner_text() and row.locator("td").nth(1).inner_text() == "2"
+    row.locator("a").click()
+    page.wait_for_load_state("load")
+    assert [r.get_attribute("data-version") for r in page.locator("#versions tbody tr").all()] \
+        == ["2", "1"]
+    page.fill("#alias", "staging")
+    page.select_option("#alias-version", "2")
+    page.locator("#alias-form button").click()
+    page.wait_for_selector('#versions tr[data-version="2"] .alias')
+    assert "@staging" in page.locator('#versions tr[data-version="2"]').inner_text()
+    page.fill("#alias", "bad alias!")
+    page.locator("#alias-form button").click()
+    page.locator("#alias-error").wait_for(state="visible")
+    assert "Invalid alias" in page.locator("#alias-error").inner_text()
+    page.locator('#versions tr[data-version="1"] a').click()
+    page.wait_for_selector("#run")
+    screenshot(page, "09-models")

@@ -87,3 +87,15 @@ def downsample(steps: list[int], stamps: list[int], values: list[float],
 
 def _finite(value: float) -> float | None:
     return value if value == value and value not in (float("inf"), float("-inf")) else None
+
+
+def compare(store: TrackingStore, run_ids: list[str]) -> dict[str, Any]:
+    """Runs side by side: their rows, every param and metric key, and which differ."""
+    runs = [run_row(store.get_run(r)) for r in run_ids]
+    table: dict[str, list[dict[str, Any]]] = {}
+    for kind in ("params", "metrics"):
+        keys = sorted({k for r in runs for k in r[kind]})
+        table[kind] = [{"key": k, "values": [r[kind].get(k) for r in runs],
+                        "differs": len({repr(r[kind].get(k)) for r in runs}) > 1}
+                       for k in keys]
+    return {"runs": runs, "params": table["params"], "metrics": table["metrics"]}

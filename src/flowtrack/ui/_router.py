@@ -13,7 +13,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
 from ..tracking.errors import TrackingError
-from ..tracking.service import TrackingStore
+from ..tracking.service import Registry, TrackingStore
 from . import _api
 from ._flow_view import flow_run_view, task_view
 
@@ -71,6 +71,40 @@ def ui_router(store: TrackingStore) -> APIRouter:
         view = await run_in_threadpool(flow_run_view, store, run_id)
         states = sorted((t["id"], t["state"]) for t in view.tasks) if view else []
         return JSONResponse({"status": found.info.status, "tasks": states})
+
+    @router.get("/compare")
+    async def compare(request: Request) -> Response:
+        ids = [r for r in request.query_params.get("runs", "").split(",") if r]
+        if not 2 <= len(ids) <= 20:
+            return page("message.html", title="Compare runs",
+                        message=f"Choose from 2 to 20 runs to compare; got {len(ids)}.")
+        found = await _call(_api.compare, store, ids)
+        return found if isinstance(found, Response) else page("compare.html", **found)
+
+    @router.get("/models")
+    async def models() -> Response:
+        found = await run_in_threadpool(Registry(store).search_registered_models, None,
+                                        1_000_000)
+        return page("models.html", models=found)
+
+    @router.get("/models/{name}")
+    async def model(name: str) -> Response:
+        registry = Registry(store)
+        found = await _call(registry.get_registered_model, name)
+        if isinstance(found, Response):
+            return found
+        versions = await run_in_threadpool(registry.search_model_versions,
+                                           f"name = '{name.replace(chr(39), chr(39) * 2)}'")
+        versions.sort(key=lambda v: int(v.version), reverse=True)
+        return page("model.html", model=found, versions=versions)
+
+    @router.post("/ui-api/models/{name}/aliases")
+    async def set_alias(request: Request, name: str) -> Response:
+        body = await request.json() if request.headers.get("content-type", "").startswith(
+            "application/json") else {}
+        found = await _call(Registry(store).set_alias, name, str(body.get("alias", "")),
+                            str(body.get("version", "")))
+        return found if isinstance(found, Response) else JSONResponse({})
 
     @router.get("/ui-api/experiments")
     async def experiments_json() -> Response:

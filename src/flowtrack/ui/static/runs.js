@@ -5,6 +5,7 @@
 const table = {
   experiment: null, filter: "", orderBy: "attributes.start_time DESC", token: null,
   rows: [], columns: {params: [], metrics: [], tags: []}, hidden: new Set(),
+  selected: new Set(),
 };
 const FIXED = [
   ["run_name", "Run", "attributes.run_name"], ["status", "Status", "attributes.status"],
@@ -52,7 +53,7 @@ function cellText(column, row) {
 function render() {
   const element = document.getElementById("runs");
   const columns = allColumns();
-  const head = el("tr");
+  const head = el("tr", {}, el("th", {text: "", class: "select"}));
   for (const column of columns) {
     const th = el("th", {text: column.label, "data-column": column.id});
     if (column.order) {
@@ -70,6 +71,13 @@ function render() {
   const body = document.createDocumentFragment();
   for (const row of table.rows) {
     const tr = el("tr", {"data-run": row.run_id});
+    const pick = el("input", {type: "checkbox", "aria-label": `select ${row.run_name}`});
+    pick.checked = table.selected.has(row.run_id);
+    pick.addEventListener("change", () => {
+      if (pick.checked) table.selected.add(row.run_id); else table.selected.delete(row.run_id);
+      updateCompare();
+    });
+    tr.append(el("td", {class: "select"}, pick));
     for (const column of columns) {
       const td = el("td", column.id.startsWith("metrics.") ? {class: "num"} : {});
       if (column.id === "run_name") {
@@ -87,6 +95,13 @@ function render() {
   document.getElementById("more").hidden = !table.token;
   document.getElementById("run-count").textContent =
     `${table.rows.length} run${table.rows.length === 1 ? "" : "s"}${table.token ? " shown" : ""}`;
+}
+
+function updateCompare() {
+  const count = table.selected.size;
+  const button = document.getElementById("compare");
+  button.disabled = count < 2 || count > 20;
+  button.textContent = `Compare selected (${count})`;
 }
 
 function showError(message) {
@@ -180,5 +195,8 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("more").addEventListener("click", loadMore);
   document.getElementById("choose-columns").addEventListener("click", toggleChooser);
   document.getElementById("export").addEventListener("click", exportCsv);
+  document.getElementById("compare").addEventListener("click", () => {
+    location.href = `/compare?runs=${[...table.selected].join(",")}`;
+  });
   reload();
 });

@@ -49,9 +49,12 @@ flowtrack.set_experiment({XSS!r})
 with flowtrack.start_run(run_name={XSS!r}):
     flowtrack.log_param("p", 1)
 flowtrack.set_experiment("ui-models")
+import flowtrack.sklearn
+from sklearn.linear_model import LogisticRegression
 for version in (1, 2):
     with flowtrack.start_run(run_name=f"train-{{version}}") as run:
-        flowtrack.log_text("weights", "model/weights.txt")
+        flowtrack.sklearn.log_model(LogisticRegression().fit([[0.0], [1.0]], [0, 1]),
+                                    name="model")
     flowtrack.register_model(f"runs:/{{run.info.run_id}}/model", "ui-model")
 flowtrack.TrackingClient().set_registered_model_alias("ui-model", "champion", 1)
 '''
@@ -95,13 +98,34 @@ if __name__ == "__main__":
 """
 
 
-def run_flow(home: Path) -> None:
-    flow = home / "fan_flow.py"
-    flow.write_text(FLOW)
+PREDICT_FLOW = """
+from flowtrack import Flow, FlowSpec, step
+
+
+class PredictFlow(FlowSpec):
+    @step
+    def start(self):
+        self.doubled = Flow("FanFlow").latest_run.data.total * 2
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    PredictFlow()
+"""
+
+
+def run_flows(home: Path) -> None:
+    """FanFlow, then PredictFlow reading FanFlow's result (lineage across flows)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWTRACK_")}
     env["FLOWTRACK_HOME"] = str(home)
-    subprocess.run([sys.executable, str(flow), "run"], check=True, timeout=120, env=env,
-                   cwd=home, capture_output=True)
+    for name, text in (("fan_flow.py", FLOW), ("predict_flow.py", PREDICT_FLOW)):
+        (home / name).write_text(text)
+        subprocess.run([sys.executable, str(home / name), "run"], check=True, timeout=120,
+                       env=env, cwd=home, capture_output=True)
 
 
 def free_port() -> int:
@@ -114,7 +138,7 @@ def free_port() -> int:
 def ui_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("ui-store")
     fill_store(home)
-    run_flow(home)
+    run_flows(home)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWTRACK_")}
     env["FLOWTRACK_HOME"] = str(home)

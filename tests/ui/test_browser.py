@@ -170,6 +170,37 @@ def test_models_versions_and_setting_an_alias(page, ui_url):
     page.locator("#alias-form button").click()
     page.locator("#alias-error").wait_for(state="visible")
     assert "Invalid alias" in page.locator("#alias-error").inner_text()
-    page.locator('#versions tr[data-version="1"] a').click()
+    page.locator('#versions tr[data-version="1"] a[href^="/runs/"]').click()
     page.wait_for_selector("#run")
     screenshot(page, "09-models")
+
+
+def test_lineage_crosses_flows_and_expands_a_hop_at_a_time(page, ui_url):
+    open_experiment(page, ui_url, "PredictFlow")
+    page.locator("#runs tbody a").first.click()
+    page.wait_for_load_state("load")
+    page.locator("#tasks a", has_text="start/").click()
+    page.wait_for_load_state("load")
+    page.locator("#task-lineage").click()
+    page.wait_for_selector("#lineage")
+    near = page.locator("#lineage .node").count()
+    assert "doubled" in page.locator("#lineage").text_content()
+    assert "total" in page.locator("#lineage").text_content()  # read from FanFlow's run
+    page.locator("#more-hops").click()
+    page.wait_for_load_state("load")
+    page.locator("#more-hops").click()
+    page.wait_for_load_state("load")
+    text = page.locator("#lineage").text_content()
+    assert page.locator("#lineage .node").count() > near
+    assert "FanFlow" in text and "value" in text  # upstream, inside the other flow
+    screenshot(page, "10-lineage")
+    page.locator("#lineage a.node.execution", has_text="join").first.click()
+    page.wait_for_selector("#values")
+
+
+def test_a_model_versions_lineage_leads_to_its_run(page, ui_url):
+    page.goto(ui_url + "/models/ui-model")
+    page.locator('#versions tr[data-version="1"] a.version-lineage').click()
+    page.wait_for_selector("#lineage")
+    assert page.locator("#lineage .node.start").count() == 1
+    assert "RunExecution" in page.locator("#lineage").text_content()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -16,6 +17,7 @@ from ..tracking.errors import TrackingError
 from ..tracking.service import Registry, TrackingStore
 from . import _api
 from ._flow_view import flow_run_view, task_view
+from ._lineage_view import lineage_view, starting_points
 
 STATIC = Path(__file__).parent / "static"
 _templates = Environment(loader=PackageLoader("flowtrack.ui", "templates"),
@@ -43,14 +45,14 @@ def ui_router(store: TrackingStore) -> APIRouter:
 
     @router.get("/experiments/{experiment_id}")
     async def experiment(experiment_id: str) -> Response:
-        found = await _call(store.get_experiment, experiment_id)
+        found = await _call(store.get_experiment, experiment_id, html=True)
         if isinstance(found, Response):
             return found
         return page("experiment.html", experiment=found)
 
     @router.get("/runs/{run_id}")
     async def run(run_id: str) -> Response:
-        found = await _call(store.get_run, run_id)
+        found = await _call(store.get_run, run_id, html=True)
         if isinstance(found, Response):
             return found
         experiment = await run_in_threadpool(store.get_experiment, found.info.experiment_id)
@@ -59,7 +61,7 @@ def ui_router(store: TrackingStore) -> APIRouter:
 
     @router.get("/tasks/{task_pk}")
     async def task(task_pk: int) -> Response:
-        found = await _call(task_view, store, task_pk)
+        found = await _call(task_view, store, task_pk, html=True)
         return found if isinstance(found, Response) else page("task.html", **found)
 
     @router.get("/ui-api/runs/{run_id}/progress")
@@ -78,8 +80,20 @@ def ui_router(store: TrackingStore) -> APIRouter:
         if not 2 <= len(ids) <= 20:
             return page("message.html", title="Compare runs",
                         message=f"Choose from 2 to 20 runs to compare; got {len(ids)}.")
-        found = await _call(_api.compare, store, ids)
+        found = await _call(_api.compare, store, ids, html=True)
         return found if isinstance(found, Response) else page("compare.html", **found)
+
+    @router.get("/lineage")
+    async def lineage(request: Request) -> Response:
+        query = dict(request.query_params)
+        start = await _call(starting_points, store, query, html=True)
+        if isinstance(start, Response):
+            return start
+        artifact_ids, execution_ids = start
+        view = await run_in_threadpool(lineage_view, store, artifact_ids, execution_ids,
+                                       _int(query.get("hops"), 2))
+        more = dict(query, hops=str(view["hops"] + 1))
+        return page("lineage.html", more=urlencode(more), **view)
 
     @router.get("/models")
     async def models() -> Response:
@@ -90,7 +104,7 @@ def ui_router(store: TrackingStore) -> APIRouter:
     @router.get("/models/{name}")
     async def model(name: str) -> Response:
         registry = Registry(store)
-        found = await _call(registry.get_registered_model, name)
+        found = await _call(registry.get_registered_model, name, html=True)
         if isinstance(found, Response):
             return found
         versions = await run_in_threadpool(registry.search_model_versions,
@@ -143,11 +157,15 @@ def ui_router(store: TrackingStore) -> APIRouter:
     return router
 
 
-async def _call(function: Any, *args: Any) -> Any:
-    """Run a store call; a tracking error becomes a JSON error answer."""
+async def _call(function: Any, *args: Any, html: bool = False) -> Any:
+    """Run a store call; a tracking error becomes an error answer: a page saying what
+    went wrong (``html``), else MLflow-shaped JSON."""
     try:
         return await run_in_threadpool(function, *args)
     except TrackingError as exc:
+        if html:
+            return HTMLResponse(_templates.get_template("message.html").render(
+                title="Not available", message=exc.message), status_code=exc.http_status)
         return JSONResponse({"error_code": exc.error_code, "message": exc.message},
                             status_code=exc.http_status)
 

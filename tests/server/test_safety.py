@@ -503,3 +503,11 @@ def test_remote_sources_are_registered(client, source):
                        json={"name": f"src-{uuid.uuid4().hex[:8]}", "source": source})
     assert resp.status_code == 200, resp.text
     assert resp.json()["model_version"]["source"] == source
+
+
+def test_the_web_ui_honours_the_servers_auth(start_server):
+    server = start_server("--auth-token", "ui-token")
+    for path in ("/", "/models", "/static/app.css", "/ui-api/experiments"):
+        assert httpx.get(server.url + path).status_code == 401
+    answer = httpx.get(server.url + "/", headers={"Authorization": "Bearer ui-token"})
+    assert answer.status_code == 200 and "Experiments and flows" in answer.text

@@ -48,6 +48,19 @@ for i in range(30):
 flowtrack.set_experiment({XSS!r})
 with flowtrack.start_run(run_name={XSS!r}):
     flowtrack.log_param("p", 1)
+flowtrack.set_experiment("ui-files")
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+with flowtrack.start_run(run_name="with-files"):
+    flowtrack.log_text({XSS!r}, "notes/readme.txt")
+    flowtrack.log_text("a,b\\n1,2\\n3,4\\n", "data/table.csv")
+    flowtrack.log_dict({{"lr": 0.1}}, "config.json")
+    flowtrack.log_text('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(2)</script></svg>',
+                       "plots/evil.svg")
+    figure, axes = plt.subplots()
+    axes.plot([1, 2, 3])
+    flowtrack.log_figure(figure, "plots/curve.png")
 flowtrack.set_experiment("ui-models")
 import flowtrack.sklearn
 from sklearn.linear_model import LogisticRegression

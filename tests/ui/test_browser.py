@@ -204,3 +204,44 @@ def test_a_model_versions_lineage_leads_to_its_run(page, ui_url):
     page.wait_for_selector("#lineage")
     assert page.locator("#lineage .node.start").count() == 1
     assert "RunExecution" in page.locator("#lineage").text_content()
+
+
+def test_file_browser_previews_and_downloads(page, ui_url):
+    open_experiment(page, ui_url, "ui-files")
+    page.get_by_role("link", name="with-files").click()
+    page.wait_for_selector('#file-tree a[data-path="notes"]')
+    page.locator('#file-tree a[data-path="notes"]').click()
+    page.locator('#file-tree a[data-path="notes/readme.txt"]').click()
+    page.wait_for_selector("#file-preview pre")
+    assert page.locator("#file-preview pre").inner_text() == XSS
+    page.locator('#file-tree a[data-path="data"]').click()
+    page.locator('#file-tree a[data-path="data/table.csv"]').click()
+    page.wait_for_selector("#file-preview table")
+    assert page.locator("#file-preview th").all_inner_texts() == ["a", "b"]
+    assert page.locator("#file-preview td").all_inner_texts() == ["1", "2", "3", "4"]
+    page.locator('#file-tree a[data-path="plots"]').click()
+    page.locator('#file-tree a[data-path="plots/curve.png"]').click()
+    page.wait_for_function(
+        "document.querySelector('#file-preview img')?.naturalWidth > 0")
+    screenshot(page, "11-files")
+    page.locator('#file-tree a[data-path="plots/evil.svg"]').click()
+    page.wait_for_selector("#file-preview pre")
+    assert "<script>" in page.locator("#file-preview pre").inner_text()
+    with page.expect_download() as download:
+        page.locator("#file-download").click()
+    assert "alert(2)" in Path(download.value.path()).read_text()
+    assert page.dialogs == []
+
+
+def test_downloads_never_render_as_pages_of_the_site(page, ui_url):
+    import httpx
+
+    open_experiment(page, ui_url, "ui-files")
+    run_id = page.locator("#runs tbody tr").first.get_attribute("data-run")
+    answer = httpx.get(f"{ui_url}/files/{run_id}/plots/evil.svg?inline=1")
+    assert answer.headers["content-disposition"].startswith("attachment")
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert "sandbox" in answer.headers["content-security-policy"]
+    for bad in ("../../etc/passwd", "%2e%2e/%2e%2e/etc/passwd", "/etc/passwd"):
+        response = httpx.get(f"{ui_url}/files/{run_id}/{bad}")
+        assert response.status_code in (400, 404) and b"root:" not in response.content

@@ -14,10 +14,11 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
 from ..tracking.errors import TrackingError
-from ..tracking.service import Registry, TrackingStore
+from ..tracking.service import Registry, TrackingStore, list_files, read_file
 from . import _api
 from ._flow_view import flow_run_view, task_view
 from ._lineage_view import lineage_view, starting_points
+from ._previews import IMAGE_TYPES, file_preview
 
 STATIC = Path(__file__).parent / "static"
 _templates = Environment(loader=PackageLoader("flowtrack.ui", "templates"),
@@ -119,6 +120,32 @@ def ui_router(store: TrackingStore) -> APIRouter:
         found = await _call(Registry(store).set_alias, name, str(body.get("alias", "")),
                             str(body.get("version", "")))
         return found if isinstance(found, Response) else JSONResponse({})
+
+    @router.get("/ui-api/runs/{run_id}/files")
+    async def files_json(request: Request, run_id: str) -> Response:
+        found = await _call(list_files, store, run_id, request.query_params.get("path"))
+        return found if isinstance(found, Response) else JSONResponse(
+            [{"path": f.path, "is_dir": f.is_dir, "size": f.file_size} for f in found])
+
+    @router.get("/ui-api/runs/{run_id}/preview/{path:path}")
+    async def preview_json(run_id: str, path: str) -> Response:
+        found = await _call(file_preview, store, run_id, path)
+        return found if isinstance(found, Response) else JSONResponse(found)
+
+    @router.get("/files/{run_id}/{path:path}")
+    async def download(request: Request, run_id: str, path: str) -> Response:
+        """A logged file: images inline (for previews), everything else as a download;
+        never sniffed, so no file can run as a page of this site."""
+        found = await _call(read_file, store, run_id, path, html=True)
+        if isinstance(found, Response):
+            return found
+        media = IMAGE_TYPES.get(Path(path).suffix.lower())
+        disposition = "inline" if media and request.query_params.get("inline") else "attachment"
+        name = Path(path).name.replace('"', "")
+        return Response(found, media_type=media or "application/octet-stream", headers={
+            "Content-Disposition": f'{disposition}; filename="{name}"',
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox"})
 
     @router.get("/ui-api/experiments")
     async def experiments_json() -> Response:

@@ -42,7 +42,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const keys = [...document.querySelectorAll(".chart[data-metric]")].map((c) => c.dataset.metric);
   for (const key of keys) load(key);
   for (const id of ["log-scale", "x-axis", "smoothing"]) {
-    document.getElementById(id).addEventListener("input", () => keys.forEach(draw));
+    document.getElementById(id)?.addEventListener("input", () => keys.forEach(draw));
   }
 });
 
@@ -73,4 +73,58 @@ document.addEventListener("DOMContentLoaded", () => {
     if (last !== null && now !== last) location.reload();
     last = now;
   }, 2000);
+});
+
+// Logged files: a tree opened a directory at a time; a file shows a safe preview
+// (text, a small table, or an image) and a download link.
+async function listFiles(path, into) {
+  const query = path ? `?path=${encodeURIComponent(path)}` : "";
+  const response = await fetch(`/ui-api/runs/${charts.runId}/files${query}`);
+  if (!response.ok) return;
+  const entries = await response.json();
+  if (!path && entries.length === 0) into.append(el("li", {text: "No files logged."}));
+  for (const entry of entries) {
+    const name = entry.path.split("/").pop();
+    const link = el("a", {href: "#", "data-path": entry.path, class: entry.is_dir ? "dir" : "file",
+                          text: entry.is_dir ? `${name}/` : `${name} (${entry.size} B)`});
+    const item = el("li", {}, link);
+    link.addEventListener("click", async (event) => {
+      event.preventDefault();
+      if (entry.is_dir) {
+        const open = item.querySelector("ul");
+        if (open) { open.remove(); return; }
+        const sub = el("ul");
+        item.append(sub);
+        await listFiles(entry.path, sub);
+      } else {
+        await preview(entry.path);
+      }
+    });
+    into.append(item);
+  }
+}
+
+async function preview(path) {
+  const box = document.getElementById("file-preview");
+  const response = await fetch(`/ui-api/runs/${charts.runId}/preview/${path.split("/").map(encodeURIComponent).join("/")}`);
+  const body = await response.json();
+  const download = el("a", {href: `/files/${charts.runId}/${path}`, text: "download", id: "file-download"});
+  const parts = [el("h3", {text: `${path} (${body.size} B) `}, download)];
+  if (!response.ok) parts.push(el("p", {class: "error", text: body.message}));
+  else if (body.kind === "image") parts.push(el("img", {src: body.src, alt: path, class: "preview"}));
+  else if (body.kind === "table") {
+    const table = el("table", {class: "grid"});
+    body.rows.forEach((row, i) => table.append(el("tr", {}, ...row.map(
+      (cell) => el(i === 0 ? "th" : "td", {text: cell})))));
+    parts.push(table);
+  } else if (body.kind === "text") parts.push(el("pre", {class: "log", text: body.text}));
+  else parts.push(el("p", {text: "No preview for this kind of file; download it."}));
+  if (body.truncated) parts.push(el("p", {text: "(preview cut; download for the whole file)"}));
+  box.replaceChildren(...parts);
+  box.hidden = false;
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const tree = document.getElementById("file-tree");
+  if (tree) listFiles(null, tree);
 });

@@ -187,7 +187,7 @@ def measure(url: str, history_run: str, args: object, chromium: str,
             "document.readyState === 'complete'") for _ in range(repeat))
         found["chart_page_s"] = statistics.median(page_ready(
             browser, f"{url}/runs/{history_run}",
-            "document.querySelector('.chart[data-points] .scatterlayer path') !== null")
+            "document.querySelector('.chart.drawn[data-points]') !== null")
             for _ in range(repeat))
         browser.close()
     return found

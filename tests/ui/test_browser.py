@@ -76,11 +76,23 @@ def test_csv_export_holds_every_run(page, ui_url):
 def test_run_page_draws_metric_charts(page, ui_url):
     open_experiment(page, ui_url)
     page.get_by_role("link", name="run-29").click()
-    page.wait_for_selector('.chart[data-metric="loss"][data-points="50"] .scatterlayer path')
+    page.wait_for_selector('.chart.drawn[data-metric="loss"][data-points="50"] canvas')
     assert page.locator("#params").inner_text().count("svm") + \
         page.locator("#params").inner_text().count("tree") == 1
     page.check("#log-scale")
-    page.wait_for_selector('.chart[data-metric="loss"] .yaxislayer-above text')
+    page.wait_for_selector('.chart[data-metric="loss"][data-scale="log"]')
+    chart = page.locator('.chart[data-metric="loss"] canvas')
+    box = chart.bounding_box()
+    chart.hover(position={"x": box["width"] / 2, "y": box["height"] / 2})
+    assert "loss:" in page.locator('.chart[data-metric="loss"] .chart-tip').inner_text()
+    page.mouse.move(box["x"] + 80, box["y"] + 100)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 200, box["y"] + 100)
+    page.mouse.up()  # a drag zooms in: fewer steps on screen
+    assert page.locator('.chart[data-metric="loss"]').evaluate(
+        "c => c._chart.zoom !== null")
+    chart.dblclick()
+    assert page.locator('.chart[data-metric="loss"]').evaluate("c => c._chart.zoom === null")
     screenshot(page, "04-run")
 
 
@@ -117,7 +129,7 @@ def test_flow_run_page_shows_the_dag_timeline_and_tasks(page, ui_url):
     assert page.locator("#timeline .bar").count() == 7
     page.locator('#dag .step[data-step="square"]').click()
     assert page.locator("#tasks tbody tr:visible").count() == 4
-    page.wait_for_selector('.chart[data-metric="value"][data-points="4"] .scatterlayer path')
+    page.wait_for_selector('.chart.drawn[data-metric="value"][data-points="4"]')
     screenshot(page, "06-flow-run")
 
 
@@ -144,8 +156,8 @@ def test_compare_runs_side_by_side(page, ui_url):
     page.locator("#compare").click()
     page.wait_for_selector("#comparison")
     assert page.locator("#comparison thead th").count() == 4
-    page.wait_for_selector('#overlays .chart[data-metric="loss"][data-traces="3"]')
-    page.wait_for_selector('#scatter[data-points="3"] .scatterlayer .point')
+    page.wait_for_selector('#overlays .chart.drawn[data-metric="loss"][data-series="3"]')
+    page.wait_for_selector('#scatter.drawn[data-points="3"]')
     assert page.locator('#comparison tr[data-key="xss"]').is_visible()
     page.check("#differences-only")
     assert not page.locator('#comparison tr[data-key="xss"]').is_visible()  # equal everywhere

@@ -1,9 +1,8 @@
 """The UI's routes: HTML pages, their JSON under ``/ui-api/``, and static files under
-``/static/`` (this package's ``static/`` folder and plotly.js)."""
+``/static/`` (this package's ``static/`` folder)."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -23,15 +22,6 @@ from ._previews import IMAGE_TYPES, file_preview
 STATIC = Path(__file__).parent / "static"
 _templates = Environment(loader=PackageLoader("flowtrack.ui", "templates"),
                          autoescape=select_autoescape(default=True, default_for_string=True))
-
-
-def plotly_js() -> Path | None:
-    """plotly.min.js inside the installed ``plotly`` package, if there is one."""
-    spec = importlib.util.find_spec("plotly")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    found = Path(next(iter(spec.submodule_search_locations))) / "package_data" / "plotly.min.js"
-    return found if found.is_file() else None
 
 
 def ui_router(store: TrackingStore) -> APIRouter:
@@ -164,15 +154,6 @@ def ui_router(store: TrackingStore) -> APIRouter:
         found = await _call(store.metric_history_columns, run_id, key)
         return found if isinstance(found, Response) else JSONResponse(
             {"key": key, **_api.downsample(*found)})
-
-    @router.get("/static/plotly.min.js")
-    async def plotly() -> Response:
-        found = plotly_js()
-        if found is None:
-            return JSONResponse({"message": "plotly is not installed: pip install "
-                                            "'flowtrack[server]'"}, status_code=404)
-        return FileResponse(found, media_type="text/javascript",
-                            headers={"Cache-Control": "max-age=86400"})
 
     @router.get("/static/{name}")
     async def static(name: str) -> Response:

@@ -6,35 +6,27 @@ const compared = {runs: []};
 
 async function overlay(chart) {
   const key = chart.dataset.metric;
-  const traces = [];
+  const series = [];
   for (const run of compared.runs) {
     const response = await fetch(`/ui-api/runs/${run.run_id}/metrics/${encodeURIComponent(key)}`);
     if (!response.ok) continue;
-    const series = await response.json();
-    traces.push({x: series.steps, y: series.values, type: "scatter", mode: "lines+markers",
-                 name: run.run_name, marker: {size: 3}});
+    const data = await response.json();
+    series.push({name: run.run_name, x: data.steps, y: data.values});
   }
-  Plotly.react(chart, traces, {title: {text: key, font: {size: 13}},
-                               margin: {l: 50, r: 10, t: 30, b: 40},
-                               xaxis: {title: {text: "step"}}}, {displaylogo: false});
-  chart.dataset.traces = String(traces.length);
+  FlowChart.lines(chart, {title: key, xTitle: "step", series});
 }
 
 function scatter() {
   const param = document.getElementById("scatter-param").value;
   const metric = document.getElementById("scatter-metric").value;
-  const target = document.getElementById("scatter");
   if (!param || !metric) return;
   const runs = compared.runs.filter((r) => r.params[param] !== undefined
                                            && r.metrics[metric] !== undefined);
   const numeric = runs.every((r) => r.params[param] !== "" && !isNaN(Number(r.params[param])));
-  Plotly.react(target, [{
-    x: runs.map((r) => numeric ? Number(r.params[param]) : r.params[param]),
-    y: runs.map((r) => r.metrics[metric]), text: runs.map((r) => r.run_name),
-    mode: "markers", type: "scatter", marker: {size: 10}}],
-    {margin: {l: 50, r: 10, t: 20, b: 40}, xaxis: {title: {text: `params.${param}`}},
-     yaxis: {title: {text: `metrics.${metric}`}}}, {displaylogo: false});
-  target.dataset.points = String(runs.length);
+  FlowChart.scatter(document.getElementById("scatter"), {
+    title: `metrics.${metric} by params.${param}`, xTitle: `params.${param}`,
+    points: runs.map((r) => ({x: numeric ? Number(r.params[param]) : r.params[param],
+                              y: r.metrics[metric], label: r.run_name}))});
 }
 
 document.addEventListener("DOMContentLoaded", () => {

@@ -1,5 +1,6 @@
 // A run's metric charts: each history is fetched downsampled from /ui-api and drawn
-// with plotly.js (hover values, zoom); log scale, smoothing and the x axis apply to all.
+// by chart.js (hover values, drag to zoom); log scale, smoothing and the x axis apply
+// to all.
 "use strict";
 
 const charts = {runId: null, series: {}};
@@ -20,14 +21,11 @@ function draw(key) {
   if (!data || !target) return;
   const byTime = document.getElementById("x-axis").value === "time";
   const weight = Number(document.getElementById("smoothing").value);
-  const x = byTime ? data.timestamps.map((t) => new Date(t)) : data.steps;
-  const trace = {x, y: smooth(data.values, weight), type: "scatter", mode: "lines+markers",
-                 name: key, marker: {size: 3}};
-  const layout = {title: {text: key, font: {size: 13}}, margin: {l: 50, r: 10, t: 30, b: 40},
-                  xaxis: {title: {text: byTime ? "time" : "step"}},
-                  yaxis: {type: document.getElementById("log-scale").checked ? "log" : "linear"}};
-  Plotly.react(target, [trace], layout, {displaylogo: false, responsive: true});
-  target.dataset.points = String(data.values.length);
+  FlowChart.lines(target, {
+    title: key, xTitle: byTime ? "time" : "step", xTime: byTime,
+    logY: document.getElementById("log-scale").checked,
+    series: [{name: key, x: byTime ? data.timestamps : data.steps,
+              y: smooth(data.values, weight)}]});
 }
 
 async function load(key) {

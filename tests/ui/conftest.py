@@ -148,10 +148,16 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def ui_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def ui_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("ui-store")
     fill_store(home)
     run_flows(home)
+    return home
+
+
+@pytest.fixture(scope="session")
+def ui_url(ui_home: Path) -> Iterator[str]:
+    home = ui_home
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWTRACK_")}
     env["FLOWTRACK_HOME"] = str(home)
@@ -187,7 +193,12 @@ def browser() -> Iterator[object]:
         launched = playwright.chromium.launch(executable_path=chromium_path(), headless=True)
         yield launched
         launched.close()
-    print(f"\nUI screenshots: {SCREENSHOTS}")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Say where the screenshots of the UI's pages went (whenever tests wrote some)."""
+    if SCREENSHOTS.is_dir() and any(SCREENSHOTS.iterdir()):
+        terminalreporter.write_line(f"UI screenshots: {SCREENSHOTS}")
 
 
 @pytest.fixture

@@ -257,3 +257,54 @@ def test_downloads_never_render_as_pages_of_the_site(page, ui_url):
     for bad in ("../../etc/passwd", "%2e%2e/%2e%2e/etc/passwd", "/etc/passwd"):
         response = httpx.get(f"{ui_url}/files/{run_id}/{bad}")
         assert response.status_code in (400, 404) and b"root:" not in response.content
+
+
+SLOW_FLOW = """
+import time
+from flowtrack import FlowSpec, step
+
+
+class SlowFlow(FlowSpec):
+    @step
+    def start(self):
+        time.sleep(4)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    SlowFlow()
+"""
+
+
+def test_a_running_flows_page_updates_itself(page, ui_url, ui_home):
+    import os
+    import subprocess
+    import sys
+
+    (ui_home / "slow_flow.py").write_text(SLOW_FLOW)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWTRACK_")}
+    env["FLOWTRACK_HOME"] = str(ui_home)
+    flow = subprocess.Popen([sys.executable, str(ui_home / "slow_flow.py"), "run"], env=env,
+                            cwd=ui_home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(60):  # until the flow has recorded its run
+            page.goto(ui_url + "/")
+            if page.locator("#experiments a", has_text="SlowFlow").count():
+                break
+            page.wait_for_timeout(250)
+        page.locator("#experiments a", has_text="SlowFlow").click()
+        page.wait_for_selector("#runs tbody a")
+        page.locator("#runs tbody a").first.click()
+        page.wait_for_selector('#flow[data-live="yes"]')
+        assert page.locator('#tasks tbody tr[data-step="end"]').count() == 0
+        # no reload by hand: the page polls and reloads itself as tasks finish
+        page.wait_for_selector('#tasks tbody tr[data-step="end"]', timeout=30_000)
+        assert flow.wait(timeout=60) == 0
+    finally:
+        if flow.poll() is None:
+            flow.kill()
+            flow.wait()

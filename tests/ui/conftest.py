@@ -91,7 +91,15 @@ class FanFlow(FlowSpec):
 
     @step
     def square(self):
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        import pandas as pd
         self.value = self.input ** 2
+        self.frame = pd.DataFrame({"x": [self.input, 1], "name": ["<i>a</i>", "b"]})
+        figure, axes = plt.subplots()
+        axes.plot([0, self.input])
+        self.figure = figure
         print("squared", self.input, "<b>bold</b>")
         flowtrack.log_metric("value", self.value, step=self.input)
         self.next(self.join)

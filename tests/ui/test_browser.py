@@ -143,6 +143,12 @@ def test_task_page_shows_values_and_logs_as_text(page, ui_url):
     page.wait_for_load_state("load")
     page.locator("#tasks a", has_text="square/").first.click()
     page.wait_for_selector("#stdout")
+    frame = page.locator('#values tr[data-value="frame"]')
+    assert "2 × 2" in frame.inner_text()
+    assert frame.locator("table th").all_inner_texts() == ["x", "name"]
+    assert "<i>a</i>" in frame.locator("table").inner_text()  # as text, not markup
+    page.wait_for_function(
+        "document.querySelector('#values tr[data-value=\"figure\"] img')?.naturalWidth > 0")
     assert "<b>bold</b>" in page.locator("#stdout").inner_text()
     assert page.locator("#stdout b").count() == 0
     screenshot(page, "07-task")

@@ -103,6 +103,7 @@ class OutputRecord:
     inline: bytes | None
     python_type: str
     preview: str
+    rich_preview: dict[str, Any] | None = None  # a table or an image for the UI
 
 
 @dataclass

@@ -297,7 +297,9 @@ class RunRecorder:
             type_id=type_id or self.value_type, name=f"{self.pathspec(step, task_id)}/{name}",
             uri=value_uri(out.digest), state=int(ArtifactState.LIVE),
             properties={"digest": out.digest, "size": out.size, "python_type": out.python_type,
-                        "preview": out.preview, "artifact_name": name, "inline": out.inline})
+                        "preview": out.preview, "artifact_name": name, "inline": out.inline},
+            custom_properties={"rich_preview": rich} if (rich := getattr(
+                out, "rich_preview", None)) else {})
 
     def _log_properties(self, stream: str, data: bytearray) -> dict[str, Any]:
         if not data:

@@ -29,6 +29,7 @@ from .._util import (
 from ..flow import UNCATCHABLE_TYPES, ArtifactSource, FlowSpec, Inputs, StepNode, current
 from ..store import BlobStore, EncodeError
 from ._model import ArtifactRef, ErrorInfo, Frame, Manifest, OutputRecord, TaskSpec
+from ._previews import rich_preview
 from ._tracking_sink import TaskTrackingSink
 
 
@@ -343,5 +344,5 @@ def _persist_outputs(flow: FlowSpec, spec: TaskSpec, store: BlobStore) -> dict[s
             continue
         outputs[name] = OutputRecord(
             digest=ref.digest, size=ref.size, inline=ref.inline, python_type=type_name(value),
-            preview=short_repr(value))
+            preview=short_repr(value), rich_preview=rich_preview(value, store))
     return outputs

@@ -20,6 +20,7 @@ from ..lineage import TASK_TYPE, EventType, Node, TypeKind, events, executions
 from ..tracking.errors import ResourceDoesNotExistError
 from ..tracking.service import TrackingStore
 
+IMAGE_MEDIA_TYPES = ("image/png", "image/jpeg", "image/gif")
 LOG_LIMIT = 1_000_000  # characters of a log shown in the page (the tail beyond it is cut)
 NODE_WIDTH, NODE_HEIGHT, GAP_X, GAP_Y = 170, 46, 40, 50
 
@@ -133,10 +134,32 @@ def task_view(store: TrackingStore, task_pk: int) -> dict[str, Any]:
         outputs = s.nodes_by_ids("artifact", artifact_ids)
     values = sorted(({"name": a.properties.get("artifact_name") or a.name,
                       "type": a.properties.get("python_type"), "size": a.properties.get("size"),
-                      "preview": a.properties.get("preview")} for a in outputs),
+                      "preview": a.properties.get("preview"),
+                      "rich": _rich(a.custom_properties.get("rich_preview"))} for a in outputs),
                     key=lambda v: str(v["name"]))
     return {"task": _task_row(task), "pathspec": task.name, "values": values,
             "stdout": _log(store, task, "stdout"), "stderr": _log(store, task, "stderr")}
+
+
+def _rich(preview: Any) -> dict[str, Any] | None:
+    """A recorded rich preview the page can show: a table, or an image of an allowed
+    type."""
+    if not isinstance(preview, dict):
+        return None
+    if preview.get("kind") == "table" and isinstance(preview.get("rows"), list):
+        return preview
+    if preview.get("kind") == "image" and preview.get("media_type") in IMAGE_MEDIA_TYPES:
+        return preview
+    return None
+
+
+def preview_image(store: TrackingStore, task_pk: int, name: str) -> tuple[bytes, str]:
+    """The image a task recorded as the preview of its value ``name``."""
+    for value in task_view(store, task_pk)["values"]:
+        rich = value["rich"]
+        if value["name"] == name and rich and rich["kind"] == "image":
+            return store.blobs.get_bytes(rich["digest"]), str(rich["media_type"])
+    raise ResourceDoesNotExistError(f"Task {task_pk} recorded no image preview of {name!r}.")
 
 
 def _log(store: TrackingStore, task: Node, stream: str) -> str:

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from ..tracking.errors import TrackingError
 from ..tracking.service import Registry, TrackingStore, list_files, read_file
 from . import _api
-from ._flow_view import flow_run_view, task_view
+from ._flow_view import flow_run_view, preview_image, task_view
 from ._lineage_view import lineage_view, starting_points
 from ._previews import IMAGE_TYPES, file_preview
 
@@ -54,6 +54,14 @@ def ui_router(store: TrackingStore) -> APIRouter:
     async def task(task_pk: int) -> Response:
         found = await _call(task_view, store, task_pk, html=True)
         return found if isinstance(found, Response) else page("task.html", **found)
+
+    @router.get("/tasks/{task_pk}/previews/{name}")
+    async def task_preview(task_pk: int, name: str) -> Response:
+        found = await _call(preview_image, store, task_pk, name, html=True)
+        if isinstance(found, Response):
+            return found
+        data, media = found
+        return Response(data, media_type=media, headers={"X-Content-Type-Options": "nosniff"})
 
     @router.get("/ui-api/runs/{run_id}/progress")
     async def progress(run_id: str) -> Response:

@@ -9,10 +9,8 @@ run on PostgreSQL), stopped by pid when the test or module is done.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import database_url
+from tests.processes import free_port, start_listening, stop
 
 
 @dataclass
@@ -38,19 +37,7 @@ class RunningServer:
         return f"{self.url}/api/2.0/mlflow-artifacts/artifacts{'/' + path if path else ''}"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        stop(self.process)
 
 
 def launch(home: Path, *args: str, env: dict[str, str] | None = None) -> RunningServer:
@@ -58,29 +45,14 @@ def launch(home: Path, *args: str, env: dict[str, str] | None = None) -> Running
     home.mkdir(parents=True, exist_ok=True)
     metadata_url = database_url(home / "metadata.db")
     port = free_port()
-    log = home / "server.log"
     full_env = dict(os.environ, FLOWTRACK_HOME=str(home), FLOWTRACK_USER="tester",
                     **(env or {}))
     full_env.pop("FLOWTRACK_STORE", None)
     full_env["FLOWTRACK_METADATA"] = metadata_url
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "flowtrack", "server", "--port", str(port),
-             "--log-level", "warning", *args],
-            stdout=out, stderr=subprocess.STDOUT, env=full_env)
-    running = RunningServer(f"http://127.0.0.1:{port}", home, metadata_url, process, log)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"flowtrack server exited {process.returncode}:\n"
-                                 f"{log.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return running
-        except OSError:
-            time.sleep(0.1)
-    running.stop()
-    raise AssertionError(f"flowtrack server did not start in 60 s:\n{log.read_text()}")
+    log = home / "server.log"
+    process = start_listening([sys.executable, "-m", "flowtrack", "server", "--port", str(port),
+                               "--log-level", "warning", *args], port, full_env, log)
+    return RunningServer(f"http://127.0.0.1:{port}", home, metadata_url, process, log)
 
 
 @pytest.fixture

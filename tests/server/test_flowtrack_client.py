@@ -149,33 +149,17 @@ def test_credentials_come_from_the_environment(start_server, monkeypatch):
 def test_flowtrack_client_against_mlflows_own_server(tmp_path):
     """The http:// store speaks plain MLflow REST: it works against `mlflow server`
     too (metric histories then come page by page)."""
-    import socket
-    import subprocess
-    import time
-
-    from tests.server.conftest import free_port
+    from tests.processes import free_port, listening
     from tests.server.test_mlflow_client import mlflow_python
 
     mlflow_cli = str(Path(mlflow_python()).parent / "mlflow")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "FLOWTRACK_"))}
     env["MLFLOW_DISABLE_TELEMETRY"] = "true"
-    with (tmp_path / "mlflow.log").open("wb") as log:
-        process = subprocess.Popen(
-            [mlflow_cli, "server", "--host", "127.0.0.1", "--port", str(port),
-             "--backend-store-uri", f"sqlite:///{tmp_path}/mlflow.db",
-             "--artifacts-destination", str(tmp_path / "artifacts"), "--workers", "1"],
-            stdout=log, stderr=subprocess.STDOUT, env=env)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, (tmp_path / "mlflow.log").read_text()
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "mlflow server did not start"
-                time.sleep(0.3)
+    with listening([mlflow_cli, "server", "--host", "127.0.0.1", "--port", str(port),
+                    "--backend-store-uri", f"sqlite:///{tmp_path}/mlflow.db",
+                    "--artifacts-destination", str(tmp_path / "artifacts"), "--workers", "1"],
+                   port, env, tmp_path / "mlflow.log", timeout=120):
         url = f"http://127.0.0.1:{port}"
         flowtrack.set_tracking_uri(url)
         flowtrack.set_experiment("flowtrack-on-mlflow")
@@ -191,10 +175,3 @@ def test_flowtrack_client_against_mlflows_own_server(tmp_path):
             ["notes/hello.txt"]
         found = flowtrack.search_runs(filter_string="params.a = '1'")
         assert list(found["run_id"]) == [run.info.run_id]
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()

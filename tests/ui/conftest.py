@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.processes import free_port, listening
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui-screenshots"
 XSS = "<script>alert(1)</script>"
@@ -149,12 +149,6 @@ def run_flows(home: Path) -> None:
                        env=env, cwd=home, capture_output=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def ui_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("ui-store")
@@ -169,28 +163,9 @@ def ui_url(ui_home: Path) -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWTRACK_")}
     env["FLOWTRACK_HOME"] = str(home)
-    log = home / "ui.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "flowtrack", "ui", "--port", str(port)],
-                                   stdout=out, stderr=subprocess.STDOUT, env=env)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "flowtrack ui did not start"
-                time.sleep(0.1)
+    with listening([sys.executable, "-m", "flowtrack", "ui", "--port", str(port)], port, env,
+                   home / "ui.log"):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="session")

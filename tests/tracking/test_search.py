@@ -878,3 +878,19 @@ def test_like_agrees_with_a_python_evaluation(store: Store, data: st.DataObject)
     expected = [r.name for r in sorted(store.runs, key=lambda r: -r.start_time)
                 if evaluate(comparison, r) is True]
     assert search(store, text) == expected, text
+
+
+def test_runs_sort_and_filter_by_duration(store):
+    """attributes.duration (end_time - start_time, ms) is flowtrack's own attribute: the
+    UI sorts its Duration column with it; unfinished runs have none."""
+    client = TrackingClient(store.metadata_url)
+    experiment = client.create_experiment("durations")
+    for name, length in (("short", 10), ("long", 500), ("mid", 100)):
+        run = client.create_run(experiment, start_time=1_000, run_name=name)
+        client.set_terminated(run.info.run_id, end_time=1_000 + length)
+    client.create_run(experiment, start_time=1_000, run_name="running")
+    names = [r.info.run_name for r in client.search_runs(
+        [experiment], order_by=["attributes.duration DESC"])]
+    assert names == ["long", "mid", "short", "running"]
+    found = client.search_runs([experiment], "attributes.duration >= 100")
+    assert {r.info.run_name for r in found} == {"long", "mid"}

@@ -44,6 +44,10 @@ def test_run_table_sorts_filters_and_chooses_columns(page, ui_url):
     page.wait_for_selector("#runs thead th.sorted-desc")
     values = [float(v) for v in column_values(page, "metrics.acc")]
     assert values == sorted(values, reverse=True) and values[0] == 29 / 30
+    page.locator("#runs thead th", has_text="Duration").click()
+    page.wait_for_selector('#runs thead th.sorted-desc[data-column="duration_ms"]')
+    page.locator("#runs thead th", has_text="metrics.acc").click()
+    page.wait_for_selector('#runs thead th.sorted-desc[data-column="metrics.acc"]')
     page.fill("#filter", "metrics.acc > 0.5 and params.model = 'svm'")
     page.press("#filter", "Enter")
     page.wait_for_function("document.querySelectorAll('#runs tbody tr').length === 7")

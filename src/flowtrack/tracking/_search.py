@@ -107,6 +107,9 @@ def _value_of(entity: str, key: str) -> Any:
         return _property(TAG_PREFIX + key, True, "string_value")
     if key == "run_id":
         return contexts.c.external_id
+    if key == "duration":  # NULL until the run ends
+        return _property(*_ATTRIBUTE_PROPERTIES["end_time"]) - \
+            _property(*_ATTRIBUTE_PROPERTIES["start_time"])
     if key in _ATTRIBUTE_PROPERTIES:
         return _property(*_ATTRIBUTE_PROPERTIES[key])
     raise InvalidParameterError(f"Runs cannot be searched or sorted by attributes.{key}; use "

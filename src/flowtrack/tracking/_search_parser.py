@@ -31,7 +31,7 @@ _ENTITY_NAMES = {"metric": "metrics", "metrics": "metrics", "param": "params",
                  "dataset": "datasets", "datasets": "datasets"}
 STRING_ATTRIBUTES = ("run_id", "run_name", "status", "user_id", "artifact_uri",
                      "lifecycle_stage", "experiment_id")
-NUMERIC_ATTRIBUTES = ("start_time", "end_time")
+NUMERIC_ATTRIBUTES = ("start_time", "end_time", "duration")  # duration: flowtrack's, in ms
 _ATTRIBUTE_ALIASES = {"created": "start_time", "run name": "run_name"}
 DATASET_KEYS = ("name", "digest", "context")
 

@@ -9,7 +9,8 @@ const table = {
 };
 const FIXED = [
   ["run_name", "Run", "attributes.run_name"], ["status", "Status", "attributes.status"],
-  ["start_time", "Started", "attributes.start_time"], ["duration_ms", "Duration", null],
+  ["start_time", "Started", "attributes.start_time"],
+  ["duration_ms", "Duration", "attributes.duration"],
   ["user", "User", "attributes.user_id"],
 ];
 

@@ -318,3 +318,14 @@ def test_a_running_flows_page_updates_itself(page, ui_url, ui_home):
         if flow.poll() is None:
             flow.kill()
             flow.wait()
+
+
+def test_bad_page_addresses_answer_client_errors(ui_url):
+    import httpx
+
+    for path, status in (("/tasks/not-a-number", 400), ("/tasks/999999", 404),
+                         ("/runs/" + "0" * 32, 404), ("/experiments/999999", 404),
+                         ("/models/no-such-model", 404), ("/compare?runs=a", 200),
+                         ("/lineage", 400), ("/static/../pyproject.toml", 404)):
+        answer = httpx.get(ui_url + path)
+        assert answer.status_code == status, (path, answer.status_code, answer.text[:200])

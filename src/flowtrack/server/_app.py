@@ -16,6 +16,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
@@ -224,6 +225,11 @@ def _add_error_handlers(app: FastAPI) -> None:
         log.exception("unexpected error serving %s %s", request.method, request.url.path)
         return _internal_error(exc)
 
+    async def invalid_request(request: Request, exc: Exception) -> Response:
+        return error_response(400, "INVALID_PARAMETER_VALUE",
+                              f"Invalid request to {request.url.path}: {exc}")
+
+    app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, internal_error)
 

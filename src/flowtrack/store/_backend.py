@@ -153,6 +153,9 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+OBJECT_STORE_SCHEMES = ("s3", "s3a", "gs", "gcs", "az", "abfs", "memory")
+
+
 def backend_for_url(url: str, fsync: bool = False) -> BlobBackend:
     """Build the backend named by a path or URL (``file://`` or a plain path)."""
     if url.startswith("file://"):
@@ -161,11 +164,15 @@ def backend_for_url(url: str, fsync: bool = False) -> BlobBackend:
             raise ConfigurationError(f"Blob store URL {url!r} names the host {parsed.netloc!r}; "
                                      "file:// URLs must be local (file:///path).")
         return LocalBackend(unquote(parsed.path), fsync)
+    if url.split("://", 1)[0] in OBJECT_STORE_SCHEMES:
+        from ._object_store import ObjectStoreBackend
+
+        return ObjectStoreBackend(url)
     if "://" in url:
         scheme = url.split("://", 1)[0]
         raise ConfigurationError(
             f"Blob store URL {url!r} uses the scheme {scheme!r}, which this installation "
             "does not support. Set FLOWTRACK_STORE to a local directory path (or a file:// "
-            "URL)."
+            f"URL), or an object store URL ({', '.join(f'{s}://' for s in OBJECT_STORE_SCHEMES)})."
         )
     return LocalBackend(url, fsync)

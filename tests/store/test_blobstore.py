@@ -273,7 +273,7 @@ def test_file_url_forms(tmp_path, suffix):
     assert backend_for_url(url).root == target
 
 
-@pytest.mark.parametrize("url", ["s3://bucket/prefix", "gs://bucket", "https://example.com/x"])
+@pytest.mark.parametrize("url", ["ftp://host/prefix", "sftp://host/x", "https://example.com/x"])
 def test_unsupported_scheme_is_a_configuration_error(url):
     scheme = url.split("://")[0]
     with pytest.raises(ConfigurationError) as info:
@@ -349,3 +349,13 @@ def test_concurrent_writers_of_one_blob_use_distinct_temp_files(tmp_path, monkey
     monkeypatch.undo()
     assert len(names) == 2
     assert all(Path(n).parent == tmp_path / "b" / "tmp" for n in names)
+
+
+def test_an_object_store_without_its_driver_says_what_to_install():
+    pytest.importorskip("fsspec")
+    import importlib.util
+
+    if importlib.util.find_spec("gcsfs") is not None:
+        pytest.skip("gcsfs is installed here")
+    with pytest.raises(ConfigurationError, match="pip install"):
+        backend_for_url("gs://bucket/prefix")

@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -301,3 +302,40 @@ def main_wrapper(run: Callable[[], None]) -> None:
     except BenchmarkError as exc:
         print(f"\nbenchmark failed: {exc}", file=sys.stderr)
         sys.exit(1)
+
+
+# -- servers the benchmarks start ------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serving(command: list[str], port: int, env: dict[str, str], log: Path) -> Iterator[str]:
+    """Run a server command until it answers on ``port`` (its output in ``log``);
+    yield its URL; stop it by pid afterwards."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                raise BenchmarkError(f"server exited {process.returncode}:\n"
+                                       f"{log.read_text()[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise BenchmarkError(
+                        f"server did not start:\n{log.read_text()[-2000:]}") from None
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

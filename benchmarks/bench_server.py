@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -79,41 +77,6 @@ print(json.dumps({"points": points, "batch_s": batched, "calls": calls, "single_
 '''
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def running(command: list[str], port: int, env: dict[str, str], log: Path) -> Iterator[str]:
-    """A server process answering on ``port``; stopped (by pid) afterwards."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                raise c.BenchmarkError(f"server exited {process.returncode}:\n"
-                                       f"{log.read_text()[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise c.BenchmarkError(
-                        f"server did not start:\n{log.read_text()[-2000:]}") from None
-                time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FLOWTRACK_", "MLFLOW_"))}
     env["PYTHONWARNINGS"] = "ignore"
@@ -123,18 +86,18 @@ def clean_env() -> dict[str, str]:
 
 @contextmanager
 def flowtrack_server(python: str, home: Path) -> Iterator[str]:
-    port = free_port()
+    port = c.free_port()
     env = clean_env() | {"FLOWTRACK_HOME": str(home)}
-    with running([python, "-m", "flowtrack", "server", "--port", str(port), "--log-level",
+    with c.serving([python, "-m", "flowtrack", "server", "--port", str(port), "--log-level",
                   "warning"], port, env, home / "server.log") as url:
         yield url
 
 
 @contextmanager
 def mlflow_server(python: str, home: Path) -> Iterator[str]:
-    port = free_port()
+    port = c.free_port()
     mlflow_cli = str(Path(python).parent / "mlflow")
-    with running([mlflow_cli, "server", "--host", "127.0.0.1", "--port", str(port),
+    with c.serving([mlflow_cli, "server", "--host", "127.0.0.1", "--port", str(port),
                   "--backend-store-uri", f"sqlite:///{home}/mlflow.db",
                   "--artifacts-destination", str(home / "artifacts"), "--workers", "1"],
                  port, clean_env(), home / "server.log") as url:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -82,12 +81,6 @@ if __name__ == "__main__":
 '''
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def run(cmd: list[str], env: dict[str, str], cwd: Path, timeout: float) -> str:
     done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True,
                           timeout=timeout)
@@ -141,21 +134,10 @@ def main() -> None:
         (Path(tmp) / "wide_flow.py").write_text(FLOW.replace("WIDTH", str(args.width)))
         run([args.python, "wide_flow.py", "run", "--max-num-splits", str(args.width + 1)],
             env, Path(tmp), args.timeout)
-        port = free_port()
-        server = subprocess.Popen([args.python, "-m", "flowtrack", "ui", "--port", str(port)],
-                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+        port = c.free_port()
+        with c.serving([args.python, "-m", "flowtrack", "ui", "--port", str(port)], port, env,
+                       Path(tmp) / "ui.log") as url:
             results = measure(url, history_run, args, chromium, sync_playwright)
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
     report(results, args)
 
 

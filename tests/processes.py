@@ -18,10 +18,12 @@ def free_port() -> int:
 
 
 def start_listening(command: list[str], port: int, env: dict[str, str], log: Path,
-                    timeout: float = 60) -> subprocess.Popen[bytes]:
-    """Start ``command`` (output to ``log``) and return once ``port`` accepts."""
+                    timeout: float = 60, new_session: bool = False) -> subprocess.Popen[bytes]:
+    """Start ``command`` (output to ``log``) and return once ``port`` accepts;
+    ``new_session`` puts it and its children in a process group of their own."""
     with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                   start_new_session=new_session)
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:

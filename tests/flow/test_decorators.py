@@ -4,9 +4,25 @@ from __future__ import annotations
 
 import pytest
 
-from flowtrack import FlowSpec, catch, environment, resources, retry, step, timeout
+from flowtrack import (
+    FlowSpec,
+    catch,
+    environment,
+    pypi,
+    pypi_base,
+    resources,
+    retry,
+    step,
+    timeout,
+)
 from flowtrack._errors import FlowtrackError
-from flowtrack.flow import DECORATORS, DecoratorError, StepDecorator, parse_decospec
+from flowtrack.flow import (
+    DECORATORS,
+    FLOW_DECORATORS_ATTRIBUTE,
+    DecoratorError,
+    StepDecorator,
+    parse_decospec,
+)
 
 
 def _attrs(decorated) -> dict:
@@ -27,7 +43,7 @@ def _step(func=None):
 
 
 def test_registry():
-    assert set(DECORATORS) == {"retry", "catch", "timeout", "resources", "environment"}
+    assert set(DECORATORS) == {"retry", "catch", "timeout", "resources", "environment", "pypi"}
     for name, cls in DECORATORS.items():
         assert issubclass(cls, StepDecorator) and cls.name == name
     assert issubclass(DecoratorError, FlowtrackError)
@@ -206,7 +222,7 @@ def test_parse_environment_json_with_commas():
 
 @pytest.mark.parametrize(("spec", "fragment"), [
     ("retries", "--with 'retries': unknown decorator 'retries'; choose from catch, environment, "
-                "resources, retry, timeout."),
+                "pypi, resources, retry, timeout."),
     ("", "unknown decorator ''"),
     ("retry:times", "--with 'retry:times': expected attr=value, got 'times'."),
     ("retry:attempts=2", "@retry got unknown argument(s) attempts"),
@@ -219,3 +235,45 @@ def test_parse_errors(spec, fragment):
     with pytest.raises(DecoratorError) as info:
         parse_decospec(spec)
     assert fragment in str(info.value)
+
+
+# ---------------------------------------------------------------------------
+# @pypi and @pypi_base
+# ---------------------------------------------------------------------------
+
+
+def test_pypi_keeps_packages_as_version_strings():
+    attrs = _attrs(pypi(packages={"scikit-learn": "1.5.2", "numpy": 2})(_step()))
+    assert attrs == {"packages": {"scikit-learn": "1.5.2", "numpy": "2"}, "python": None,
+                     "disabled": False}
+    assert _attrs(pypi(disabled=True)(_step()))["disabled"] is True
+
+
+@pytest.mark.parametrize("packages", [["numpy"], {"": "1.0"}, {"numpy": None}, "numpy==1"])
+def test_pypi_rejects_packages_that_are_not_a_name_to_version_dict(packages):
+    with pytest.raises(DecoratorError, match=r"@pypi\(packages=...\) needs a dict"):
+        pypi(packages=packages)
+
+
+def test_pypi_rejects_a_python_that_is_not_a_version_string():
+    with pytest.raises(DecoratorError, match=r"python=3.11\) must be a version string"):
+        pypi(python=3.11)
+
+
+def test_pypi_base_marks_the_flow_class():
+    @pypi_base(packages={"pandas": "2.2.3"}, python="3.11")
+    class BaseFlow(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    assert getattr(BaseFlow, FLOW_DECORATORS_ATTRIBUTE)["pypi_base"] == {
+        "packages": {"pandas": "2.2.3"}, "python": "3.11"}
+    with pytest.raises(DecoratorError, match="applies to a FlowSpec class"):
+        pypi_base(packages={})(lambda: None)
+    with pytest.raises(DecoratorError, match="needs a dict"):
+        pypi_base(packages=["pandas"])

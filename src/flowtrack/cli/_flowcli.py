@@ -19,7 +19,7 @@ from .._config import settings
 from .._errors import FlowtrackError, ParameterError
 from ..client import Run, namespace
 from ..flow import FlowSpec, IncludeFile, Parameter, parse_decospec
-from ..runtime import RunOptions, RunRequest, resume_run, start_run
+from ..runtime import EXECUTORS, RunOptions, RunRequest, resume_run, start_run
 from ._errors import run_reporting_errors
 from ._inspect import dump_tasks, print_logs, resolve_tasks, show_graph
 from ._lint import lint_file
@@ -74,6 +74,12 @@ def _run_options(command: click.Command) -> click.Command:
         click.Option(["--with", "decospecs"], multiple=True, show_envvar=True,
                      help="Add a decorator to every step, e.g. --with retry:times=2."),
         click.Option(["--no-lint"], is_flag=True, help="Skip the pre-run lint of the flow file."),
+        click.Option(["--executor"], type=click.Choice(EXECUTORS), default="local",
+                     show_default=True,
+                     help="Where tasks run: forked processes on this machine, or Ray tasks."),
+        click.Option(["--ray-address"], metavar="auto|HOST:PORT",
+                     help="The Ray cluster for --executor ray (default: RAY_ADDRESS, else the "
+                          "cluster started last on this machine, else a new local one)."),
     ]:
         command.params.append(option)
     for param in command.params:
@@ -100,7 +106,11 @@ def _request(ctx: click.Context, kwargs: dict[str, Any]) -> RunRequest:
         for warning in lint_file(state["file"]):
             if not state["quiet"]:
                 click.echo(f"lint warning: {warning}", err=True)
-    return RunRequest(state["flow_cls"], options, kwargs["run_id_file"], state["quiet"])
+    if kwargs["ray_address"] and kwargs["executor"] != "ray":
+        raise click.BadParameter("--ray-address applies only with --executor ray",
+                                 param_hint="--ray-address")
+    return RunRequest(state["flow_cls"], options, kwargs["run_id_file"], state["quiet"],
+                      executor=kwargs["executor"], ray_address=kwargs["ray_address"])
 
 
 def build_cli(flow_cls: type[FlowSpec]) -> click.Group:

@@ -1,6 +1,7 @@
 """Reading runs from a notebook or script: Metaflow's client API over the lineage graph."""
 
 from ._backend import describe_metadata as get_metadata
+from ._code import CODE_PROPERTY, CodePackageError, MetaflowCode, unpack_tar
 from ._lineage import subgraph as lineage_graph
 from ._objects import (
     DataArtifact,
@@ -17,9 +18,12 @@ from ._objects import (
 )
 
 __all__ = [
+    "CODE_PROPERTY",
+    "CodePackageError",
     "DataArtifact",
     "Flow",
     "Metaflow",
+    "MetaflowCode",
     "MetaflowData",
     "Run",
     "Step",
@@ -30,4 +34,5 @@ __all__ = [
     "get_namespace",
     "lineage_graph",
     "namespace",
+    "unpack_tar",
 ]

@@ -18,6 +18,7 @@ from ..flow import PARAMETERS_STEP
 from ..lineage import SUCCESS_STATES, LineageGraph, Node
 from . import _lineage
 from ._backend import backend
+from ._code import CODE_PROPERTY, MetaflowCode
 
 _UNSET = object()
 RUN_PAGE_SIZE = 100  # runs are read page by page, so latest_run stays cheap
@@ -133,6 +134,12 @@ class Flow(MetaflowObject):
         return _time(self._node.create_time_since_epoch)
 
 
+# a task's custom properties that Task.metadata_dict shows besides its properties
+_TASK_METADATA_KEYS = ("num_splits", "switch_target", "iteration", "error_type", "resources",
+                       "ray_node_id", "ray_worker_pid", "ray_resources", "requirements",
+                       "packages")
+
+
 class Run(MetaflowObject):
 
     def __init__(self, pathspec: str, _node: Node | None = None,
@@ -236,6 +243,15 @@ class Run(MetaflowObject):
     @property
     def origin_run_id(self) -> str | None:
         return self._node.properties.get("origin_run_id")
+
+    @property
+    def code(self) -> MetaflowCode | None:
+        """The code package the run ran (the flow file and the Python files beside it
+        that it imported), or None for a flow that was not defined in a file."""
+        info = self._node.custom_properties.get(CODE_PROPERTY)
+        if not info:
+            return None
+        return MetaflowCode(self.pathspec, info, backend().load_bytes)
 
     def lineage(self, upstream: bool | None = True, depth: int = 10) -> LineageGraph:
         """The lineage graph around this run's tasks: ``upstream=True`` walks to what
@@ -420,7 +436,7 @@ class Task(MetaflowObject):
         node = self._refresh()
         meta = {k: v for k, v in node.properties.items() if v is not None}
         meta.update({k: v for k, v in node.custom_properties.items()
-                     if k in ("num_splits", "switch_target", "iteration", "error_type", "resources")})
+                     if k in _TASK_METADATA_KEYS})
         return meta
 
     def _log(self, stream: str) -> str:

@@ -6,11 +6,14 @@ Pure Python with no I/O: everything here can be imported and used without a stor
 from ._current import Current, current
 from ._decorators import (
     DECORATORS,
+    FLOW_DECORATORS_ATTRIBUTE,
     DecoratorError,
     StepDecorator,
     catch,
     environment,
     parse_decospec,
+    pypi,
+    pypi_base,
     resources,
     retry,
     timeout,
@@ -21,6 +24,7 @@ from ._spec import ArtifactSource, BranchView, FlowSpec, Inputs, register_cli, s
 
 __all__ = [
     "DECORATORS",
+    "FLOW_DECORATORS_ATTRIBUTE",
     "PARAMETERS_STEP",
     "UNCATCHABLE_TYPES",
     "ArtifactSource",
@@ -39,6 +43,8 @@ __all__ = [
     "current",
     "environment",
     "parse_decospec",
+    "pypi",
+    "pypi_base",
     "register_cli",
     "resources",
     "retry",

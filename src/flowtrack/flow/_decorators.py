@@ -1,4 +1,5 @@
-"""Step decorators: ``@retry``, ``@catch``, ``@timeout``, ``@resources``, ``@environment``.
+"""Step decorators: ``@retry``, ``@catch``, ``@timeout``, ``@resources``, ``@environment``,
+``@pypi``, and the flow decorator ``@pypi_base``.
 
 Decorators here only describe what a step asks for; the runtime honours them
 (retries, fallback attempts for ``@catch``, deadlines, the local concurrency budget,
@@ -127,10 +128,59 @@ class EnvironmentDecorator(StepDecorator):
         self.attributes["vars"] = {k: str(v) for k, v in env.items()}
 
 
+class PypiDecorator(StepDecorator):
+    """The step's own Python packages: ``@pypi(packages={'scikit-learn': '1.5.2'})``.
+
+    The step runs in a virtualenv with these packages (over the flow's ``@pypi_base``
+    ones), built with uv and cached; ``python=`` picks the interpreter version;
+    ``disabled=True`` runs the step in the flow's environment.
+    """
+
+    name = "pypi"
+    defaults = {"packages": {}, "python": None, "disabled": False}
+
+    def _validate(self) -> None:
+        _check_packages(self.name, self.attributes)
+
+
+def _check_packages(name: str, attributes: dict[str, Any]) -> None:
+    packages = attributes["packages"]
+    if not isinstance(packages, dict) or not all(
+            isinstance(k, str) and k.strip() and isinstance(v, (str, int, float))
+            for k, v in packages.items()):
+        raise DecoratorError(f"@{name}(packages=...) needs a dict of package name -> version "
+                             "string, e.g. packages={'scikit-learn': '1.5.2'}.")
+    attributes["packages"] = {k.strip(): str(v) for k, v in packages.items()}
+    python = attributes["python"]
+    if python is not None and not (isinstance(python, str) and python.strip()):
+        raise DecoratorError(f"@{name}(python={python!r}) must be a version string such as "
+                             "'3.11', or None for the driver's Python.")
+
+
 DECORATORS: dict[str, type[StepDecorator]] = {
     cls.name: cls for cls in (RetryDecorator, CatchDecorator, TimeoutDecorator,
-                              ResourcesDecorator, EnvironmentDecorator)
+                              ResourcesDecorator, EnvironmentDecorator, PypiDecorator)
 }
+
+FLOW_DECORATORS_ATTRIBUTE = "_flow_decorators"
+
+
+def pypi_base(cls: Any = None, *, packages: dict[str, str] | None = None,
+              python: str | None = None) -> Any:
+    """Packages for every step of the flow (a step's ``@pypi`` adds to or overrides
+    them): ``@pypi_base(packages={'pandas': '2.2.3'}, python='3.11')`` above the class."""
+    attributes: dict[str, Any] = {"packages": packages or {}, "python": python}
+    _check_packages("pypi_base", attributes)
+
+    def apply(flow_cls: Any) -> Any:
+        if not isinstance(flow_cls, type):
+            raise DecoratorError("@pypi_base applies to a FlowSpec class, above `class ...:`.")
+        decorators = dict(getattr(flow_cls, FLOW_DECORATORS_ATTRIBUTE, {}))
+        decorators["pypi_base"] = attributes
+        setattr(flow_cls, FLOW_DECORATORS_ATTRIBUTE, decorators)
+        return flow_cls
+
+    return apply(cls) if cls is not None else apply
 
 
 def _attach(func: Callable[..., Any], deco: StepDecorator) -> Callable[..., Any]:
@@ -161,6 +211,7 @@ catch = _make_decorator(CatchDecorator)
 timeout = _make_decorator(TimeoutDecorator)
 resources = _make_decorator(ResourcesDecorator)
 environment = _make_decorator(EnvironmentDecorator)
+pypi = _make_decorator(PypiDecorator)
 
 
 def parse_decospec(spec: str) -> StepDecorator:

@@ -11,11 +11,12 @@ from ._model import (
     OutputRecord,
     TaskSpec,
 )
-from ._run import RunRequest, resume_run, start_run
+from ._run import EXECUTORS, RunRequest, resume_run, start_run
 from ._scheduler import RunOptions, Scheduler
 from ._task import CaughtException, run_task
 
 __all__ = [
+    "EXECUTORS",
     "ArtifactRef",
     "Attempt",
     "BranchInput",

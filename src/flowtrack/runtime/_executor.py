@@ -3,16 +3,20 @@
 An executor runs ``TaskSpec``s through the task entry point somewhere (a forked
 process, a Ray worker) and reports ``LogLine`` and ``Finished`` events from
 ``poll``. To add one: subclass ``Executor``, implement ``submit``, ``poll``,
-``cancel`` and ``shutdown``; the scheduler, recording and resume stay
+``cancel`` and ``shutdown`` (and ``close`` if it holds a connection); the scheduler, recording and resume stay
 the same.
 """
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ._model import Manifest, TaskSpec
+from ._pypi import PythonEnv
 
 
 @dataclass
@@ -27,6 +31,8 @@ class Attempt:
     stderr: bytearray = field(default_factory=bytearray)
     deadline: float | None = None  # monotonic time after which it is killed
     killed_reason: str | None = None
+    resources: dict[str, Any] | None = None  # what @resources asked for
+    placement: dict[str, Any] = field(default_factory=dict)  # e.g. the Ray node it ran on
 
 
 @dataclass
@@ -45,6 +51,9 @@ class Finished:
 
 class Executor(ABC):
     name = "abstract"
+    # whether the scheduler limits @resources tasks to this machine's cores and memory
+    # (a cluster executor leaves that to the cluster)
+    uses_local_budget = True
 
     @abstractmethod
     def submit(self, attempt: Attempt) -> None:
@@ -61,3 +70,16 @@ class Executor(ABC):
     @abstractmethod
     def shutdown(self) -> None:
         """Stop everything still running; they are reported as Finished by ``poll``."""
+
+    def prepare_envs(  # noqa: B027 - an optional hook: most executors need nothing
+            self, envs: list[PythonEnv], log: Callable[[str], None]) -> None:
+        """Get the @pypi steps' environments ready (or check they can be) before the
+        run starts; raises PythonEnvError naming the problem."""
+
+    def arm_deadline(self, attempt: Attempt, seconds: float) -> None:
+        """Kill the attempt ``seconds`` from now (an executor that queues attempts
+        arms it when the attempt really starts)."""
+        attempt.deadline = time.monotonic() + seconds
+
+    def close(self) -> None:  # noqa: B027 - an optional hook, like prepare_envs
+        """Release what the executor holds (a cluster connection) once the run is over."""

@@ -3,7 +3,9 @@
 Forking the warm scheduler costs about a millisecond and re-imports nothing. The
 child redirects fd 1 and 2 into pipes (so subprocesses are captured too), runs the
 task entry point, writes the pickled manifest to a third pipe and leaves with
-``os._exit``. A crash, ``os._exit``, segfault or kill in the child loses only that
+``os._exit``. A step with its own Python environment (``@pypi``) cannot share the
+scheduler's imports, so its attempts are spawned with that environment's
+interpreter instead (``_task_process``), over the same three pipes. A crash, ``os._exit``, segfault or kill in the child loses only that
 attempt: the scheduler sees the process end without a manifest. Children run in
 their own process group, so Ctrl-C reaches only the scheduler, which stops them.
 """
@@ -18,16 +20,25 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
+from .._errors import FlowtrackError
 from ..flow import FlowSpec
 from ..store import BlobStore
+from ._code import CodeInfo
 from ._executor import Attempt, Executor, Finished, LogLine
 from ._model import Manifest
+from ._pypi import PythonEnv, ensure_local_env
 from ._task import run_task
+from ._task_job import TaskJob, write_job
 
 _READ_CHUNK = 1 << 16
 _HOST = socket.gethostname()
+
+
+class TaskLaunchError(FlowtrackError):
+    headline = "Cannot start the task"
 
 
 class _Child:
@@ -45,9 +56,18 @@ class _Child:
 class LocalExecutor(Executor):
     name = "local"
 
-    def __init__(self, flow_cls: type[FlowSpec], store: BlobStore) -> None:
+    def __init__(self, flow_cls: type[FlowSpec], store: BlobStore,
+                 code: CodeInfo | None = None,
+                 child_setup: Callable[[], None] | None = None,
+                 spawn_envs: bool = True) -> None:
         self.flow_cls = flow_cls
         self.store = store
+        self.code = code  # the run's code package: what spawned interpreters run
+        self.child_setup = child_setup  # called in each forked child before the task
+        self.interpreters: dict[str, str] = {}  # PythonEnv key -> its python (prepare_envs)
+        # False where this process already runs in the step's environment (a Ray worker
+        # in its runtime environment): then @pypi attempts are forked like the others
+        self.spawn_envs = spawn_envs
         self.selector = selectors.DefaultSelector()
         self.children: dict[int, _Child] = {}
         self._has_pidfd = hasattr(os, "pidfd_open")
@@ -64,31 +84,28 @@ class LocalExecutor(Executor):
             self._has_pidfd = False
             return None
 
+    def prepare_envs(self, envs: list[PythonEnv], log: Callable[[str], None]) -> None:
+        """Build (or find cached) the virtualenvs of @pypi steps before the run starts."""
+        for env in envs:
+            if env.key not in self.interpreters:
+                self.interpreters[env.key] = str(ensure_local_env(env, log))
+
     def submit(self, attempt: Attempt) -> None:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         man_r, man_w = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
-        # CPython's recipe: freeze so the child's collections never touch (and so
-        # copy) the parent's objects; unfreeze in the parent right after the fork
-        gc.disable()
-        gc.freeze()
         try:
-            pid = os.fork()
-        except OSError:
+            env = attempt.spec.python_env
+            if env is not None and self.spawn_envs:
+                pid = self._spawn(attempt, env, out_w, err_w, man_w)
+            else:
+                pid = self._fork(attempt, out_w, err_w, man_w, (out_r, err_r, man_r))
+        except BaseException:
             for fd in (out_r, out_w, err_r, err_w, man_r, man_w):
                 os.close(fd)
             raise
-        finally:
-            if os.getpid() == self._pid:
-                gc.unfreeze()
-                gc.enable()
-        if pid == 0:  # child
-            os.close(out_r)
-            os.close(err_r)
-            os.close(man_r)
-            _child_main(attempt, self.flow_cls, self.store, out_w, err_w, man_w)
         for fd in (out_w, err_w, man_w):
             os.close(fd)
         attempt.pid, attempt.host, attempt.executor = pid, _HOST, self.name
@@ -100,6 +117,44 @@ class LocalExecutor(Executor):
             self.selector.register(fd, selectors.EVENT_READ, (pid, fd))
         if pidfd is not None:
             self.selector.register(pidfd, selectors.EVENT_READ, (pid, None))
+
+    def _spawn(self, attempt: Attempt, env: PythonEnv, out_w: int, err_w: int,
+               man_w: int) -> int:
+        """Start the attempt in the interpreter of the step's own environment."""
+        if self.code is None:
+            raise TaskLaunchError(
+                f"Step '{attempt.spec.step}' has its own Python environment (@pypi), which runs "
+                "the flow from its code package, but this flow was not defined in a file. Put "
+                "the flow in a .py file and run it from there.")
+        python = self.interpreters.get(env.key) or str(ensure_local_env(env))
+        job = write_job(TaskJob(attempt.spec, self.code, self.store.url))
+        os.set_inheritable(man_w, True)
+        child_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+        child_env["PYTHONUNBUFFERED"] = "1"
+        return os.posix_spawn(
+            python, [python, "-m", "flowtrack.runtime._task_process", job, str(man_w)],
+            child_env, setpgroup=0,
+            file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                          (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)])
+
+    def _fork(self, attempt: Attempt, out_w: int, err_w: int, man_w: int,
+              parent_ends: tuple[int, ...]) -> int:
+        # CPython's recipe: freeze so the child's collections never touch (and so
+        # copy) the parent's objects; unfreeze in the parent right after the fork
+        gc.disable()
+        gc.freeze()
+        try:
+            pid = os.fork()
+        finally:
+            if os.getpid() == self._pid:
+                gc.unfreeze()
+                gc.enable()
+        if pid == 0:  # child
+            for fd in parent_ends:
+                os.close(fd)
+            _child_main(attempt, self.flow_cls, self.store, out_w, err_w, man_w,
+                        self.child_setup)
+        return pid
 
     def poll(self, timeout: float) -> list[LogLine | Finished]:
         events: list[LogLine | Finished] = []
@@ -227,13 +282,14 @@ def _describe_exit(status: int, killed_reason: str | None) -> str:
 
 
 def _child_main(attempt: Attempt, flow_cls: type[FlowSpec], store: BlobStore,
-                out_w: int, err_w: int, man_w: int) -> None:
+                out_w: int, err_w: int, man_w: int,
+                setup: Callable[[], None] | None) -> None:
     """Body of the forked child; never returns."""
     code = 0
     try:
         # collection stays off (as at the fork) except around the user's step code,
         # which run_task switches it on for: it costs ~0.5 ms per task otherwise
-        _die_with_parent()
+        die_with_parent()
         os.setpgid(0, 0)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -241,25 +297,36 @@ def _child_main(attempt: Attempt, flow_cls: type[FlowSpec], store: BlobStore,
         os.dup2(err_w, 2)
         os.close(out_w)
         os.close(err_w)
-        _line_buffered_stdio()
+        line_buffered_stdio()
+        if setup is not None:
+            setup()
         manifest = run_task(attempt.spec, flow_cls, store)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        _write_all(man_w, pickle.dumps(manifest, protocol=5))
+        report_manifest(man_w, manifest)
     except BaseException:  # noqa: BLE001 - report anything rather than die silently
         code = 1
-        try:
-            import traceback
-
-            traceback.print_exc()
-            sys.stderr.flush()
-        except BaseException:  # noqa: BLE001
-            pass
+        report_crash()
     finally:
         os._exit(code)
 
 
-def _die_with_parent() -> None:
+def report_manifest(fd: int, manifest: Manifest) -> None:
+    """Flush the task's output, then hand its manifest to the executor."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    _write_all(fd, pickle.dumps(manifest, protocol=5))
+
+
+def report_crash() -> None:
+    try:
+        import traceback
+
+        traceback.print_exc()
+        sys.stderr.flush()
+    except BaseException:  # noqa: BLE001
+        pass
+
+
+def die_with_parent() -> None:
     """Ask Linux to kill this task if the scheduler dies, so no task outlives its run."""
     if _PRCTL is not None:
         _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -280,7 +347,7 @@ _PR_SET_PDEATHSIG = 1
 _PRCTL = _load_prctl()
 
 
-def _line_buffered_stdio() -> None:
+def line_buffered_stdio() -> None:
     for stream in (sys.stdout, sys.stderr):
         reconfigure: Any = getattr(stream, "reconfigure", None)
         if reconfigure is not None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..store import BlobRef
+from ._pypi import PythonEnv
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class TaskSpec:
     tags: tuple[str, ...] = ()
     user: str = ""
     tracking_run_id: str = ""  # the flow run's tracking run id (its context's external id)
+    python_env: PythonEnv | None = None  # the step's own packages (@pypi / @pypi_base)
 
     @property
     def pathspec(self) -> str:
@@ -137,3 +139,4 @@ class Manifest:
     started_ms: int = 0
     finished_ms: int = 0
     tracking: TaskTracking | None = None
+    packages: dict[str, str] | None = None  # versions a @pypi step really imported

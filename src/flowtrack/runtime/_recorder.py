@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._util import now_ms
+from ..client import CODE_PROPERTY
 from ..flow import PARAMETERS_STEP
 from ..lineage import (
     DATASET_TYPE,
@@ -115,8 +116,10 @@ class RunRecorder:
     # -- run --------------------------------------------------------------------
     def start_run(self, flow_name: str, run_id: str, user: str, tags: list[str],
                   origin_run_id: str | None, script: str,
-                  graph: list[dict[str, Any]] | None = None) -> int:
-        """Record a new run (``graph``: its steps and edges, for the UI's DAG)."""
+                  graph: list[dict[str, Any]] | None = None,
+                  code: dict[str, Any] | None = None, executor: str = "local") -> int:
+        """Record a new run (``graph``: its steps and edges, for the UI's DAG;
+        ``code``: its stored code package)."""
         s = self.session
         experiment, _ = s.get_or_create_context(self.experiment_type, flow_name,
                                                 properties={"kind": "flow"})
@@ -132,6 +135,9 @@ class RunRecorder:
                   **{f"tag:{t}": "" for t in sorted(set(tags))}}
         if graph is not None:
             custom["graph"] = graph
+        if code is not None:
+            custom[CODE_PROPERTY] = code
+        custom["executor"] = executor
         ctx, created = s.get_or_create_context(self.run_type, pathspec, props, custom,
                                                parent_ids=[experiment])
         if not created:
@@ -252,8 +258,10 @@ class RunRecorder:
             record_input(s, run, dataset, context, exec_id)
 
     def _finish_update(self, f: FinishedTask, namespace: dict[str, ArtifactRef]) -> ExecutionUpdate:
+        a = f.attempt
         props: dict[str, Any] = {"state": "completed" if f.ok else "failed",
-                                 "finished_at": now_ms(), "attempt": f.attempt.spec.attempt}
+                                 "finished_at": now_ms(), "attempt": a.spec.attempt,
+                                 "pid": a.pid, "host": a.host, "executor": a.executor}
         # parameters are part of every task's data, as in Metaflow
         visible = {**self.parameter_ids, **{n: r.id for n, r in namespace.items()}}
         custom: dict[str, Any] = {"artifacts": visible}
@@ -272,6 +280,11 @@ class RunRecorder:
                 custom["switch_target"] = f.manifest.switch_target
         if len(f.history) > 1:
             custom["attempts"] = f.history
+        custom.update(a.placement)  # where a cluster ran it (ray_node_id, ...)
+        if a.spec.python_env is not None:
+            custom["requirements"] = list(a.spec.python_env.requirements)
+            if f.manifest is not None and f.manifest.packages:
+                custom["packages"] = f.manifest.packages
         state = ExecutionState.COMPLETE if f.ok else ExecutionState.FAILED
         return ExecutionUpdate(f.exec_id, int(state), props, custom)
 

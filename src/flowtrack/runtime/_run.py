@@ -1,8 +1,9 @@
 """Starting and resuming runs: the runtime's entry points used by the CLI.
 
 ``start_run`` and ``resume_run`` open the store and database, choose a run id,
-record the parameters (reading ``IncludeFile`` contents), and drive a
-``Scheduler`` with the local executor. They return the run id or raise a
+record the parameters (reading ``IncludeFile`` contents) and the flow's code
+package, and drive a ``Scheduler`` with the chosen executor (local or Ray). They
+return the run id or raise a
 ``FlowtrackError`` whose message the CLI prints.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,12 +33,17 @@ from ..lineage import (
     executions,
 )
 from ..store import BlobStore, EncodeError
+from ._code import CodeInfo, package_flow_code
 from ._console import RunConsole
+from ._executor import Executor
 from ._local import LocalExecutor
 from ._model import ArtifactRef, OutputRecord
+from ._ray import RayExecutor
 from ._recorder import RunRecorder, run_display_params, script_path
 from ._resume import Origin
-from ._scheduler import RunOptions, Scheduler
+from ._scheduler import RunOptions, Scheduler, python_envs
+
+EXECUTORS = ("local", "ray")
 
 
 @dataclass
@@ -44,6 +52,8 @@ class RunRequest:
     options: RunOptions
     run_id_file: str | None = None
     quiet: bool = False
+    executor: str = "local"  # "local" or "ray"
+    ray_address: str | None = None  # the cluster for "ray" (None: RAY_ADDRESS or a new one)
 
 
 STALE_TEMPORARY_SECONDS = 24 * 3600
@@ -114,10 +124,13 @@ def start_run(request: RunRequest, values: dict[str, Any]) -> str:
     recorder = RunRecorder(db, store)
     flow_cls = request.flow_cls
     outputs, datasets, display = parameter_outputs(flow_cls, values, store)
-    run_id = _start_recorded_run(recorder, flow_cls, request, None)
-    parameters = recorder.record_parameters(outputs, datasets)
-    recorder.set_run_params(run_display_params(display))
-    return _drive(request, recorder, store, run_id, parameters, None)
+    code = package_flow_code(flow_cls, store)
+    console = RunConsole(quiet=request.quiet)
+    with _connected_executor(request, store, code, console) as executor:
+        run_id = _start_recorded_run(recorder, flow_cls, request, None, code)
+        parameters = recorder.record_parameters(outputs, datasets)
+        recorder.set_run_params(run_display_params(display))
+        return _drive(request, recorder, executor, console, run_id, parameters, None)
 
 
 def graph_description(flow_cls: type[FlowSpec]) -> list[dict[str, Any]]:
@@ -129,27 +142,51 @@ def graph_description(flow_cls: type[FlowSpec]) -> list[dict[str, Any]]:
 
 
 def _start_recorded_run(recorder: RunRecorder, flow_cls: type[FlowSpec], request: RunRequest,
-                        origin_run_id: str | None) -> str:
+                        origin_run_id: str | None, code: CodeInfo | None) -> str:
     for _ in range(5):
         run_id = _new_run_id()
         _write_run_id(request.run_id_file, run_id)  # before recording: a bad path costs nothing
         try:
             recorder.start_run(flow_cls.__name__, run_id, request.options.user,
                                request.options.tags, origin_run_id, script_path(),
-                               graph_description(flow_cls))
+                               graph_description(flow_cls),
+                               code.to_json() if code is not None else None,
+                               request.executor)
             return run_id
         except ValueError:  # the same microsecond as another run: take the next
             time.sleep(0.001)
     raise FlowtrackError("Could not allocate a unique run id; try again.")
 
 
-def _drive(request: RunRequest, recorder: RunRecorder, store: BlobStore, run_id: str,
-           parameters: dict[str, ArtifactRef], origin: Origin | None) -> str:
+def _executor(request: RunRequest, store: BlobStore, code: CodeInfo | None,
+              console: RunConsole) -> Executor:
+    if request.executor == "ray":
+        return RayExecutor(request.flow_cls, store, code, request.ray_address, console)
+    if request.executor != "local":
+        raise ParameterError(f"Unknown executor {request.executor!r}; choose one of "
+                             f"{', '.join(EXECUTORS)}.")
+    return LocalExecutor(request.flow_cls, store, code)
+
+
+@contextmanager
+def _connected_executor(request: RunRequest, store: BlobStore, code: CodeInfo | None,
+                        console: RunConsole) -> Iterator[Executor]:
+    """The run's executor, connected and with its @pypi environments ready before the
+    run is recorded (so a cluster that cannot be reached or a package that does not
+    resolve leaves no failed run behind), and closed after it."""
+    executor = _executor(request, store, code, console)
+    try:
+        executor.prepare_envs(python_envs(request.flow_cls, request.options), console.info)
+        yield executor
+    finally:
+        executor.close()
+
+
+def _drive(request: RunRequest, recorder: RunRecorder, executor: Executor, console: RunConsole,
+           run_id: str, parameters: dict[str, ArtifactRef], origin: Origin | None) -> str:
     flow_cls = request.flow_cls
-    console = RunConsole(quiet=request.quiet)
     console.info(f"Workflow starting (run-id {run_id}), flow {flow_cls.__name__}, "
                  f"user {request.options.user}, pid {os.getpid()}")
-    executor = LocalExecutor(flow_cls, store)
     scheduler = Scheduler(flow_cls, flow_cls._graph(), recorder, executor, console,
                           request.options, run_id, parameters, origin)
     try:
@@ -178,7 +215,15 @@ def resume_run(request: RunRequest, step: str | None, origin_run_id: str | None)
             f"{', '.join(graph.nodes)}).")
     recorder = RunRecorder(db, store)
     console = RunConsole(quiet=request.quiet)
-    run_id = _start_recorded_run(recorder, flow_cls, request, origin.run_id)
+    code = package_flow_code(flow_cls, store)
+    with _connected_executor(request, store, code, console) as executor:
+        run_id = _start_recorded_run(recorder, flow_cls, request, origin.run_id, code)
+        return _resume_recorded(request, recorder, executor, console, run_id, run_node, origin)
+
+
+def _resume_recorded(request: RunRequest, recorder: RunRecorder, executor: Executor,
+                     console: RunConsole, run_id: str, run_node: Node, origin: Origin) -> str:
+    flow_cls, store = request.flow_cls, recorder.store
     reused = origin.parameter_refs()
     added = {p.attr_name: p.default for p in flow_cls._parameters() if p.attr_name not in reused}
     outputs, datasets, display = parameter_outputs(flow_cls, added, store, only=set(added))
@@ -190,7 +235,7 @@ def resume_run(request: RunRequest, step: str | None, origin_run_id: str | None)
                              **run_display_params(display)})
     where = f"step '{origin.resume_step}'" if origin.resume_step else "the first unfinished task"
     console.info(f"Resuming run {run_node.name} from {where}.")
-    return _drive(request, recorder, store, run_id, parameters, origin)
+    return _drive(request, recorder, executor, console, run_id, parameters, origin)
 
 
 def _origin_run(session: LineageSession, flow_name: str, run_id: str | None, user: str) -> Node:

@@ -16,10 +16,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import RunFailedError, RunInterruptedError
-from ..flow import UNCATCHABLE_TYPES, FlowGraph, FlowSpec, StepDecorator, StepNode
+from ..flow import (
+    FLOW_DECORATORS_ATTRIBUTE,
+    UNCATCHABLE_TYPES,
+    FlowGraph,
+    FlowSpec,
+    StepDecorator,
+    StepNode,
+)
 from ._console import QUIET_TASK_LINES_ABOVE, RunConsole
 from ._executor import Attempt, Executor, Finished, LogLine
 from ._model import ArtifactRef, BranchInput, ErrorInfo, Frame, Manifest, TaskSpec
+from ._pypi import PythonEnv, step_environment
 from ._recorder import FinishedTask, RunRecorder, StartedTask
 from ._resources import ResourceBudget
 
@@ -72,7 +80,8 @@ def _exit_error(attempt: Attempt, event: Finished) -> ErrorInfo:
 class StepPolicy:
     """What a step's decorators (its own and ``--with``) ask of the scheduler."""
 
-    def __init__(self, node: StepNode, extra: list[StepDecorator]) -> None:
+    def __init__(self, node: StepNode, extra: list[StepDecorator],
+                 pypi_base: dict[str, Any] | None = None) -> None:
         # --with catch cannot apply where the graph forbids @catch (see catch-placement)
         decos = {d.name: d for d in extra
                  if not (d.name == "catch" and node.type in UNCATCHABLE_TYPES)}
@@ -89,6 +98,19 @@ class StepPolicy:
         self.cpu = float(res["cpu"]) if res else 0.0
         self.memory = float(res["memory"]) if res else 0.0
         self.resources = dict(res) if res else None
+        self.python_env = step_environment(pypi_base, attr.get("pypi"))
+
+
+def step_policies(flow_cls: type[FlowSpec], graph: FlowGraph,
+                  options: RunOptions) -> dict[str, StepPolicy]:
+    pypi_base = getattr(flow_cls, FLOW_DECORATORS_ATTRIBUTE, {}).get("pypi_base")
+    return {n.name: StepPolicy(n, options.with_decorators, pypi_base) for n in graph}
+
+
+def python_envs(flow_cls: type[FlowSpec], options: RunOptions) -> list[PythonEnv]:
+    """The distinct environments of the flow's @pypi steps (to build before running)."""
+    policies = step_policies(flow_cls, flow_cls._graph(), options).values()
+    return list({p.python_env.key: p.python_env for p in policies if p.python_env}.values())
 
 
 class Scheduler:
@@ -102,7 +124,7 @@ class Scheduler:
         self.executor, self.console, self.options = executor, console, options
         self.run_id, self.parameters, self.origin = run_id, parameters, origin
         self.flow_name = flow_cls.__name__
-        self.policies = {n.name: StepPolicy(n, options.with_decorators) for n in graph}
+        self.policies = step_policies(flow_cls, graph, options)
         self._warn_uncaught_steps()
         self.budget = ResourceBudget(console)
         self.ready: deque[Task] = deque()
@@ -231,7 +253,9 @@ class Scheduler:
 
     def _prefix(self, attempt: Attempt) -> str:
         spec = attempt.spec
-        return f"{spec.run_id}/{spec.step}/{spec.task_id} (pid {attempt.pid})"
+        # a cluster executor learns the pid only once a worker has started the attempt
+        where = f"pid {attempt.pid}" if attempt.pid is not None else f"on {attempt.executor}"
+        return f"{spec.run_id}/{spec.step}/{spec.task_id} ({where})"
 
     # -- launching ---------------------------------------------------------------
     def _new_task(self, step: str, frames: tuple[Frame, ...], parents: list[str],
@@ -265,7 +289,8 @@ class Scheduler:
                 self._clone(task)  # its successors join the end of the queue
                 continue
             policy = self.policies[task.step]
-            if not self.budget.acquire(task.step, policy.cpu, policy.memory, bool(self.running)):
+            if self.executor.uses_local_budget and not self.budget.acquire(
+                    task.step, policy.cpu, policy.memory, bool(self.running)):
                 waiting.append(task)
                 continue
             self._submit(task)
@@ -282,11 +307,11 @@ class Scheduler:
             catch_print=policy.catch_print, is_last_attempt=task.attempt >= policy.retries,
             fallback_error=task.fallback, origin_run_id=self.origin.run_id if self.origin else None,
             tags=tuple(self.options.tags), user=self.options.user,
-            tracking_run_id=self.recorder.tracking_run_id)
-        attempt = Attempt(spec)
+            tracking_run_id=self.recorder.tracking_run_id, python_env=policy.python_env)
+        attempt = Attempt(spec, resources=policy.resources)
         self.executor.submit(attempt)
         if policy.timeout:
-            attempt.deadline = time.monotonic() + policy.timeout + TIMEOUT_GRACE_SECONDS
+            self.executor.arm_deadline(attempt, policy.timeout + TIMEOUT_GRACE_SECONDS)
         self.running[id(attempt)] = task
         self.attempts[id(attempt)] = attempt
         if task.exec_id is None:
@@ -318,11 +343,13 @@ class Scheduler:
         task = self.running.pop(id(attempt))
         self.attempts.pop(id(attempt))
         policy = self.policies[task.step]
-        self.budget.release(policy.cpu, policy.memory)
+        if self.executor.uses_local_budget:
+            self.budget.release(policy.cpu, policy.memory)
         manifest = event.manifest
         error = manifest.error if manifest is not None else _exit_error(attempt, event)
         ok = manifest is not None and manifest.ok
         task.history.append({"attempt": task.attempt, "ok": ok, "pid": attempt.pid,
+                             **attempt.placement,
                              "error": str(error) if not ok and error else None})
         self._flush_starts()  # the task's execution id is needed from here on
         if not ok and not self._stopping and self._retry(task, policy, manifest, error):

@@ -30,6 +30,7 @@ from ..flow import UNCATCHABLE_TYPES, ArtifactSource, FlowSpec, Inputs, StepNode
 from ..store import BlobStore, EncodeError
 from ._model import ArtifactRef, ErrorInfo, Frame, Manifest, OutputRecord, TaskSpec
 from ._previews import rich_preview
+from ._pypi import resolved_versions
 from ._tracking_sink import TaskTrackingSink
 
 
@@ -171,6 +172,8 @@ def run_task(spec: TaskSpec, flow_cls: type[FlowSpec], store: BlobStore) -> Mani
         manifest = _run_task(spec, flow_cls, store)
         manifest.reads |= reads
         manifest.tracking = sink.logged or None
+        if spec.python_env is not None:
+            manifest.packages = resolved_versions(spec.python_env)
         return manifest
     finally:
         set_task_tracking_sink(None)

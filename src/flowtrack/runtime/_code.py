@@ -1,0 +1,187 @@
+"""The flow's code package: what a run ran, stored once per run in the blob store.
+
+``package_flow_code`` collects the flow file and the Python files beside it (in its
+directory or below) that the flow imported, into a deterministic tar: sorted entries,
+zero timestamps and owners, so the same code gives the same digest and is stored once.
+The run records it (``Run.code`` reads it back); remote workers and fresh task
+interpreters run the flow from it, so they need no copy of the project
+(``materialize`` extracts it once per machine, ``load_flow_class`` imports the flow).
+
+A flow defined in a script is imported under the module name ``__main__``, as when
+the script itself runs, so values of classes defined in the flow file pickle the same
+on every executor.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from ..client import CodePackageError, unpack_tar
+from ..flow import FlowSpec
+from ..store import BlobStore
+
+_SKIPPED_DIRS = {"site-packages", "dist-packages", "__pycache__", "node_modules"}
+_LOADING_NAME = "__flowtrack_flow__"  # the module's name while its body runs (not __main__)
+
+
+@dataclass(frozen=True)
+class CodeInfo:
+    """A stored code package, as recorded on the run and sent to workers."""
+
+    digest: str
+    size: int
+    script: str  # the flow file, relative to the package root
+    module: str  # the flow's module name: "__main__" for a script
+    flow_name: str
+    files: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"digest": self.digest, "size": self.size, "script": self.script,
+                "module": self.module, "flow_name": self.flow_name, "files": list(self.files)}
+
+
+def flow_file(flow_cls: type[FlowSpec]) -> Path | None:
+    """The file the flow class was defined in, or None (a notebook, an interpreter)."""
+    module = sys.modules.get(flow_cls.__module__)
+    file = getattr(module, "__file__", None)
+    if not file or not file.endswith(".py") or not os.path.isfile(file):
+        return None
+    return Path(file).resolve()
+
+
+def _packaged_files(script: Path) -> list[Path]:
+    """The flow file plus every imported module file under its directory."""
+    root = script.parent
+    found = {script}
+    for module in list(sys.modules.values()):
+        file = getattr(module, "__file__", None)
+        if not file or not file.endswith(".py"):
+            continue
+        path = Path(file).resolve()
+        try:
+            relative = path.relative_to(root)
+        except ValueError:
+            continue
+        if any(part in _SKIPPED_DIRS or part.startswith(".") for part in relative.parts[:-1]):
+            continue  # a virtualenv or cache kept inside the project
+        found.add(path)
+    return sorted(found)
+
+
+def _tar(root: Path, files: list[Path]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:", format=tarfile.PAX_FORMAT) as tar:
+        for path in files:
+            data = path.read_bytes()
+            info = tarfile.TarInfo(path.relative_to(root).as_posix())
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def package_flow_code(flow_cls: type[FlowSpec], store: BlobStore) -> CodeInfo | None:
+    """Store the flow's code package; None when the flow has no file to package."""
+    script = flow_file(flow_cls)
+    if script is None:
+        return None
+    files = _packaged_files(script)
+    data = _tar(script.parent, files)
+    digest = store.put_bytes(data)
+    return CodeInfo(digest=digest, size=len(data), script=script.name,
+                    module=flow_cls.__module__, flow_name=flow_cls.__name__,
+                    files=tuple(p.relative_to(script.parent).as_posix() for p in files))
+
+
+def code_cache_dir() -> Path:
+    """Where packages are extracted on this machine (one directory per digest)."""
+    base = os.environ.get("FLOWTRACK_CODE_CACHE") or os.path.join(
+        tempfile.gettempdir(), f"flowtrack-code-{os.getuid() if hasattr(os, 'getuid') else 0}")
+    return Path(base)
+
+
+def materialize(store: BlobStore, info: CodeInfo) -> Path:
+    """The package extracted on this machine, extracting it on first use. Extraction
+    goes to a temporary directory renamed into place, so a reader never sees half a
+    package and concurrent workers do not clash."""
+    target = code_cache_dir() / info.digest
+    if target.is_dir():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{info.digest[:16]}-", dir=target.parent))
+    unpack_tar(store.get_bytes(info.digest), staging)
+    try:
+        staging.rename(target)
+    except OSError:  # another worker finished first: use its copy
+        _remove_tree(staging)
+    return target
+
+
+def _remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def load_flow_class(root: Path, info: CodeInfo) -> tuple[type[FlowSpec], ModuleType]:
+    """Import the flow from an extracted package and return its class and module.
+
+    The flow file's directory goes first on ``sys.path`` so its sibling imports
+    resolve to the packaged files. A script's module runs under a private name (so
+    its ``if __name__ == "__main__"`` block does not start a run) and is then renamed
+    ``__main__``; ``install_as_main`` makes it the process's ``__main__``.
+    """
+    script = root / info.script
+    directory = str(script.parent)
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+    is_script = info.module == "__main__"
+    name = _LOADING_NAME if is_script else info.module
+    spec = importlib.util.spec_from_file_location(name, script)
+    if spec is None or spec.loader is None:
+        raise CodePackageError(f"Cannot import the flow file {script}.")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        if is_script:
+            sys.modules.pop(_LOADING_NAME, None)
+    if is_script:
+        _rename_module(module, _LOADING_NAME, "__main__")
+    flow_cls = getattr(module, info.flow_name, None)
+    if not (isinstance(flow_cls, type) and issubclass(flow_cls, FlowSpec)):
+        raise CodePackageError(f"The flow file {info.script} of the code package defines no "
+                               f"flow class {info.flow_name}.")
+    return flow_cls, module
+
+
+def _rename_module(module: ModuleType, old: str, new: str) -> None:
+    module.__name__ = new
+    for value in vars(module).values():
+        if getattr(value, "__module__", None) == old:
+            try:
+                value.__module__ = new
+            except (AttributeError, TypeError):  # a builtin or frozen object
+                pass
+
+
+def install_as_main(module: ModuleType) -> None:
+    """Make the flow's module this process's ``__main__`` (in a task process only)."""
+    if module.__name__ == "__main__":
+        sys.modules["__main__"] = module
+
+
+def code_info(data: dict[str, Any]) -> CodeInfo:
+    return CodeInfo(digest=data["digest"], size=int(data["size"]), script=data["script"],
+                    module=data.get("module", "__main__"), flow_name=data["flow_name"],
+                    files=tuple(data.get("files") or ()))

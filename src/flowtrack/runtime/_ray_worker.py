@@ -1,0 +1,82 @@
+"""What runs inside a Ray worker: one task attempt, reported as a stream of events.
+
+``run_attempt`` is a Ray generator task. It loads the flow from the run's code
+package (once per worker process and package), runs the attempt exactly as the local
+executor does, in a process forked from the worker (so a step's crash, ``os._exit``
+or leaked state stays in that process and its output is captured at the file
+descriptor level), and yields ``WorkerLogs`` batches while the step prints, then one
+``WorkerDone`` with the manifest. Only digests, manifests and log text go back
+through Ray; values stay in the blob store.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._code import install_as_main
+from ._executor import Attempt, Finished, LogLine
+from ._local import LocalExecutor
+from ._model import Manifest
+from ._task_job import TaskJob, job_store, load_job_flow
+
+LOG_BATCH_SECONDS = 0.1  # how long a printed line may wait to be batched with others
+LOG_BATCH_LINES = 2000
+
+
+@dataclass
+class WorkerLogs:
+    placement: dict[str, Any]
+    lines: list[tuple[str, str]]  # (stream, text)
+
+
+@dataclass
+class WorkerDone:
+    placement: dict[str, Any]
+    lines: list[tuple[str, str]]
+    manifest: Manifest | None
+    exit_description: str
+    stdout: bytes = b""
+    stderr: bytes = b""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _placement(pid: int | None) -> dict[str, Any]:
+    import ray
+
+    context = ray.get_runtime_context()
+    return {"executor": "ray", "ray_node_id": context.get_node_id(), "host": socket.gethostname(),
+            "pid": pid, "ray_worker_pid": os.getpid(),
+            "ray_resources": dict(context.get_assigned_resources())}
+
+
+def run_attempt(job: TaskJob) -> Iterator[WorkerLogs | WorkerDone]:
+    """The Ray task: run ``job``'s attempt and stream what it prints."""
+    flow_cls, module = load_job_flow(job)
+    # Ray started this worker in the step's runtime environment (@pypi), if it has one
+    executor = LocalExecutor(flow_cls, job_store(job.store_url),
+                             child_setup=lambda: install_as_main(module), spawn_envs=False)
+    attempt = Attempt(job.spec)
+    executor.submit(attempt)
+    placement = _placement(attempt.pid)
+    lines: list[tuple[str, str]] = []
+    last_sent = time.monotonic()
+    while True:
+        finished: Finished | None = None
+        for event in executor.poll(LOG_BATCH_SECONDS):
+            if isinstance(event, LogLine):
+                lines.append((event.stream, event.text))
+            else:
+                finished = event
+        if finished is not None:
+            yield WorkerDone(placement, lines, finished.manifest, finished.exit_description,
+                             bytes(attempt.stdout), bytes(attempt.stderr))
+            return
+        now = time.monotonic()
+        if lines and (now - last_sent >= LOG_BATCH_SECONDS or len(lines) >= LOG_BATCH_LINES):
+            yield WorkerLogs(placement, lines)
+            lines, last_sent = [], now

@@ -1,0 +1,68 @@
+"""A task attempt as sent to a process that does not share the scheduler's memory:
+an interpreter started for a ``@pypi`` step, or a Ray worker.
+
+A ``TaskJob`` holds the attempt's ``TaskSpec`` (artifact digests, never values), the
+run's code package and the blob store's URL; the receiving process loads the flow
+from the code package (``load_job_flow``) and reads values from the store.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass
+from types import ModuleType
+
+from ..flow import FlowSpec
+from ..store import BlobStore
+from ._code import CodeInfo, load_flow_class, materialize
+from ._model import TaskSpec
+
+
+@dataclass
+class TaskJob:
+    spec: TaskSpec
+    code: CodeInfo
+    store_url: str
+
+
+def write_job(job: TaskJob) -> str:
+    """Write the job to a private temporary file and return its path (the receiving
+    process deletes it once read)."""
+    handle, path = tempfile.mkstemp(prefix="flowtrack-task-", suffix=".job")
+    with os.fdopen(handle, "wb") as out:
+        pickle.dump(job, out, protocol=5)
+    return path
+
+
+def read_job(path: str) -> TaskJob:
+    try:
+        with open(path, "rb") as source:
+            job = pickle.load(source)
+    finally:
+        os.unlink(path)
+    if not isinstance(job, TaskJob):
+        raise TypeError(f"{path} does not hold a flowtrack task job")
+    return job
+
+
+_stores: dict[str, BlobStore] = {}
+_flows: dict[str, tuple[type[FlowSpec], ModuleType]] = {}
+
+
+def job_store(url: str) -> BlobStore:
+    """One blob store per URL and process (a worker runs many tasks)."""
+    store = _stores.get(url)
+    if store is None:
+        store = _stores[url] = BlobStore(url)
+    return store
+
+
+def load_job_flow(job: TaskJob) -> tuple[type[FlowSpec], ModuleType]:
+    """The job's flow class and module, loaded once per code package and process."""
+    found = _flows.get(job.code.digest)
+    if found is None:
+        root = materialize(job_store(job.store_url), job.code)
+        found = _flows[job.code.digest] = load_flow_class(root, job.code)
+    return found

@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -312,30 +313,41 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(command: list[str], port: int, env: dict[str, str], log: Path) -> Iterator[str]:
+def serving(command: list[str], port: int, env: dict[str, str], log: Path,
+            new_session: bool = False) -> Iterator[str]:
     """Run a server command until it answers on ``port`` (its output in ``log``);
-    yield its URL; stop it by pid afterwards."""
+    yield its URL; stop it by pid afterwards. With ``new_session`` it gets a process
+    group of its own, and whatever of that group outlives it is killed too."""
     with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                   start_new_session=new_session)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                raise BenchmarkError(f"server exited {process.returncode}:\n"
-                                       f"{log.read_text()[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise BenchmarkError(
-                        f"server did not start:\n{log.read_text()[-2000:]}") from None
-                time.sleep(0.2)
+        wait_for_port(process, port, log)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if new_session:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def wait_for_port(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    """Return once ``port`` on 127.0.0.1 accepts; fail if ``process`` exits first."""
+    deadline = time.monotonic() + 120
+    while True:
+        if process.poll() is not None:
+            raise BenchmarkError(f"server exited {process.returncode}:\n"
+                                 f"{log.read_text()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise BenchmarkError(
+                    f"server did not start:\n{log.read_text()[-2000:]}") from None
+            time.sleep(0.2)

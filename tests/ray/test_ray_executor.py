@@ -59,9 +59,11 @@ class BookFlow(FlowSpec):
     @step
     def square(self):
         self.record = Record(f"item{self.input}", self.input ** 2)
-        with open(f"/proc/{os.getppid()}/cmdline", "rb") as parent:
-            self._parent = parent.read()  # not stored: only printed below
-        print(f"squared {self.input} parent={os.getppid()} {self._parent[:60]!r}")
+        # who started this task process: not stored (it differs between runs), printed
+        parent = open(f"/proc/{os.getppid()}/cmdline", "rb").read()
+        grandparent = int(open(f"/proc/{os.getppid()}/stat").read().rsplit(")", 1)[1].split()[1])
+        worker = open(f"/proc/{grandparent}/cmdline", "rb").read()
+        print(f"squared {self.input} parent={parent[-60:]!r} worker={grandparent} {worker[:60]!r}")
         self.next(self.collect)
 
     @step
@@ -107,8 +109,10 @@ class RobustFlow(FlowSpec):
     @retry(times=1)
     @step
     def start(self):
-        if current.retry_count == 0:
-            os.kill(os.getppid(), signal.SIGKILL)  # the Ray worker this task runs in
+        if current.retry_count == 0:  # kill the Ray worker running this task: the parent
+            with open(f"/proc/{os.getppid()}/stat") as server:  # of its fork server
+                worker = int(server.read().rsplit(")", 1)[1].split()[1])
+            os.kill(worker, signal.SIGKILL)
             time.sleep(30)
         self.attempts = current.retry_count + 1
         self.doubled = double(21)
@@ -230,12 +234,13 @@ def test_tasks_record_their_ray_worker_and_node(book_runs, ray_cluster):
             assert meta["executor"] == "ray"
             assert meta["ray_node_id"] in ray_cluster.node_ids
             assert meta["pid"] != meta["ray_worker_pid"]
-    # each square task's parent process was the Ray worker recorded on it
+    # each square task was forked by the fork server of the Ray worker recorded on it
     for task in remote["square"]:
-        parent = re.search(r"parent=(\d+) b'([^']*)'", task.stdout)
-        assert parent, task.stdout
-        assert int(parent.group(1)) == task.metadata_dict["ray_worker_pid"]
-        assert "ray" in parent.group(2) or "default_worker" in parent.group(2)
+        found = re.search(r"parent=b'([^']*)' worker=(\d+) b'([^']*)'", task.stdout)
+        assert found, task.stdout
+        assert "flowtrack.runtime._fork_server" in found.group(1)
+        assert int(found.group(2)) == task.metadata_dict["ray_worker_pid"]
+        assert "ray::" in found.group(3) or "default_worker" in found.group(3)
     assert all(t.metadata_dict["executor"] == "local" for t in local["square"])
 
 

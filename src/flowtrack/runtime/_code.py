@@ -15,6 +15,7 @@ on every executor.
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import io
 import os
 import shutil
@@ -51,9 +52,14 @@ class CodeInfo:
 
 
 def flow_file(flow_cls: type[FlowSpec]) -> Path | None:
-    """The file the flow class was defined in, or None (a notebook, an interpreter)."""
-    module = sys.modules.get(flow_cls.__module__)
-    file = getattr(module, "__file__", None)
+    """The file the flow class was defined in, or None (a notebook, an interpreter).
+    Asked of the class, not of ``sys.modules['__main__']``, which a runner such as
+    ``python -m cProfile flow.py`` replaces with itself."""
+    functions = [v for v in vars(flow_cls).values() if inspect.isfunction(v)]
+    try:  # a method's code knows its file even when the module's __file__ is not it
+        file = inspect.getsourcefile(functions[0] if functions else flow_cls)
+    except (TypeError, OSError):
+        return None
     if not file or not file.endswith(".py") or not os.path.isfile(file):
         return None
     return Path(file).resolve()

@@ -15,8 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._errors import FlowtrackError
 from ._model import Manifest, TaskSpec
 from ._pypi import PythonEnv
+
+
+class TaskLaunchError(FlowtrackError):
+    headline = "Cannot start the task"
 
 
 @dataclass

@@ -23,11 +23,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .._errors import FlowtrackError
 from ..flow import FlowSpec
 from ..store import BlobStore
 from ._code import CodeInfo
-from ._executor import Attempt, Executor, Finished, LogLine
+from ._executor import Attempt, Executor, Finished, LogLine, TaskLaunchError
+from ._fork_server import ForkServer
 from ._model import Manifest
 from ._pypi import PythonEnv, ensure_local_env
 from ._task import run_task
@@ -37,15 +37,16 @@ _READ_CHUNK = 1 << 16
 _HOST = socket.gethostname()
 
 
-class TaskLaunchError(FlowtrackError):
-    headline = "Cannot start the task"
+_SERVER = (None, "fork-server")  # selector key of the fork server's socket
 
 
 class _Child:
     """Parent-side state of one forked attempt."""
 
-    def __init__(self, attempt: Attempt, fds: dict[int, str], pidfd: int | None) -> None:
+    def __init__(self, attempt: Attempt, fds: dict[int, str], pidfd: int | None,
+                 remote: bool = False) -> None:
         self.attempt = attempt
+        self.remote = remote  # forked by a fork server: its exit status comes from there
         self.fds = fds  # read fd -> "stdout" | "stderr" | "manifest"
         self.partial = {"stdout": b"", "stderr": b""}
         self.manifest = bytearray()
@@ -57,21 +58,21 @@ class LocalExecutor(Executor):
     name = "local"
 
     def __init__(self, flow_cls: type[FlowSpec], store: BlobStore,
-                 code: CodeInfo | None = None,
-                 child_setup: Callable[[], None] | None = None,
-                 spawn_envs: bool = True) -> None:
+                 code: CodeInfo | None = None, spawn_envs: bool = True,
+                 fork_server: ForkServer | None = None) -> None:
         self.flow_cls = flow_cls
         self.store = store
         self.code = code  # the run's code package: what spawned interpreters run
-        self.child_setup = child_setup  # called in each forked child before the task
         self.interpreters: dict[str, str] = {}  # PythonEnv key -> its python (prepare_envs)
         # False where this process already runs in the step's environment (a Ray worker
         # in its runtime environment): then @pypi attempts are forked like the others
         self.spawn_envs = spawn_envs
         self.selector = selectors.DefaultSelector()
+        self.fork_server = fork_server  # forks attempts instead of this process (Ray)
+        if fork_server is not None:
+            self.selector.register(fork_server, selectors.EVENT_READ, _SERVER)
         self.children: dict[int, _Child] = {}
         self._has_pidfd = hasattr(os, "pidfd_open")
-        self._pid = os.getpid()
 
     def _pidfd(self, pid: int) -> int | None:
         """A descriptor that becomes readable when ``pid`` exits (Linux >= 5.3); without
@@ -100,8 +101,13 @@ class LocalExecutor(Executor):
             env = attempt.spec.python_env
             if env is not None and self.spawn_envs:
                 pid = self._spawn(attempt, env, out_w, err_w, man_w)
+            elif self.fork_server is not None:
+                assert self.code is not None
+                pid = self.fork_server.launch(TaskJob(attempt.spec, self.code, self.store.url),
+                                              out_w, err_w, man_w)
             else:
-                pid = self._fork(attempt, out_w, err_w, man_w, (out_r, err_r, man_r))
+                pid = fork_attempt(attempt, self.flow_cls, self.store, out_w, err_w, man_w,
+                                   (out_r, err_r, man_r), None)
         except BaseException:
             for fd in (out_r, out_w, err_r, err_w, man_r, man_w):
                 os.close(fd)
@@ -109,8 +115,10 @@ class LocalExecutor(Executor):
         for fd in (out_w, err_w, man_w):
             os.close(fd)
         attempt.pid, attempt.host, attempt.executor = pid, _HOST, self.name
-        pidfd = self._pidfd(pid)
-        child = _Child(attempt, {out_r: "stdout", err_r: "stderr", man_r: "manifest"}, pidfd)
+        remote = self.fork_server is not None and not (env is not None and self.spawn_envs)
+        pidfd = None if remote else self._pidfd(pid)
+        child = _Child(attempt, {out_r: "stdout", err_r: "stderr", man_r: "manifest"}, pidfd,
+                       remote)
         self.children[pid] = child
         for fd in child.fds:
             os.set_blocking(fd, False)
@@ -137,31 +145,15 @@ class LocalExecutor(Executor):
             file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                           (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)])
 
-    def _fork(self, attempt: Attempt, out_w: int, err_w: int, man_w: int,
-              parent_ends: tuple[int, ...]) -> int:
-        # CPython's recipe: freeze so the child's collections never touch (and so
-        # copy) the parent's objects; unfreeze in the parent right after the fork
-        gc.disable()
-        gc.freeze()
-        try:
-            pid = os.fork()
-        finally:
-            if os.getpid() == self._pid:
-                gc.unfreeze()
-                gc.enable()
-        if pid == 0:  # child
-            for fd in parent_ends:
-                os.close(fd)
-            _child_main(attempt, self.flow_cls, self.store, out_w, err_w, man_w,
-                        self.child_setup)
-        return pid
-
     def poll(self, timeout: float) -> list[LogLine | Finished]:
         events: list[LogLine | Finished] = []
         if not self.children:
             time.sleep(min(timeout, 0.01))
             return events
         for key, _ in self.selector.select(timeout if self._has_pidfd else min(timeout, 0.02)):
+            if key.data == _SERVER:
+                self._server_exits()
+                continue
             pid, fd = key.data
             child = self.children.get(pid)
             if child is None:
@@ -171,13 +163,19 @@ class LocalExecutor(Executor):
             else:
                 self._read(child, fd, events)
         for pid, child in list(self.children.items()):
-            if child.status is None and not self._has_pidfd:
+            if child.status is None and not self._has_pidfd and not child.remote:
                 done, status = os.waitpid(pid, os.WNOHANG)
                 if done:
                     child.status = status
             if child.status is not None:
                 events.extend(self._finish(pid, child))
         return events
+
+    def _server_exits(self) -> None:
+        assert self.fork_server is not None
+        for pid, status in self.fork_server.exits():
+            if pid in self.children:
+                self.children[pid].status = status
 
     def _read(self, child: _Child, fd: int, events: list[LogLine | Finished]) -> None:
         try:
@@ -190,7 +188,7 @@ class LocalExecutor(Executor):
                  events: list[LogLine | Finished]) -> None:
         if not data:  # EOF
             self._close_fd(child, fd)
-            if not child.fds and child.status is None and not self._has_pidfd:
+            if not child.fds and child.status is None and not self._has_pidfd and not child.remote:
                 _, child.status = os.waitpid(child.attempt.pid or 0, 0)
             return
         stream = child.fds[fd]
@@ -246,6 +244,31 @@ class LocalExecutor(Executor):
         for pid, child in list(self.children.items()):
             child.attempt.killed_reason = child.attempt.killed_reason or "the run was interrupted"
             _kill_group(pid)
+
+    def close(self) -> None:
+        self.selector.close()
+
+
+def fork_attempt(attempt: Attempt, flow_cls: type[FlowSpec], store: BlobStore,
+                 out_w: int, err_w: int, man_w: int, parent_ends: tuple[int, ...],
+                 setup: Callable[[], None] | None) -> int:
+    """Fork a child that runs the attempt (see ``_child_main``); return its pid."""
+    # CPython's recipe: freeze so the child's collections never touch (and so
+    # copy) the parent's objects; unfreeze in the parent right after the fork
+    parent = os.getpid()
+    gc.disable()
+    gc.freeze()
+    try:
+        pid = os.fork()
+    finally:
+        if os.getpid() == parent:
+            gc.unfreeze()
+            gc.enable()
+    if pid == 0:  # child
+        for fd in parent_ends:
+            os.close(fd)
+        _child_main(attempt, flow_cls, store, out_w, err_w, man_w, setup)
+    return pid
 
 
 def _kill_group(pid: int) -> None:

@@ -2,9 +2,9 @@
 
 ``run_attempt`` is a Ray generator task. It loads the flow from the run's code
 package (once per worker process and package), runs the attempt exactly as the local
-executor does, in a process forked from the worker (so a step's crash, ``os._exit``
-or leaked state stays in that process and its output is captured at the file
-descriptor level), and yields ``WorkerLogs`` batches while the step prints, then one
+executor does, in a process of its own (so a step's crash, ``os._exit`` or leaked
+state stays in that process and its output is captured at the file descriptor
+level) forked by the worker's fork server (``_fork_server``), and yields ``WorkerLogs`` batches while the step prints, then one
 ``WorkerDone`` with the manifest. Only digests, manifests and log text go back
 through Ray; values stay in the blob store.
 """
@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._code import install_as_main
 from ._executor import Attempt, Finished, LogLine
+from ._fork_server import ForkServer
 from ._local import LocalExecutor
 from ._model import Manifest
 from ._task_job import TaskJob, job_store, load_job_flow
@@ -54,13 +54,31 @@ def _placement(pid: int | None) -> dict[str, Any]:
             "ray_resources": dict(context.get_assigned_resources())}
 
 
+_fork_server: ForkServer | None = None
+
+
+def _server() -> ForkServer:
+    """This worker's fork server, started on its first task (again if it died)."""
+    global _fork_server
+    if _fork_server is None or not _fork_server.alive:
+        _fork_server = ForkServer()
+    return _fork_server
+
+
 def run_attempt(job: TaskJob) -> Iterator[WorkerLogs | WorkerDone]:
     """The Ray task: run ``job``'s attempt and stream what it prints."""
-    flow_cls, module = load_job_flow(job)
-    # Ray started this worker in the step's runtime environment (@pypi), if it has one
-    executor = LocalExecutor(flow_cls, job_store(job.store_url),
-                             child_setup=lambda: install_as_main(module), spawn_envs=False)
-    attempt = Attempt(job.spec)
+    flow_cls, _ = load_job_flow(job)  # here too, so a flow that cannot load fails clearly
+    # Ray started this worker in the step's runtime environment (@pypi), if it has one,
+    # so the attempt is forked (by the fork server), never spawned in another env
+    executor = LocalExecutor(flow_cls, job_store(job.store_url), code=job.code,
+                             spawn_envs=False, fork_server=_server())
+    try:
+        yield from _run(executor, Attempt(job.spec))
+    finally:
+        executor.close()
+
+
+def _run(executor: LocalExecutor, attempt: Attempt) -> Iterator[WorkerLogs | WorkerDone]:
     executor.submit(attempt)
     placement = _placement(attempt.pid)
     lines: list[tuple[str, str]] = []

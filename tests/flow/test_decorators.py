@@ -277,3 +277,13 @@ def test_pypi_base_marks_the_flow_class():
         pypi_base(packages={})(lambda: None)
     with pytest.raises(DecoratorError, match="needs a dict"):
         pypi_base(packages=["pandas"])
+
+
+def test_with_specs_keep_commas_inside_brackets_and_quotes():
+    deco = parse_decospec('pypi:packages={"scikit-learn": "1.5.2", "numpy": ">=1.26,<3"},'
+                          'python=3.10')
+    assert deco.attributes == {"packages": {"scikit-learn": "1.5.2", "numpy": ">=1.26,<3"},
+                               "python": "3.10", "disabled": False}
+    assert parse_decospec('environment:vars={"A": "1,2"}').attributes == {"vars": {"A": "1,2"}}
+    assert parse_decospec("retry:times=2,minutes_between_retries=0").attributes == {
+        "times": 2, "minutes_between_retries": 0}

@@ -68,10 +68,17 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster
                "--node-ip-address=127.0.0.1", "--num-cpus=2", "--include-dashboard=false",
                "--disable-usage-stats", f"--temp-dir={temp_dir}"]
     head = start_listening(command, port, env, log, timeout=120, new_session=True)
+    saved = {k: os.environ.get(k) for k in RAY_ENV}
+    os.environ.update(RAY_ENV)  # flow processes (drivers) inherit them
     try:
         address = f"127.0.0.1:{port}"
         yield RayCluster(address, _node_ids(address, env), temp_dir)
     finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         _stop_session(head)
         subprocess.run(["rm", "-rf", str(temp_dir)], check=False)
 

@@ -5,6 +5,7 @@ as Ray resources, resume across executors, and clear errors."""
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -354,3 +355,44 @@ def test_failing_step_on_ray_fails_the_run_like_locally(ray_cluster, write_flow,
     run = Run(f"ResumableFlow/{run_id_of(proc)}")
     assert run.status == "FAILED"
     assert "join failed on purpose" in run["join"].task.stderr
+
+
+STUBBORN_FLOW = """
+import time
+from flowtrack import FlowSpec, step, timeout
+
+
+class StubbornFlow(FlowSpec):
+    @timeout(seconds=1)
+    @step
+    def start(self):
+        try:
+            time.sleep(60)
+        except BaseException:  # swallows StepTimeout and prints nothing
+            time.sleep(60)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    StubbornFlow()
+"""
+
+
+def test_a_silent_step_that_swallows_its_timeout_is_killed_on_ray(
+        ray_cluster, write_flow, run_flow):
+    path = write_flow(STUBBORN_FLOW, "stubborn_flow.py")
+    started = time.monotonic()
+    proc = run_flow(path, "run", *on_ray(ray_cluster), timeout=120)
+    assert proc.returncode == 1
+    assert "exceeded its @timeout of 1 s and was killed" in proc.stdout + proc.stderr
+    assert time.monotonic() - started < 40  # not the step's 120 s of sleeping
+
+
+def test_a_ray_address_in_the_environment_does_not_stop_local_runs(write_flow, run_flow):
+    path = write_flow(RESUMABLE_FLOW, "resumable_flow.py")
+    proc = run_flow(path, "run", env={"FLOWTRACK_RUN_RAY_ADDRESS": "127.0.0.1:1"}, check=True)
+    assert "Running tasks on Ray" not in proc.stdout

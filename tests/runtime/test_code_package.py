@@ -43,11 +43,14 @@ def project(tmp_path, write_flow):
     (tmp_path / "unused.py").write_text("raise SystemExit('never imported')\n")
     (tmp_path / ".venv" / "lib").mkdir(parents=True)
     (tmp_path / ".venv" / "lib" / "hidden.py").write_text("")
+    (tmp_path / "env" / "lib").mkdir(parents=True)  # a virtualenv under another name
+    (tmp_path / "env" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (tmp_path / "env" / "lib" / "six.py").write_text("")
     (tmp_path / "notes.txt").write_text("not code")
     return write_flow(FLOW, "code_flow.py")
 
 
-def test_the_run_stores_the_flow_file_and_the_modules_beside_it_that_it_imports(
+def test_the_run_stores_the_flow_file_and_the_python_files_beside_it(
         project, run_flow, tmp_path):
     first = run_flow(project, "run", check=True)
     second = run_flow(project, "run", check=True)
@@ -55,7 +58,9 @@ def test_the_run_stores_the_flow_file_and_the_modules_beside_it_that_it_imports(
     namespace(None)
     run = Run(f"CodeFlow/{run_id_of(first)}")
     code = run.code
-    assert code.files == ["code_flow.py", "lib/__init__.py", "lib/scoring.py"]
+    # imported modules and the other .py files (a step may import one late); not the
+    # virtualenv kept in the project, nor other files
+    assert code.files == ["code_flow.py", "lib/__init__.py", "lib/scoring.py", "unused.py"]
     assert code.script_name == "code_flow.py"
     assert code.read("lib/scoring.py") == "def score(x):\n    return x * 7\n"
     assert "class CodeFlow(FlowSpec)" in code.flowspec
@@ -63,9 +68,9 @@ def test_the_run_stores_the_flow_file_and_the_modules_beside_it_that_it_imports(
     target = tmp_path / "checkout"
     assert code.extract(target) == str(target)
     assert (target / "lib" / "scoring.py").read_text().startswith("def score")
-    assert not (target / "unused.py").exists()
-    with pytest.raises(CodePackageError, match="has no file 'unused.py'"):
-        code.read("unused.py")
+    assert not (target / "notes.txt").exists() and not (target / ".venv").exists()
+    with pytest.raises(CodePackageError, match="has no file 'notes.txt'"):
+        code.read("notes.txt")
 
 
 def test_changed_code_gives_a_new_package(project, run_flow, tmp_path):

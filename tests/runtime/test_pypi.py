@@ -164,3 +164,46 @@ def test_step_packages_override_the_flow_base_and_disabled_opts_out():
     assert step_environment(None, None) is None
     assert step_environment(base, None).key == step_environment(base, None).key
     assert step_environment(base, None).key != env.key
+
+
+S3_PYPI_FLOW = """
+from flowtrack import FlowSpec, pypi, step
+
+
+class S3PypiFlow(FlowSpec):
+    @pypi(packages={"six": "1.16.0"})
+    @step
+    def start(self):
+        import six
+        self.blob = b"x" * 5000 + six.__version__.encode()  # big enough to be a blob
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    S3PypiFlow()
+"""
+
+
+def test_a_pypi_step_reaches_an_object_store(write_flow, run_flow, store_env, pypi_cache):
+    from tests.s3_server import CREDENTIALS, new_bucket, s3_server
+
+    path = write_flow(S3_PYPI_FLOW, "s3_pypi_flow.py")
+    with s3_server() as endpoint:
+        env = {**CREDENTIALS, "FLOWTRACK_S3_ENDPOINT_URL": endpoint,
+               "FLOWTRACK_STORE": f"s3://{new_bucket(endpoint)}/blobs",
+               "FLOWTRACK_PYPI_CACHE": str(pypi_cache)}
+        proc = run_flow(path, "run", env=env, check=True, timeout=600)
+        reset_client()
+        namespace(None)
+        with pytest.MonkeyPatch.context() as patch:
+            for key, value in env.items():
+                patch.setenv(key, value)
+            reset_client()
+            run = Run(f"S3PypiFlow/{run_id_of(proc)}")
+            assert run["start"].task.data.blob.endswith(b"1.16.0")
+            assert run["start"].task.metadata_dict["packages"]["six"] == "1.16.0"
+    reset_client()

@@ -40,6 +40,36 @@ def test_bytes_and_values_round_trip(s3_env, s3_endpoint):
     assert np.array_equal(store.get_value(store.put_value(big)), big)
 
 
+def test_large_blobs_go_up_as_parallel_parts_and_come_back_whole(s3_env, s3_endpoint,
+                                                                 monkeypatch):
+    import boto3
+
+    from flowtrack.store import _object_store
+
+    bucket = new_bucket(s3_endpoint)
+    store = BlobStore(f"s3://{bucket}/blobs")
+    uploads: list[dict] = []
+    fs = store.backend.fs
+    real_pipe = fs.pipe_file  # fsspec puts its sync methods on the instance
+
+    def recording_pipe(path, data, **kwargs):
+        uploads.append({"size": len(data), **kwargs})
+        return real_pipe(path, data, **kwargs)
+
+    monkeypatch.setattr(fs, "pipe_file", recording_pipe)
+    data = os.urandom(3 * _object_store.PART_BYTES + 12345)
+    digest = store.put_bytes(data)
+    assert uploads == [{"size": len(data), "chunksize": _object_store.PART_BYTES,
+                        "max_concurrency": _object_store.TRANSFER_CONCURRENCY}]
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id="testing",
+                      aws_secret_access_key="testing", region_name="us-east-1")
+    head = s3.head_object(Bucket=bucket, Key=f"blobs/{digest[:2]}/{digest}", PartNumber=1)
+    assert head["PartsCount"] == 4  # a multipart object of 32 MiB parts
+    assert store.get_bytes(digest) == data
+    store.put_bytes(b"small")
+    assert len(uploads) == 1  # small blobs take one PUT
+
+
 def test_a_missing_blob_is_a_clear_error(s3_env, s3_endpoint):
     store = BlobStore(f"s3://{new_bucket(s3_endpoint)}/blobs")
     with pytest.raises(StoreError, match="missing from the blob store at s3://"):

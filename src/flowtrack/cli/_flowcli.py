@@ -106,11 +106,14 @@ def _request(ctx: click.Context, kwargs: dict[str, Any]) -> RunRequest:
         for warning in lint_file(state["file"]):
             if not state["quiet"]:
                 click.echo(f"lint warning: {warning}", err=True)
-    if kwargs["ray_address"] and kwargs["executor"] != "ray":
+    ray_address = kwargs["ray_address"] if kwargs["executor"] == "ray" else None
+    given = ctx.get_parameter_source("ray_address") == click.core.ParameterSource.COMMANDLINE
+    if kwargs["ray_address"] and kwargs["executor"] != "ray" and given:
+        # (from the environment it is only a default for Ray runs, not an error)
         raise click.BadParameter("--ray-address applies only with --executor ray",
                                  param_hint="--ray-address")
     return RunRequest(state["flow_cls"], options, kwargs["run_id_file"], state["quiet"],
-                      executor=kwargs["executor"], ray_address=kwargs["ray_address"])
+                      executor=kwargs["executor"], ray_address=ray_address)
 
 
 def build_cli(flow_cls: type[FlowSpec]) -> click.Group:

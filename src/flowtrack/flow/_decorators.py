@@ -215,24 +215,46 @@ pypi = _make_decorator(PypiDecorator)
 
 
 def parse_decospec(spec: str) -> StepDecorator:
-    """Parse a ``--with`` spec: ``retry``, ``retry:times=2``, ``environment:vars={...}``."""
+    """Parse a ``--with`` spec: ``retry``, ``retry:times=2``, ``environment:vars={...}``,
+    ``pypi:packages={"a": "1", "b": "2"},python=3.11`` (commas inside brackets or quotes
+    belong to the value)."""
     name, _, rest = spec.partition(":")
     name = name.strip()
     if name not in DECORATORS:
         raise DecoratorError(f"--with {spec!r}: unknown decorator {name!r}; choose from "
                              f"{', '.join(sorted(DECORATORS))}.")
     attributes: dict[str, Any] = {}
-    if rest.strip():
-        if name == "environment" and rest.strip().startswith("vars="):
-            pairs = [rest.strip()]  # the JSON dict may itself contain commas
-        else:
-            pairs = [p for p in rest.split(",") if p.strip()]
-        for pair in pairs:
-            key, eq, raw = pair.partition("=")
-            if not eq:
-                raise DecoratorError(f"--with {spec!r}: expected attr=value, got {pair!r}.")
-            attributes[key.strip()] = _parse_value(raw.strip())
+    for pair in _split_top_level(rest):
+        key, eq, raw = pair.partition("=")
+        if not eq:
+            raise DecoratorError(f"--with {spec!r}: expected attr=value, got {pair!r}.")
+        key = key.strip()
+        # a version stays text: as JSON, python=3.10 would become the number 3.1
+        attributes[key] = raw.strip().strip("'\"") if key == "python" else _parse_value(raw.strip())
     return DECORATORS[name](**attributes)
+
+
+def _split_top_level(text: str) -> list[str]:
+    """``text`` split at the commas outside brackets and quotes (empty parts dropped)."""
+    parts: list[str] = []
+    current: list[str] = []
+    depth, quote = 0, ""
+    for char in text:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char in "{[(":
+            depth += 1
+        elif char in "}])":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    parts.append("".join(current))
+    return [p for p in parts if p.strip()]
 
 
 def _parse_value(raw: str) -> Any:

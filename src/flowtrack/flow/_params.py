@@ -20,7 +20,7 @@ RESERVED_ATTRIBUTES = frozenset({"next", "input", "index", "name", "foreach_stac
 RESERVED_PARAMETER_NAMES = frozenset({
     "params", "with", "tag", "tags", "namespace", "obj", "decospecs", "run-id-file",
     "max-num-splits", "max-workers", "run-id", "task-id", "origin-run-id", "no-lint",
-    "executor", "help", "quiet",
+    "executor", "ray-address", "help", "quiet",
 })
 
 

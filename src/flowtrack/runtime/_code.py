@@ -1,8 +1,11 @@
 """The flow's code package: what a run ran, stored once per run in the blob store.
 
-``package_flow_code`` collects the flow file and the Python files beside it (in its
-directory or below) that the flow imported, into a deterministic tar: sorted entries,
-zero timestamps and owners, so the same code gives the same digest and is stored once.
+``package_flow_code`` collects the flow file, the Python files beside it (in its
+directory or below) that the flow imported, and the other ``.py`` files there while
+the package stays small (a module imported only inside a step must reach remote
+workers too), into a deterministic tar: sorted entries, zero timestamps and owners,
+so the same code gives the same digest and is stored once. Hidden directories,
+virtualenvs and caches are skipped.
 The run records it (``Run.code`` reads it back); remote workers and fresh task
 interpreters run the flow from it, so they need no copy of the project
 (``materialize`` extracts it once per machine, ``load_flow_class`` imports the flow).
@@ -22,6 +25,7 @@ import shutil
 import sys
 import tarfile
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -32,6 +36,10 @@ from ..flow import FlowSpec
 from ..store import BlobStore
 
 _SKIPPED_DIRS = {"site-packages", "dist-packages", "__pycache__", "node_modules"}
+# other .py files beside the flow are added while the package stays under these
+EXTRA_FILES_LIMIT = 1000
+EXTRA_BYTES_LIMIT = 16 << 20
+EXTRACTED_KEEP_SECONDS = 7 * 24 * 3600  # unused extracted packages are removed after this
 _LOADING_NAME = "__flowtrack_flow__"  # the module's name while its body runs (not __main__)
 
 
@@ -66,22 +74,43 @@ def flow_file(flow_cls: type[FlowSpec]) -> Path | None:
 
 
 def _packaged_files(script: Path) -> list[Path]:
-    """The flow file plus every imported module file under its directory."""
+    """The flow file, every imported module under its directory, and the other
+    ``.py`` files there within the limits."""
     root = script.parent
     found = {script}
     for module in list(sys.modules.values()):
         file = getattr(module, "__file__", None)
-        if not file or not file.endswith(".py"):
+        if file and file.endswith(".py") and _beside(Path(file).resolve(), root):
+            found.add(Path(file).resolve())
+    size = sum(p.stat().st_size for p in found)
+    extra = 0
+    for path in sorted(_python_files(root)):
+        if path in found:
             continue
-        path = Path(file).resolve()
-        try:
-            relative = path.relative_to(root)
-        except ValueError:
-            continue
-        if any(part in _SKIPPED_DIRS or part.startswith(".") for part in relative.parts[:-1]):
-            continue  # a virtualenv or cache kept inside the project
+        extra, size = extra + 1, size + path.stat().st_size
+        if extra > EXTRA_FILES_LIMIT or size > EXTRA_BYTES_LIMIT:
+            break
         found.add(path)
     return sorted(found)
+
+
+def _beside(path: Path, root: Path) -> bool:
+    try:
+        relative = path.relative_to(root)
+    except ValueError:
+        return False
+    # not in a virtualenv, cache or hidden directory kept inside the project
+    return not any(part in _SKIPPED_DIRS or part.startswith(".") for part in relative.parts[:-1])
+
+
+def _python_files(root: Path) -> list[Path]:
+    found = []
+    for directory, subdirs, files in os.walk(root):
+        here = Path(directory)
+        subdirs[:] = [d for d in subdirs if d not in _SKIPPED_DIRS and not d.startswith(".")
+                      and not (here / d / "pyvenv.cfg").exists()]
+        found += [here / f for f in files if f.endswith(".py")]
+    return [p.resolve() for p in found if p.is_file()]
 
 
 def _tar(root: Path, files: list[Path]) -> bytes:
@@ -123,8 +152,10 @@ def materialize(store: BlobStore, info: CodeInfo) -> Path:
     package and concurrent workers do not clash."""
     target = code_cache_dir() / info.digest
     if target.is_dir():
+        os.utime(target)  # in use: not one to clean up
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_unused(target.parent)
     staging = Path(tempfile.mkdtemp(prefix=f".{info.digest[:16]}-", dir=target.parent))
     unpack_tar(store.get_bytes(info.digest), staging)
     try:
@@ -132,6 +163,17 @@ def materialize(store: BlobStore, info: CodeInfo) -> Path:
     except OSError:  # another worker finished first: use its copy
         _remove_tree(staging)
     return target
+
+
+def _remove_unused(cache: Path) -> None:
+    """Drop extracted packages nobody used for a week (a worker may run for months)."""
+    cutoff = time.time() - EXTRACTED_KEEP_SECONDS
+    for entry in cache.iterdir():
+        try:
+            if entry.is_dir() and entry.stat().st_mtime < cutoff:
+                _remove_tree(entry)
+        except OSError:  # another worker removed it first
+            continue
 
 
 def _remove_tree(path: Path) -> None:

@@ -3,11 +3,15 @@
 Forking the warm scheduler costs about a millisecond and re-imports nothing. The
 child redirects fd 1 and 2 into pipes (so subprocesses are captured too), runs the
 task entry point, writes the pickled manifest to a third pipe and leaves with
-``os._exit``. A step with its own Python environment (``@pypi``) cannot share the
-scheduler's imports, so its attempts are spawned with that environment's
-interpreter instead (``_task_process``), over the same three pipes. A crash, ``os._exit``, segfault or kill in the child loses only that
+``os._exit``. A crash, ``os._exit``, segfault or kill in the child loses only that
 attempt: the scheduler sees the process end without a manifest. Children run in
 their own process group, so Ctrl-C reaches only the scheduler, which stops them.
+
+Two variations use the same pipes and bookkeeping: a step with its own Python
+environment (``@pypi``) cannot share the scheduler's imports, so its attempts are
+spawned with that environment's interpreter (``_task_process``); and in a Ray
+worker, attempts are forked by the worker's fork server (``_fork_server``), which
+reports their exits.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from ._code import CodeInfo
 from ._executor import Attempt, Executor, Finished, LogLine, TaskLaunchError
 from ._fork_server import ForkServer
 from ._model import Manifest
-from ._pypi import PythonEnv, ensure_local_env
+from ._pypi import PythonEnv, ensure_local_env, store_requirements
 from ._task import run_task
 from ._task_job import TaskJob, write_job
 
@@ -67,6 +71,7 @@ class LocalExecutor(Executor):
         # False where this process already runs in the step's environment (a Ray worker
         # in its runtime environment): then @pypi attempts are forked like the others
         self.spawn_envs = spawn_envs
+        self._env_extra = store_requirements(store.url)  # what @pypi tasks need for the store
         self.selector = selectors.DefaultSelector()
         self.fork_server = fork_server  # forks attempts instead of this process (Ray)
         if fork_server is not None:
@@ -89,7 +94,7 @@ class LocalExecutor(Executor):
         """Build (or find cached) the virtualenvs of @pypi steps before the run starts."""
         for env in envs:
             if env.key not in self.interpreters:
-                self.interpreters[env.key] = str(ensure_local_env(env, log))
+                self.interpreters[env.key] = str(ensure_local_env(env, self._env_extra, log))
 
     def submit(self, attempt: Attempt) -> None:
         out_r, out_w = os.pipe()
@@ -98,16 +103,7 @@ class LocalExecutor(Executor):
         sys.stdout.flush()
         sys.stderr.flush()
         try:
-            env = attempt.spec.python_env
-            if env is not None and self.spawn_envs:
-                pid = self._spawn(attempt, env, out_w, err_w, man_w)
-            elif self.fork_server is not None:
-                assert self.code is not None
-                pid = self.fork_server.launch(TaskJob(attempt.spec, self.code, self.store.url),
-                                              out_w, err_w, man_w)
-            else:
-                pid = fork_attempt(attempt, self.flow_cls, self.store, out_w, err_w, man_w,
-                                   (out_r, err_r, man_r), None)
+            pid, remote = self._launch(attempt, out_w, err_w, man_w, (out_r, err_r, man_r))
         except BaseException:
             for fd in (out_r, out_w, err_r, err_w, man_r, man_w):
                 os.close(fd)
@@ -115,7 +111,6 @@ class LocalExecutor(Executor):
         for fd in (out_w, err_w, man_w):
             os.close(fd)
         attempt.pid, attempt.host, attempt.executor = pid, _HOST, self.name
-        remote = self.fork_server is not None and not (env is not None and self.spawn_envs)
         pidfd = None if remote else self._pidfd(pid)
         child = _Child(attempt, {out_r: "stdout", err_r: "stderr", man_r: "manifest"}, pidfd,
                        remote)
@@ -126,6 +121,20 @@ class LocalExecutor(Executor):
         if pidfd is not None:
             self.selector.register(pidfd, selectors.EVENT_READ, (pid, None))
 
+    def _launch(self, attempt: Attempt, out_w: int, err_w: int, man_w: int,
+                parent_ends: tuple[int, ...]) -> tuple[int, bool]:
+        """Start the attempt's process; return its pid and whether a fork server
+        (not this process) is its parent."""
+        env = attempt.spec.python_env
+        if env is not None and self.spawn_envs:
+            return self._spawn(attempt, env, out_w, err_w, man_w), False
+        if self.fork_server is not None:
+            assert self.code is not None
+            job = TaskJob(attempt.spec, self.code, self.store.url)
+            return self.fork_server.launch(job, out_w, err_w, man_w), True
+        return fork_attempt(attempt, self.flow_cls, self.store, out_w, err_w, man_w,
+                            parent_ends, None), False
+
     def _spawn(self, attempt: Attempt, env: PythonEnv, out_w: int, err_w: int,
                man_w: int) -> int:
         """Start the attempt in the interpreter of the step's own environment."""
@@ -134,16 +143,20 @@ class LocalExecutor(Executor):
                 f"Step '{attempt.spec.step}' has its own Python environment (@pypi), which runs "
                 "the flow from its code package, but this flow was not defined in a file. Put "
                 "the flow in a .py file and run it from there.")
-        python = self.interpreters.get(env.key) or str(ensure_local_env(env))
+        python = self.interpreters.get(env.key) or str(ensure_local_env(env, self._env_extra))
         job = write_job(TaskJob(attempt.spec, self.code, self.store.url))
         os.set_inheritable(man_w, True)
         child_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
         child_env["PYTHONUNBUFFERED"] = "1"
-        return os.posix_spawn(
-            python, [python, "-m", "flowtrack.runtime._task_process", job, str(man_w)],
-            child_env, setpgroup=0,
-            file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                          (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)])
+        try:
+            return os.posix_spawn(
+                python, [python, "-m", "flowtrack.runtime._task_process", job, str(man_w)],
+                child_env, setpgroup=0,
+                file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                              (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)])
+        except OSError:
+            os.unlink(job)  # the process that would have read it never started
+            raise
 
     def poll(self, timeout: float) -> list[LogLine | Finished]:
         events: list[LogLine | Finished] = []

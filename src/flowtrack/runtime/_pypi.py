@@ -115,6 +115,23 @@ def task_requirements() -> list[str]:
     return sorted(r.split(";")[0].strip() for r in declared if "extra ==" not in r)
 
 
+# fsspec drivers by URL scheme: what a task process needs to reach an object store
+_STORE_DRIVERS = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs",
+                  "abfs": "adlfs", "abfss": "adlfs"}
+
+
+def store_requirements(store_url: str) -> list[str]:
+    """The blob store's driver, at the version this process uses when it has it."""
+    scheme = store_url.split("://", 1)[0] if "://" in store_url else ""
+    driver = _STORE_DRIVERS.get(scheme)
+    if driver is None:
+        return []
+    try:
+        return [f"{driver}=={importlib.metadata.version(driver)}"]
+    except importlib.metadata.PackageNotFoundError:
+        return [driver]
+
+
 def env_cache_dir() -> Path:
     base = os.environ.get("FLOWTRACK_PYPI_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "flowtrack", "pypi")
@@ -135,31 +152,35 @@ def _uv() -> str:
             "Install it with `pip install 'flowtrack[pypi]'` (or `pip install uv`).") from None
 
 
-def ensure_local_env(env: PythonEnv, log: Any = None) -> Path:
-    """The interpreter of ``env``'s virtualenv, built on first use; raises
+def ensure_local_env(env: PythonEnv, extra: list[str] | None = None, log: Any = None) -> Path:
+    """The interpreter of ``env``'s virtualenv (with the ``extra`` requirements a
+    task process needs, see ``store_requirements``), built on first use; raises
     PythonEnvError with uv's explanation if the packages cannot be resolved."""
-    target = env_cache_dir() / env.key
+    extra = sorted(extra or [])
+    key = env.key if not extra else hashlib.sha256(
+        json.dumps([env.key, extra]).encode()).hexdigest()[:32]
+    target = env_cache_dir() / key
     python = target / "bin" / "python"
     if (target / READY_MARKER).exists():
         return python
     target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.parent / f"{env.key}.lock", "w") as lock:
+    with open(target.parent / f"{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one builder; the others wait and reuse it
         if (target / READY_MARKER).exists():
             return python
         if log is not None:
             log(f"Building the Python environment for {env.describe()} with uv...")
         shutil.rmtree(target, ignore_errors=True)  # what a crashed build left
-        _build(env, target)
+        _build(env, extra, target)
     return python
 
 
-def _build(env: PythonEnv, target: Path) -> None:
+def _build(env: PythonEnv, extra: list[str], target: Path) -> None:
     uv = _uv()
     interpreter = env.python or sys.executable
     _uv_run([uv, "venv", "--quiet", "--python", interpreter, str(target)], env)
     python = target / "bin" / "python"
-    requirements = [*env.requirements, *task_requirements()]
+    requirements = [*env.requirements, *task_requirements(), *extra]
     if requirements:
         _uv_run([uv, "pip", "install", "--quiet", "--python", str(python), *requirements], env)
     _link_flowtrack(python, target)

@@ -40,7 +40,6 @@ from ._task_job import TaskJob
 # what a worker needs to reach the same stores (and object-store credentials) as the
 # driver; forwarded as the Ray job's environment variables
 FORWARDED_PREFIXES = ("FLOWTRACK_", "AWS_")
-LOCAL_ADDRESSES = ("", "local")
 CONNECT_TIMEOUT_SECONDS = 5.0
 BATCH_TASKS = 8  # events gathered per poll, at most BATCH_WINDOW_SECONDS after the first
 BATCH_WINDOW_SECONDS = 0.02
@@ -85,7 +84,7 @@ class RayExecutor(Executor):
         self.ray = _import_ray()
         self.flow_cls, self.store, self.code, self.console = flow_cls, store, code, console
         self.store_url = _worker_store_url(store)
-        self._started_cluster = self._connect(address)
+        self._connected_here = self._connect(address)
         self._remote = self.ray.remote(num_returns="streaming", max_retries=0)(run_attempt)
         self.running: dict[Any, Attempt] = {}  # ObjectRefGenerator -> attempt
         self._pending_deadlines: dict[int, float] = {}  # id(attempt) -> timeout seconds
@@ -95,12 +94,15 @@ class RayExecutor(Executor):
 
     # -- connection --------------------------------------------------------------
     def _connect(self, address: str | None) -> bool:
-        """Connect to (or start) a cluster; True if this run started it."""
+        """Connect to (or start) a cluster; False if this process was connected
+        already (e.g. a notebook that called ``ray.init``): that connection is used
+        as it is, and left open at the end."""
         ray = self.ray
-        if ray.is_initialized():  # e.g. a notebook that called ray.init itself
+        if ray.is_initialized():
             return False
-        address = address if address not in LOCAL_ADDRESSES else None
-        starting = address is None and not os.environ.get("RAY_ADDRESS")
+        address = address or None
+        # "local" (Ray's word for "start a new cluster") or nothing to connect to
+        starting = address == "local" or (address is None and not os.environ.get("RAY_ADDRESS"))
         _check_reachable(address or os.environ.get("RAY_ADDRESS") or "")
         try:
             ray.init(address=address, namespace="flowtrack", log_to_driver=False,
@@ -120,7 +122,7 @@ class RayExecutor(Executor):
                 f"The blob store is the local directory {self.store_url}; workers on other "
                 "machines can only use it on a shared filesystem. Use an object store "
                 "(FLOWTRACK_STORE=s3://bucket/prefix) for multi-machine clusters.")
-        return starting
+        return True
 
     def _largest_node(self) -> dict[str, float]:
         capacity: dict[str, float] = {}
@@ -142,7 +144,8 @@ class RayExecutor(Executor):
 
     def _options(self, attempt: Attempt) -> dict[str, Any]:
         spec, resources = attempt.spec, attempt.resources or {}
-        options: dict[str, Any] = {"num_cpus": float(resources.get("cpu") or 1),
+        cpus = float(resources["cpu"]) if resources.get("cpu") is not None else 1.0
+        options: dict[str, Any] = {"num_cpus": cpus,
                                    "name": f"{spec.flow_name}/{spec.run_id}/{spec.step}"}
         if resources.get("memory"):
             options["memory"] = int(float(resources["memory"]) * (1 << 20))
@@ -175,7 +178,8 @@ class RayExecutor(Executor):
         self.running[generator] = attempt
 
     def arm_deadline(self, attempt: Attempt, seconds: float) -> None:
-        self._pending_deadlines[id(attempt)] = seconds  # armed when a worker starts it
+        # armed when a worker starts it (a worker reports at once on steps with @timeout)
+        self._pending_deadlines[id(attempt)] = seconds
 
     # -- hearing back ------------------------------------------------------------
     def poll(self, timeout: float) -> list[LogLine | Finished]:
@@ -247,7 +251,8 @@ class RayExecutor(Executor):
 
     def close(self) -> None:
         # disconnect; a cluster this run started (a local one) stops with it
-        self.ray.shutdown()
+        if self._connected_here:
+            self.ray.shutdown()
 
 
 def _check_reachable(address: str) -> None:

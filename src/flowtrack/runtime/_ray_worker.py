@@ -81,6 +81,8 @@ def run_attempt(job: TaskJob) -> Iterator[WorkerLogs | WorkerDone]:
 def _run(executor: LocalExecutor, attempt: Attempt) -> Iterator[WorkerLogs | WorkerDone]:
     executor.submit(attempt)
     placement = _placement(attempt.pid)
+    if attempt.spec.timeout_seconds:
+        yield WorkerLogs(placement, [])  # started: the scheduler's @timeout deadline runs
     lines: list[tuple[str, str]] = []
     last_sent = time.monotonic()
     while True:

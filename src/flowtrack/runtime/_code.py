@@ -21,11 +21,14 @@ import importlib.util
 import inspect
 import io
 import os
+import re
 import shutil
+import stat
 import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -40,6 +43,7 @@ _SKIPPED_DIRS = {"site-packages", "dist-packages", "__pycache__", "node_modules"
 EXTRA_FILES_LIMIT = 1000
 EXTRA_BYTES_LIMIT = 16 << 20
 EXTRACTED_KEEP_SECONDS = 7 * 24 * 3600  # unused extracted packages are removed after this
+_DIGEST_NAME = re.compile(r"^\.?[0-9a-f]{16,64}(-[A-Za-z0-9_]+)?$")
 _LOADING_NAME = "__flowtrack_flow__"  # the module's name while its body runs (not __main__)
 
 
@@ -75,23 +79,28 @@ def flow_file(flow_cls: type[FlowSpec]) -> Path | None:
 
 def _packaged_files(script: Path) -> list[Path]:
     """The flow file, every imported module under its directory, and the other
-    ``.py`` files there within the limits."""
+    ``.py`` files there within the limits (unreadable files and links leading out
+    of the directory are left out)."""
     root = script.parent
     found = {script}
     for module in list(sys.modules.values()):
         file = getattr(module, "__file__", None)
         if file and file.endswith(".py") and _beside(Path(file).resolve(), root):
             found.add(Path(file).resolve())
-    size = sum(p.stat().st_size for p in found)
-    extra = 0
-    for path in sorted(_python_files(root)):
-        if path in found:
-            continue
-        extra, size = extra + 1, size + path.stat().st_size
-        if extra > EXTRA_FILES_LIMIT or size > EXTRA_BYTES_LIMIT:
+    size = sum(_size(p) for p in found)
+    for count, path in enumerate(_python_files(root), start=1):
+        size += _size(path)
+        if count > EXTRA_FILES_LIMIT or size > EXTRA_BYTES_LIMIT:
             break
         found.add(path)
-    return sorted(found)
+    return sorted(p for p in found if os.access(p, os.R_OK))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _beside(path: Path, root: Path) -> bool:
@@ -103,14 +112,17 @@ def _beside(path: Path, root: Path) -> bool:
     return not any(part in _SKIPPED_DIRS or part.startswith(".") for part in relative.parts[:-1])
 
 
-def _python_files(root: Path) -> list[Path]:
-    found = []
+def _python_files(root: Path) -> Iterator[Path]:
+    """``.py`` files below ``root`` in a stable order, walked lazily (a flow in a big
+    directory stops the walk at the limits)."""
     for directory, subdirs, files in os.walk(root):
         here = Path(directory)
-        subdirs[:] = [d for d in subdirs if d not in _SKIPPED_DIRS and not d.startswith(".")
-                      and not (here / d / "pyvenv.cfg").exists()]
-        found += [here / f for f in files if f.endswith(".py")]
-    return [p.resolve() for p in found if p.is_file()]
+        subdirs[:] = sorted(d for d in subdirs if d not in _SKIPPED_DIRS and not d.startswith(".")
+                            and not (here / d / "pyvenv.cfg").exists())
+        for name in sorted(f for f in files if f.endswith(".py")):
+            path = (here / name).resolve()
+            if path.is_file() and _beside(path, root):
+                yield path
 
 
 def _tar(root: Path, files: list[Path]) -> bytes:
@@ -150,12 +162,12 @@ def materialize(store: BlobStore, info: CodeInfo) -> Path:
     """The package extracted on this machine, extracting it on first use. Extraction
     goes to a temporary directory renamed into place, so a reader never sees half a
     package and concurrent workers do not clash."""
-    target = code_cache_dir() / info.digest
+    cache = _private_dir(code_cache_dir())
+    target = cache / info.digest
     if target.is_dir():
-        os.utime(target)  # in use: not one to clean up
+        touch(target)
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_unused(target.parent)
+    _remove_unused(cache)
     staging = Path(tempfile.mkdtemp(prefix=f".{info.digest[:16]}-", dir=target.parent))
     unpack_tar(store.get_bytes(info.digest), staging)
     try:
@@ -165,10 +177,34 @@ def materialize(store: BlobStore, info: CodeInfo) -> Path:
     return target
 
 
+def touch(target: Path) -> None:
+    """Mark an extracted package as in use (so it is not cleaned up)."""
+    try:
+        os.utime(target)
+    except OSError:
+        pass
+
+
+def _private_dir(path: Path) -> Path:
+    """``path`` as a directory only this user can write (it may be in a shared /tmp,
+    where another user could otherwise plant code for workers to import)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = os.lstat(path)
+    if (stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid()
+            or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
+        raise CodePackageError(
+            f"The code package cache {path} is not a private directory of this user (a link, "
+            "another owner, or writable by others), so code extracted there could be "
+            "replaced. Remove it, or point FLOWTRACK_CODE_CACHE at a directory of your own.")
+    return path
+
+
 def _remove_unused(cache: Path) -> None:
     """Drop extracted packages nobody used for a week (a worker may run for months)."""
     cutoff = time.time() - EXTRACTED_KEEP_SECONDS
     for entry in cache.iterdir():
+        if not _DIGEST_NAME.match(entry.name):
+            continue  # not ours: a package or a staging directory is named by a digest
         try:
             if entry.is_dir() and entry.stat().st_mtime < cutoff:
                 _remove_tree(entry)

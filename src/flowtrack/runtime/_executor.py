@@ -26,7 +26,7 @@ class TaskLaunchError(FlowtrackError):
 
 @dataclass
 class Attempt:
-    """One submitted attempt; executors keep their own handle in ``handle``."""
+    """One submitted attempt, as the scheduler and its executor share it."""
 
     spec: TaskSpec
     pid: int | None = None
@@ -35,6 +35,7 @@ class Attempt:
     stdout: bytearray = field(default_factory=bytearray)
     stderr: bytearray = field(default_factory=bytearray)
     deadline: float | None = None  # monotonic time after which it is killed
+    deadline_after_start: float | None = None  # seconds, for a deadline armed at start
     killed_reason: str | None = None
     resources: dict[str, Any] | None = None  # what @resources asked for
     placement: dict[str, Any] = field(default_factory=dict)  # e.g. the Ray node it ran on

@@ -8,10 +8,14 @@ local executor forks from the scheduler. The worker keeps the attempt's pipes
 (stdout, stderr, manifest) and reads them exactly as the local executor does; only
 the fork happens in the server.
 
-Protocol, over a Unix socket pair: the worker sends a ``TaskJob`` with the three
-write ends of the attempt's pipes attached (SCM_RIGHTS); the server answers
-``("started", pid)``, and ``("exited", pid, wait_status)`` when that child ends.
-The server dies with its worker (and its children with it).
+Protocol, over a Unix socket pair: the worker sends ``(TaskJob, environment)``
+with the three write ends of the attempt's pipes attached (SCM_RIGHTS); the
+server answers ``("started", pid)`` (or ``("failed", why)``), and
+``("exited", pid, wait_status)`` when that child ends. The child runs with the
+worker's environment of that moment (Ray sets per-task variables such as
+``CUDA_VISIBLE_DEVICES``). When the worker dies (Ray cancels a task by killing
+it), the server gets SIGTERM and kills its children's process groups, so nothing
+a step started outlives it.
 
     python -m flowtrack.runtime._fork_server SOCKET_FD
 """
@@ -89,8 +93,9 @@ class ForkServer:
         return self.process.poll() is None
 
     def launch(self, job: TaskJob, out_w: int, err_w: int, man_w: int) -> int:
-        """Fork the job's attempt in the server; return the child's pid."""
-        send_message(self.sock, job, (out_w, err_w, man_w))
+        """Fork the job's attempt in the server, with this process's environment as
+        it is now; return the child's pid."""
+        send_message(self.sock, (job, dict(os.environ)), (out_w, err_w, man_w))
         while True:
             reply = receive_message(self.sock)
             if reply is None:
@@ -126,10 +131,16 @@ def serve(sock: socket.socket) -> None:
     """The server loop: fork what is asked, report exits, stop at EOF."""
     from ._local import die_with_parent  # see _fork
 
-    die_with_parent()
+    children: dict[int, int | None] = {}  # pid -> pidfd (None without pidfd support)
+
+    def worker_died(_signum: int, _frame: Any) -> None:
+        _stop(children)
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, worker_died)
+    die_with_parent(signal.SIGTERM)
     selector = selectors.DefaultSelector()
     selector.register(sock, selectors.EVENT_READ, None)
-    children: dict[int, int | None] = {}  # pid -> pidfd (None without pidfd support)
     while True:
         timeout = 0.02 if None in children.values() else None
         for key, _ in selector.select(timeout):
@@ -142,14 +153,17 @@ def serve(sock: socket.socket) -> None:
             else:
                 _reap(sock, selector, children, key.data)
         for pid in [p for p, fd in children.items() if fd is None]:
-            if os.waitpid(pid, os.WNOHANG)[0]:
-                _reap(sock, selector, children, pid, reaped=True)
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                _reap(sock, selector, children, pid, status)
 
 
 def _start(sock: socket.socket, selector: selectors.BaseSelector,
-           children: dict[int, int | None], job: TaskJob, fds: list[int]) -> None:
+           children: dict[int, int | None], request: tuple[TaskJob, dict[str, str]],
+           fds: list[int]) -> None:
+    job, environment = request
     try:
-        pid = _fork(job, fds)
+        pid = _fork(job, environment, fds)
     except Exception as exc:  # noqa: BLE001 - the worker reports it as the attempt's failure
         send_message(sock, ("failed", f"{type(exc).__name__}: {exc}"))
         return
@@ -162,8 +176,10 @@ def _start(sock: socket.socket, selector: selectors.BaseSelector,
 
 
 def _reap(sock: socket.socket, selector: selectors.BaseSelector,
-          children: dict[int, int | None], pid: int, reaped: bool = False) -> None:
-    status = 0 if reaped else os.waitpid(pid, 0)[1]
+          children: dict[int, int | None], pid: int, status: int | None = None) -> None:
+    """Report a child's end (``status``: already collected by ``waitpid``)."""
+    if status is None:
+        status = os.waitpid(pid, 0)[1]
     pidfd = children.pop(pid)
     if pidfd is not None:
         selector.unregister(pidfd)
@@ -171,14 +187,19 @@ def _reap(sock: socket.socket, selector: selectors.BaseSelector,
     send_message(sock, ("exited", pid, status))
 
 
-def _fork(job: TaskJob, fds: list[int]) -> int:
+def _fork(job: TaskJob, environment: dict[str, str], fds: list[int]) -> int:
     from ._local import fork_attempt  # _local starts fork servers: imported when serving
 
-    out_w, err_w, man_w = fds
-    flow_cls, module = load_job_flow(job)
+    def setup() -> None:  # in the child, before the task
+        install_as_main(module)
+        os.environ.clear()
+        os.environ.update(environment)
+
     try:
+        out_w, err_w, man_w = fds
+        flow_cls, module = load_job_flow(job)
         return fork_attempt(Attempt(job.spec), flow_cls, job_store(job.store_url),
-                            out_w, err_w, man_w, (), lambda: install_as_main(module))
+                            out_w, err_w, man_w, (), setup)
     finally:
         for fd in fds:
             os.close(fd)

@@ -33,7 +33,7 @@ from ._code import CodeInfo
 from ._executor import Attempt, Executor, Finished, LogLine, TaskLaunchError
 from ._fork_server import ForkServer
 from ._model import Manifest
-from ._pypi import PythonEnv, ensure_local_env, store_requirements
+from ._pypi import PythonEnv, PythonEnvError, ensure_local_env, store_requirements
 from ._task import run_task
 from ._task_job import TaskJob, write_job
 
@@ -92,6 +92,11 @@ class LocalExecutor(Executor):
 
     def prepare_envs(self, envs: list[PythonEnv], log: Callable[[str], None]) -> None:
         """Build (or find cached) the virtualenvs of @pypi steps before the run starts."""
+        if envs and self.code is None:
+            raise PythonEnvError(
+                f"Flow {self.flow_cls.__name__} has @pypi steps, which run the flow from its "
+                "code package, but it was not defined in a file. Put the flow in a .py file "
+                "and run it from there.")
         for env in envs:
             if env.key not in self.interpreters:
                 self.interpreters[env.key] = str(ensure_local_env(env, self._env_extra, log))
@@ -362,10 +367,11 @@ def report_crash() -> None:
         pass
 
 
-def die_with_parent() -> None:
-    """Ask Linux to kill this task if the scheduler dies, so no task outlives its run."""
+def die_with_parent(sig: int = signal.SIGKILL) -> None:
+    """Ask Linux to send ``sig`` to this process when its parent dies, so no task
+    outlives its run."""
     if _PRCTL is not None:
-        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        _PRCTL(_PR_SET_PDEATHSIG, sig)
 
 
 def _load_prctl() -> Any:

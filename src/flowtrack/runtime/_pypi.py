@@ -34,6 +34,7 @@ from typing import Any
 from .._errors import FlowtrackError
 
 READY_MARKER = ".flowtrack-ready"
+_FLOWTRACK_PACKAGE = Path(__file__).resolve().parents[1]
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._,-]+\])?$")
 _OPERATORS = ("==", ">=", "<=", "!=", "~=", ">", "<", "===")
 
@@ -57,6 +58,8 @@ class PythonEnv:
     def key(self) -> str:
         payload = json.dumps({"requirements": self.requirements, "python": self.python,
                               "task_requirements": task_requirements(),
+                              # the env links this flowtrack: another one gets its own env
+                              "flowtrack": str(_FLOWTRACK_PACKAGE),
                               "interpreter": self.python or _interpreter_version()},
                              sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:32]
@@ -161,12 +164,12 @@ def ensure_local_env(env: PythonEnv, extra: list[str] | None = None, log: Any = 
         json.dumps([env.key, extra]).encode()).hexdigest()[:32]
     target = env_cache_dir() / key
     python = target / "bin" / "python"
-    if (target / READY_MARKER).exists():
+    if (target / READY_MARKER).exists() and python.exists():  # (its interpreter may be gone)
         return python
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / f"{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one builder; the others wait and reuse it
-        if (target / READY_MARKER).exists():
+        if (target / READY_MARKER).exists() and python.exists():
             return python
         if log is not None:
             log(f"Building the Python environment for {env.describe()} with uv...")
@@ -204,7 +207,7 @@ def _uv_run(command: list[str], env: PythonEnv) -> None:
 def _link_flowtrack(python: Path, target: Path) -> None:
     """Make this flowtrack importable in the env without exposing the rest of the
     driver's site-packages: a directory holding only a link to the package."""
-    package = Path(__file__).resolve().parents[1]
+    package = _FLOWTRACK_PACKAGE
     shim = target / "flowtrack-link"
     shim.mkdir(exist_ok=True)
     link = shim / "flowtrack"

@@ -65,8 +65,9 @@ def forwarded_environment() -> dict[str, str]:
     to absolute ones, for the workers."""
     cfg = settings()
     env = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_PREFIXES)}
+    store = cfg.store_url if "://" in cfg.store_url else os.path.abspath(cfg.store_url)
     env.update(FLOWTRACK_HOME=str(cfg.home), FLOWTRACK_METADATA=cfg.metadata_url,
-               FLOWTRACK_STORE=cfg.store_url, FLOWTRACK_USER=cfg.user)
+               FLOWTRACK_STORE=store, FLOWTRACK_USER=cfg.user)
     return env
 
 
@@ -87,7 +88,6 @@ class RayExecutor(Executor):
         self._connected_here = self._connect(address)
         self._remote = self.ray.remote(num_returns="streaming", max_retries=0)(run_attempt)
         self.running: dict[Any, Attempt] = {}  # ObjectRefGenerator -> attempt
-        self._pending_deadlines: dict[int, float] = {}  # id(attempt) -> timeout seconds
         self._infeasible_warned: set[str] = set()
         self._node_capacity = self._largest_node()
         self._step_remotes: dict[str, Any] = {}
@@ -101,6 +101,13 @@ class RayExecutor(Executor):
         if ray.is_initialized():
             return False
         address = address or None
+        for given in (address, os.environ.get("RAY_ADDRESS")):
+            if given and given.startswith("ray://"):
+                raise RayExecutorError(
+                    f"{given} is a Ray Client address, which flowtrack cannot use: its tasks "
+                    "stream their output back, and Ray Client does not support that. Run the "
+                    "flow on a node of the cluster with --ray-address HOST:PORT (see "
+                    "docs/cluster.md).")
         # "local" (Ray's word for "start a new cluster") or nothing to connect to
         starting = address == "local" or (address is None and not os.environ.get("RAY_ADDRESS"))
         _check_reachable(address or os.environ.get("RAY_ADDRESS") or "")
@@ -151,8 +158,13 @@ class RayExecutor(Executor):
             options["memory"] = int(float(resources["memory"]) * (1 << 20))
         if resources.get("gpu"):
             options["num_gpus"] = float(resources["gpu"])
+        runtime_env: dict[str, Any] = {}
         if spec.python_env is not None:
-            options["runtime_env"] = ray_runtime_env(spec.python_env)
+            runtime_env.update(ray_runtime_env(spec.python_env))
+        if not self._connected_here:  # the job's environment is not ours: per task then
+            runtime_env["env_vars"] = forwarded_environment()
+        if runtime_env:
+            options["runtime_env"] = runtime_env
         self._warn_if_infeasible(spec.step, options)
         return options
 
@@ -179,7 +191,7 @@ class RayExecutor(Executor):
 
     def arm_deadline(self, attempt: Attempt, seconds: float) -> None:
         # armed when a worker starts it (a worker reports at once on steps with @timeout)
-        self._pending_deadlines[id(attempt)] = seconds
+        attempt.deadline_after_start = seconds
 
     # -- hearing back ------------------------------------------------------------
     def poll(self, timeout: float) -> list[LogLine | Finished]:
@@ -233,9 +245,8 @@ class RayExecutor(Executor):
         attempt.placement = {k: placement[k]
                              for k in ("ray_node_id", "ray_worker_pid", "ray_resources")}
         attempt.pid, attempt.host = placement.get("pid"), placement.get("host", "")
-        seconds = self._pending_deadlines.pop(id(attempt), None)
-        if seconds is not None:
-            attempt.deadline = time.monotonic() + seconds
+        if attempt.deadline_after_start is not None:
+            attempt.deadline = time.monotonic() + attempt.deadline_after_start
 
     # -- stopping ----------------------------------------------------------------
     def cancel(self, attempt: Attempt, reason: str) -> None:

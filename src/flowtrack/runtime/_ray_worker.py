@@ -61,6 +61,8 @@ def _server() -> ForkServer:
     """This worker's fork server, started on its first task (again if it died)."""
     global _fork_server
     if _fork_server is None or not _fork_server.alive:
+        if _fork_server is not None:
+            _fork_server.close()
         _fork_server = ForkServer()
     return _fork_server
 

@@ -16,7 +16,7 @@ from types import ModuleType
 
 from ..flow import FlowSpec
 from ..store import BlobStore
-from ._code import CodeInfo, load_flow_class, materialize
+from ._code import CodeInfo, code_cache_dir, load_flow_class, materialize, touch
 from ._model import TaskSpec
 
 
@@ -62,7 +62,9 @@ def job_store(url: str) -> BlobStore:
 def load_job_flow(job: TaskJob) -> tuple[type[FlowSpec], ModuleType]:
     """The job's flow class and module, loaded once per code package and process."""
     found = _flows.get(job.code.digest)
-    if found is None:
+    if found is not None:
+        touch(code_cache_dir() / job.code.digest)  # still in use by this worker
+    else:
         root = materialize(job_store(job.store_url), job.code)
         found = _flows[job.code.digest] = load_flow_class(root, job.code)
     return found

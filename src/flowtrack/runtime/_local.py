@@ -206,8 +206,13 @@ class LocalExecutor(Executor):
                  events: list[LogLine | Finished]) -> None:
         if not data:  # EOF
             self._close_fd(child, fd)
-            if not child.fds and child.status is None and not self._has_pidfd and not child.remote:
-                _, child.status = os.waitpid(child.attempt.pid or 0, 0)
+            if not child.fds and child.status is None:
+                if child.remote and _load_manifest(bytes(child.manifest)) is not None:
+                    # it reported and closed its pipes: done, without waiting for the
+                    # fork server's word on its exit (only used when it reports nothing)
+                    child.status = 0
+                elif not self._has_pidfd and not child.remote:
+                    _, child.status = os.waitpid(child.attempt.pid or 0, 0)
             return
         stream = child.fds[fd]
         if stream == "manifest":

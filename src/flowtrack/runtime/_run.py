@@ -3,8 +3,7 @@
 ``start_run`` and ``resume_run`` open the store and database, choose a run id,
 record the parameters (reading ``IncludeFile`` contents) and the flow's code
 package, and drive a ``Scheduler`` with the chosen executor (local or Ray). They
-return the run id or raise a
-``FlowtrackError`` whose message the CLI prints.
+return the run id or raise a ``FlowtrackError`` whose message the CLI prints.
 """
 
 from __future__ import annotations

@@ -263,9 +263,3 @@ def install_as_main(module: ModuleType) -> None:
     """Make the flow's module this process's ``__main__`` (in a task process only)."""
     if module.__name__ == "__main__":
         sys.modules["__main__"] = module
-
-
-def code_info(data: dict[str, Any]) -> CodeInfo:
-    return CodeInfo(digest=data["digest"], size=int(data["size"]), script=data["script"],
-                    module=data.get("module", "__main__"), flow_name=data["flow_name"],
-                    files=tuple(data.get("files") or ()))

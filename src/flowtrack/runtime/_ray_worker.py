@@ -15,7 +15,7 @@ import os
 import socket
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ._executor import Attempt, Finished, LogLine
@@ -42,7 +42,6 @@ class WorkerDone:
     exit_description: str
     stdout: bytes = b""
     stderr: bytes = b""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _placement(pid: int | None) -> dict[str, Any]:

@@ -12,6 +12,8 @@ import pytest
 from flowtrack import Flow, Run
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+# the console script installed beside this interpreter (its virtualenv need not be active)
+FLOWTRACK_SCRIPT = str(Path(sys.executable).parent / "flowtrack")
 
 
 def test_mnist_flow_on_generated_digits(run_flow, store_env):
@@ -97,28 +99,28 @@ def test_prediction_lineage_reaches_the_training_data(trained, run_flow, store_e
     assert model.producer.pathspec == f"{trained.pathspec}/join/4"
     # the same answer from the command line, for people and for tools
     spec = predictions.pathspec
-    text = subprocess.run(["flowtrack", "lineage", spec, "--depth", "12"], env=store_env,
+    text = subprocess.run([FLOWTRACK_SCRIPT, "lineage", spec, "--depth", "12"], env=store_env,
                           capture_output=True, text=True, timeout=120)
     assert text.returncode == 0, text.stderr
     assert "train_data [Value]" in text.stdout and "wine_csv [Dataset]" in text.stdout
-    as_json = subprocess.run(["flowtrack", "lineage", spec, "--format", "json"],
+    as_json = subprocess.run([FLOWTRACK_SCRIPT, "lineage", spec, "--format", "json"],
                              env=store_env, capture_output=True, text=True, timeout=120)
     graph_json = json.loads(as_json.stdout)
     assert {e["type"] for e in graph_json["edges"]} == {"INPUT", "OUTPUT"}
-    dot = subprocess.run(["flowtrack", "lineage", spec, "--format", "dot", "--depth", "2"],
+    dot = subprocess.run([FLOWTRACK_SCRIPT, "lineage", spec, "--format", "dot", "--depth", "2"],
                          env=store_env, capture_output=True, text=True, timeout=120)
     assert dot.stdout.startswith("digraph lineage {") and "-> " in dot.stdout
-    downstream = subprocess.run(["flowtrack", "lineage", names["train_data"].name,
+    downstream = subprocess.run([FLOWTRACK_SCRIPT, "lineage", names["train_data"].name,
                                  "--downstream", "--depth", "6"], env=store_env,
                                 capture_output=True, text=True, timeout=120)
     assert "predictions [Value]" in downstream.stdout
 
 
 def test_lineage_command_errors_are_clean(store_env):
-    missing = subprocess.run(["flowtrack", "lineage", "123456"], env=store_env,
+    missing = subprocess.run([FLOWTRACK_SCRIPT, "lineage", "123456"], env=store_env,
                              capture_output=True, text=True, timeout=120)
     assert missing.returncode == 1
     assert "no artifact with id 123456" in missing.stderr and "Traceback" not in missing.stderr
-    bad = subprocess.run(["flowtrack", "lineage", "a/b/c"], env=store_env,
+    bad = subprocess.run([FLOWTRACK_SCRIPT, "lineage", "a/b/c"], env=store_env,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and "neither a pathspec" in bad.stderr

@@ -55,6 +55,7 @@ __all__ = [
     "delete_run",
     "delete_tag",
     "end_run",
+    "flush_async_logging",
     "environment",
     "get_artifact_uri",
     "get_experiment",

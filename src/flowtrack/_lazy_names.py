@@ -10,6 +10,7 @@ CLIENT_NAMES = frozenset({"Flow", "Run", "Step", "Task", "DataArtifact", "Metafl
 # MLflow's fluent API, from flowtrack.tracking
 TRACKING_NAMES = frozenset({
     "active_run", "create_experiment", "delete_run", "delete_tag", "end_run",
+    "flush_async_logging",
     "get_artifact_uri", "get_experiment", "get_experiment_by_name", "get_run",
     "get_tracking_uri", "last_active_run", "log_artifact", "log_artifacts", "log_dict",
     "log_figure", "log_input", "log_metric", "log_metrics", "log_param", "log_params",

@@ -187,6 +187,35 @@ def test_reserved_name_on_include_file():
         IncludeFile("tags")
 
 
+@pytest.mark.parametrize("attribute", ["name", "input", "next"])
+def test_parameter_on_a_reserved_attribute_is_one_clear_error(write_flow, run_flow, attribute):
+    # Python 3.11 wraps an error raised while the class is made in "RuntimeError: Error
+    # calling __set_name__" with two tracebacks; the command line reports it instead
+    path = write_flow(f"""
+        from flowtrack import FlowSpec, Parameter, step
+
+        class ReservedFlow(FlowSpec):
+            {attribute} = Parameter("{attribute}_value", default=1)
+
+            @step
+            def start(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            ReservedFlow()
+    """)
+    for command in ("run", "show"):
+        proc = run_flow(path, command)
+        assert proc.returncode != 0
+        assert "Traceback" not in proc.stderr and "RuntimeError" not in proc.stderr
+        assert f"attribute '{attribute}', which is reserved" in proc.stderr
+        assert f"{attribute}_param = Parameter(" in proc.stderr
+
+
 # ---------------------------------------------------------------------------
 # on a flow class, without a run
 # ---------------------------------------------------------------------------

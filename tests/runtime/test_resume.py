@@ -276,3 +276,47 @@ def test_resume_a_resumed_run(flow_store: FlowStore, chain) -> None:
     assert third_run["start"].task["big"].sha == first_run["start"].task["big"].sha
     assert third_run.parameters == {"alpha": 2}
     assert third_run.data.total == 2 * 10 + 2 + 1
+
+
+def _record_run_stopped_while_starting(flow_name: str) -> str:
+    """A run recorded with no parameters and no task, as a run killed while it started
+    was left by earlier flowtrack versions (now the run and its parameters are one
+    transaction)."""
+    from flowtrack.runtime._recorder import RunRecorder
+    from flowtrack.runtime._run import _new_run_id, _open_backends
+
+    recorder = RunRecorder(*_open_backends())
+    run_id = _new_run_id()
+    recorder.start_run(flow_name, run_id, "tester", [], None, "ChainFlow.py")
+    recorder.close()
+    return run_id
+
+
+def test_resume_skips_and_refuses_a_run_stopped_while_starting(flow_store: FlowStore,
+                                                              chain) -> None:
+    failed = flow_store.run(chain, "run", "--alpha", "4", env={"FAIL_MIDDLE": "1"})
+    assert failed.returncode != 0
+    stale_id = _record_run_stopped_while_starting("ChainFlow")
+    runs_before = len(list(Flow("ChainFlow").runs()))
+    # named: refused before anything is recorded, saying why
+    refused = flow_store.run(chain, "resume", "--origin-run-id", stale_id)
+    assert refused.returncode == 1
+    assert f"ChainFlow/{stale_id} cannot be resumed" in refused.stderr
+    assert "before it recorded its parameters or ran any task" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert len(list(Flow("ChainFlow").runs())) == runs_before
+    # plain resume passes over it to the latest run that started
+    resumed = Run(f"ChainFlow/{run_id_of(flow_store.run(chain, 'resume', check=True))}")
+    assert resumed.origin_run_id == run_id_of(failed)
+    assert resumed.parameters == {"alpha": 4}
+    assert resumed.successful
+
+
+def test_a_refused_resume_leaves_no_run_behind(flow_store: FlowStore, chain) -> None:
+    _record_run_stopped_while_starting("ChainFlow")
+    stale_id = _record_run_stopped_while_starting("ChainFlow")
+    runs_before = {r.id for r in Flow("ChainFlow").runs()}
+    for _ in range(3):  # before, each try added a RUNNING run that the next one targeted
+        proc = flow_store.run(chain, "resume", "--origin-run-id", stale_id)
+        assert proc.returncode == 1
+    assert {r.id for r in Flow("ChainFlow").runs()} == runs_before

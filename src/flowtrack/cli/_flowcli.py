@@ -244,10 +244,10 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
 def run_flow_cli(flow_cls: type[FlowSpec], argv: list[str] | None = None) -> None:
     """Entry point called by ``MyFlow()`` at the bottom of a flow file."""
     args = list(sys.argv[1:] if argv is None else argv)
-    cli = build_cli(flow_cls)
     prog = sys.argv[0] if sys.argv and sys.argv[0] else flow_cls.__name__
-    run_reporting_errors(lambda: cli.main(args, prog_name=f"python {prog}", standalone_mode=False),
-                         args)
+    # building the command line lists the flow's parameters, which may report a mistake
+    run_reporting_errors(lambda: build_cli(flow_cls).main(args, prog_name=f"python {prog}",
+                                                          standalone_mode=False), args)
     sys.exit(0)
 
 

@@ -79,6 +79,8 @@ class Parameter:
         self.show_default = show_default
         self.separator = separator
         self.attr_name = name  # replaced by the class attribute name in __set_name__
+        # a mistake in how the flow class uses this parameter, raised when it is listed
+        self.definition_error: ParameterError | None = None
         if separator and self.type is not str:
             raise ParameterError(f"Parameter '{name}': separator is allowed only for string "
                                  "parameters.")
@@ -95,12 +97,16 @@ class Parameter:
         return str
 
     def __set_name__(self, owner: type, attr: str) -> None:
+        self.attr_name = attr
         if attr in RESERVED_ATTRIBUTES or attr.replace("_", "-") in RESERVED_PARAMETER_NAMES:
-            raise ParameterError(
+            # Not raised here: Python 3.11 would wrap it in "RuntimeError: Error calling
+            # __set_name__" with two tracebacks, at import of the flow file. The flow's
+            # parameters are listed (FlowSpec._parameters) by the command line, which
+            # reports it as one paragraph.
+            self.definition_error = ParameterError(
                 f"Parameter '{self.name}' is assigned to the attribute '{attr}', which is "
                 f"reserved by FlowSpec or the command line; use another attribute name, e.g. "
                 f"{attr}_param = Parameter({self.name!r}, ...).")
-        self.attr_name = attr
 
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
         if instance is None:

@@ -105,6 +105,8 @@ class FlowSpec:
         for klass in reversed(cls.__mro__):
             for value in vars(klass).values():
                 if isinstance(value, Parameter):
+                    if value.definition_error is not None:
+                        raise value.definition_error
                     seen[value.attr_name] = value
         return list(seen.values())
 

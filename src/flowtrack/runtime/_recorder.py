@@ -117,9 +117,11 @@ class RunRecorder:
     def start_run(self, flow_name: str, run_id: str, user: str, tags: list[str],
                   origin_run_id: str | None, script: str,
                   graph: list[dict[str, Any]] | None = None,
-                  code: dict[str, Any] | None = None, executor: str = "local") -> int:
+                  code: dict[str, Any] | None = None, executor: str = "local",
+                  commit: bool = True) -> int:
         """Record a new run (``graph``: its steps and edges, for the UI's DAG;
-        ``code``: its stored code package)."""
+        ``code``: its stored code package); ``commit=False`` leaves the transaction open
+        for the run's parameters."""
         s = self.session
         experiment, _ = s.get_or_create_context(self.experiment_type, flow_name,
                                                 properties={"kind": "flow"})
@@ -145,7 +147,8 @@ class RunRecorder:
         self.tracking_run_id = uuid.uuid4().hex
         s.set_external_id("context", ctx, self.tracking_run_id)
         self.run_context, self.flow_name, self.run_id = ctx, flow_name, run_id
-        s.commit()
+        if commit:
+            s.commit()
         return ctx
 
     def finish_run(self, status: str, params: dict[str, Any] | None = None) -> None:

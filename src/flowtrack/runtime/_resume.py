@@ -66,8 +66,10 @@ class Origin:
 
     def parameter_refs(self) -> dict[str, ArtifactRef]:
         if self.parameter_task is None:
-            raise FlowtrackError(f"Run {self.run.name} has no recorded parameters; it cannot be "
-                                 "resumed (it was probably stopped before it started).")
+            raise FlowtrackError(
+                f"Run {self.run.name} cannot be resumed: it was stopped while it was starting, "
+                "before it recorded its parameters or ran any task, so there is nothing to "
+                "reuse. Start a new run with `run` (a plain `resume` skips such runs).")
         return {n: self.refs[i] for n, i in self._parameter_ids().items() if i in self.refs}
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import exists
+
 from .._config import settings
 from .._errors import FlowtrackError, NotFoundError, ParameterError
 from .._util import short_repr, type_name
@@ -28,6 +30,7 @@ from ..lineage import (
     LineageSession,
     Node,
     TypeKind,
+    associations,
     contexts,
     executions,
 )
@@ -117,19 +120,30 @@ def _read_include(param: IncludeFile, path: str) -> Any:
     return param.decode_content(data, path)
 
 
+@dataclass
+class RunParameters:
+    """A new run's parameters, encoded and stored as blobs before the run is recorded:
+    ``outputs`` are new values, ``reused`` a resumed origin's, ``display`` what the run
+    shows as its params."""
+
+    outputs: dict[str, OutputRecord]
+    datasets: set[str]
+    display: dict[str, Any]
+    reused: dict[str, ArtifactRef] | None = None
+
+
 def start_run(request: RunRequest, values: dict[str, Any]) -> str:
     """Run the flow from start with the given (converted) parameter values."""
     db, store = _open_backends()
     recorder = RunRecorder(db, store)
     flow_cls = request.flow_cls
     outputs, datasets, display = parameter_outputs(flow_cls, values, store)
+    parameters = RunParameters(outputs, datasets, run_display_params(display))
     code = package_flow_code(flow_cls, store)
     console = RunConsole(quiet=request.quiet)
     with _connected_executor(request, store, code, console) as executor:
-        run_id = _start_recorded_run(recorder, flow_cls, request, None, code)
-        parameters = recorder.record_parameters(outputs, datasets)
-        recorder.set_run_params(run_display_params(display))
-        return _drive(request, recorder, executor, console, run_id, parameters, None)
+        run_id, refs = _record_new_run(recorder, request, None, code, parameters)
+        return _drive(request, recorder, executor, console, run_id, refs, None)
 
 
 def graph_description(flow_cls: type[FlowSpec]) -> list[dict[str, Any]]:
@@ -140,8 +154,13 @@ def graph_description(flow_cls: type[FlowSpec]) -> list[dict[str, Any]]:
             for n in FlowGraph(flow_cls).sorted_nodes()]
 
 
-def _start_recorded_run(recorder: RunRecorder, flow_cls: type[FlowSpec], request: RunRequest,
-                        origin_run_id: str | None, code: CodeInfo | None) -> str:
+def _record_new_run(recorder: RunRecorder, request: RunRequest, origin_run_id: str | None,
+                    code: CodeInfo | None, parameters: RunParameters
+                    ) -> tuple[str, dict[str, ArtifactRef]]:
+    """Record the run together with its parameters in one transaction, so a run in the
+    store always has them (a kill in between leaves no run at all); returns the run id
+    and the parameters' artifact refs."""
+    flow_cls = request.flow_cls
     for _ in range(5):
         run_id = _new_run_id()
         _write_run_id(request.run_id_file, run_id)  # before recording: a bad path costs nothing
@@ -150,11 +169,17 @@ def _start_recorded_run(recorder: RunRecorder, flow_cls: type[FlowSpec], request
                                request.options.tags, origin_run_id, script_path(),
                                graph_description(flow_cls),
                                code.to_json() if code is not None else None,
-                               request.executor)
-            return run_id
+                               request.executor, commit=False)
+            break
         except ValueError:  # the same microsecond as another run: take the next
+            recorder.session.rollback()
             time.sleep(0.001)
-    raise FlowtrackError("Could not allocate a unique run id; try again.")
+    else:
+        raise FlowtrackError("Could not allocate a unique run id; try again.")
+    refs = recorder.record_parameters(parameters.outputs, parameters.datasets, parameters.reused)
+    recorder.set_run_params(parameters.display)
+    recorder.maybe_commit(force=True)
+    return run_id, refs
 
 
 def _executor(request: RunRequest, store: BlobStore, code: CodeInfo | None,
@@ -212,29 +237,30 @@ def resume_run(request: RunRequest, step: str | None, origin_run_id: str | None)
             f"Run {run_node.name} finished successfully, so there is no failed step to resume "
             f"from. Name the step to re-run from: `resume STEP` (steps: "
             f"{', '.join(graph.nodes)}).")
-    recorder = RunRecorder(db, store)
     console = RunConsole(quiet=request.quiet)
+    # everything that can refuse the origin happens before the new run is recorded
+    parameters = _resumed_parameters(flow_cls, origin, store, console)
+    recorder = RunRecorder(db, store)
     code = package_flow_code(flow_cls, store)
     with _connected_executor(request, store, code, console) as executor:
-        run_id = _start_recorded_run(recorder, flow_cls, request, origin.run_id, code)
-        return _resume_recorded(request, recorder, executor, console, run_id, run_node, origin)
+        run_id, refs = _record_new_run(recorder, request, origin.run_id, code, parameters)
+        where = (f"step '{origin.resume_step}'" if origin.resume_step
+                 else "the first unfinished task")
+        console.info(f"Resuming run {run_node.name} from {where}.")
+        return _drive(request, recorder, executor, console, run_id, refs, origin)
 
 
-def _resume_recorded(request: RunRequest, recorder: RunRecorder, executor: Executor,
-                     console: RunConsole, run_id: str, run_node: Node, origin: Origin) -> str:
-    flow_cls, store = request.flow_cls, recorder.store
+def _resumed_parameters(flow_cls: type[FlowSpec], origin: Origin, store: BlobStore,
+                        console: RunConsole) -> RunParameters:
+    """The origin's parameter values, plus defaults for parameters added since."""
     reused = origin.parameter_refs()
     added = {p.attr_name: p.default for p in flow_cls._parameters() if p.attr_name not in reused}
     outputs, datasets, display = parameter_outputs(flow_cls, added, store, only=set(added))
     if added:
         console.info(f"Parameter(s) {', '.join(sorted(added))} are new since run "
-                     f"{run_node.name}; using their defaults.")
-    parameters = recorder.record_parameters(outputs, datasets, reused)
-    recorder.set_run_params({**(run_node.custom_properties.get("params") or {}),
-                             **run_display_params(display)})
-    where = f"step '{origin.resume_step}'" if origin.resume_step else "the first unfinished task"
-    console.info(f"Resuming run {run_node.name} from {where}.")
-    return _drive(request, recorder, executor, console, run_id, parameters, origin)
+                     f"{origin.run.name}; using their defaults.")
+    shown = {**(origin.run.custom_properties.get("params") or {}), **run_display_params(display)}
+    return RunParameters(outputs, datasets, shown, reused)
 
 
 def _origin_run(session: LineageSession, flow_name: str, run_id: str | None, user: str) -> Node:
@@ -251,8 +277,10 @@ def _origin_run(session: LineageSession, flow_name: str, run_id: str | None, use
                   if experiment_type is not None else None)
     if experiment is not None:
         mine = session.property_filter("context", "user", user)
+        # runs that never recorded a task (stopped while starting) have nothing to resume
+        started = exists().where(associations.c.context_id == contexts.c.id)
         for extra in ([mine], []):  # this user's latest run, else anyone's
-            found = session.child_contexts(experiment.id, *extra,
+            found = session.child_contexts(experiment.id, started, *extra,
                                            order_by=contexts.c.id.desc(), limit=1)
             if found:
                 return found[0]

@@ -169,7 +169,13 @@ def run_task(spec: TaskSpec, flow_cls: type[FlowSpec], store: BlobStore) -> Mani
     sink = TaskTrackingSink(spec.tracking_run_id, store)
     set_task_tracking_sink(sink)  # flowtrack.log_metric & co. in the step
     try:
-        manifest = _run_task(spec, flow_cls, store)
+        try:
+            manifest = _run_task(spec, flow_cls, store)
+        except Exception as exc:  # noqa: BLE001 - a fault of flowtrack's, not the step's
+            # still a manifest, so what the step logged (metric points...) is recorded
+            sys.stderr.write(_user_traceback(exc))
+            manifest = Manifest(ok=False, started_ms=now_ms(), error=_error_info(exc))
+            manifest.finished_ms = now_ms()
         manifest.reads |= reads
         manifest.tracking = sink.logged or None
         if spec.python_env is not None:
@@ -219,8 +225,9 @@ def _run_task(spec: TaskSpec, flow_cls: type[FlowSpec], store: BlobStore) -> Man
             return manifest
     try:
         manifest.outputs = _persist_outputs(flow, spec, store)
-    except ArtifactError as exc:
-        manifest.error = _error_info(exc)
+    except (ArtifactError, _StorageFailure) as exc:
+        manifest.error = exc.info if isinstance(exc, _StorageFailure) else _error_info(exc)
+        sys.stderr.write(f"{manifest.error.type}: {manifest.error.message}\n")
         manifest.finished_ms = now_ms()
         return manifest
     manifest.merged = {name: _branch_ns(spec, pos)[name] for name, pos in flow._merged.items()
@@ -228,6 +235,21 @@ def _run_task(spec: TaskSpec, flow_cls: type[FlowSpec], store: BlobStore) -> Man
     manifest.ok = True
     manifest.finished_ms = now_ms()
     return manifest
+
+
+class _StorageFailure(Exception):
+    """The blob store could not take an artifact (disk full, no permission...): the
+    task fails with that OS error, named as it is, and the artifact it was storing."""
+
+    def __init__(self, name: str, step: str, error: OSError) -> None:
+        reason = error.strerror or str(error)
+        message = (f"[Errno {error.errno}] {reason}, while storing artifact '{name}' of step "
+                   f"'{step}' in the blob store. Free space (or fix the store's permissions) "
+                   "and continue with `resume`." if error.errno else
+                   f"{reason}, while storing artifact '{name}' of step '{step}' in the blob "
+                   "store.")
+        super().__init__(message)
+        self.info = ErrorInfo(type=type(error).__name__, message=message)
 
 
 class _Fallback(Exception):
@@ -343,6 +365,8 @@ def _persist_outputs(flow: FlowSpec, spec: TaskSpec, store: BlobStore) -> dict[s
                 f"instead (e.g. the data, not an open file/connection/lambda), or keep it in a "
                 f"local variable or an attribute starting with '_' so it is not persisted."
             ) from None
+        except OSError as exc:
+            raise _StorageFailure(name, spec.step, exc) from exc
         if name in loaded and loaded[name] == ref.digest:
             continue
         outputs[name] = OutputRecord(

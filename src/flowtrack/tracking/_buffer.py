@@ -5,8 +5,13 @@ and a daemon thread writes them in batches.
 writer thread wakes every ``FLUSH_INTERVAL`` seconds, or as soon as
 ``FLUSH_THRESHOLD`` points are waiting, and writes each run's share in one
 transaction. ``flush()`` (called by ``end_run``, at interpreter exit and before any
-read of the same store) writes whatever is left and re-raises a failure of the
-background thread, so nothing is lost silently.
+read of the same store) writes whatever is left and raises if that fails, so nothing
+is lost silently.
+
+A write that fails on a storage fault (disk full, database locked or unreachable:
+``OSError`` or the database driver's ``OperationalError``) keeps its points, params
+and tags waiting, in order, for the next try; a write the database refuses for good
+(bad data) is dropped after its failure is raised once.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import threading
 import weakref
 from collections import defaultdict, deque
 from typing import Any
+
+from sqlalchemy.exc import OperationalError
 
 from ._store import Point, TrackingStore
 
@@ -55,12 +62,17 @@ class LogBuffer:
         self._properties.append(("tag", run_pk, key, value))
 
     def flush(self) -> None:
-        """Write everything logged so far; raise if an earlier background write failed."""
+        """Write everything logged so far; raise if that, or an earlier background write
+        whose data was dropped, failed."""
         self._write_pending(keep_failure=False)
         with self._flush_lock:  # a background failure is stored while the lock is held
             failure, self._failure = self._failure, None
         if failure is not None:
             raise failure
+
+    def pending_points(self, run_pk: int) -> int:
+        """How many of a run's metric points are still waiting to be written."""
+        return sum(1 for item in list(self._points) if item[0] == run_pk)
 
     def close(self) -> None:
         self._closed = True
@@ -82,7 +94,8 @@ class LogBuffer:
             except BaseException as exc:
                 if not keep_failure:
                     raise
-                self._failure = self._failure or exc
+                if not is_storage_fault(exc):  # its data was dropped: flush() must say so
+                    self._failure = self._failure or exc
 
     def _write_locked(self) -> None:
         points = _take(self._points)
@@ -96,15 +109,30 @@ class LogBuffer:
         tags: dict[int, dict[str, str]] = defaultdict(dict)
         for kind, run_pk, key, value in properties:
             (params if kind == "param" else tags)[run_pk][key] = value
-        failure: BaseException | None = None
+        dropped: BaseException | None = None  # raised first: its data is gone
+        storage_fault: BaseException | None = None
+        retained: set[int] = set()
         for run_pk in {*by_run, *params, *tags}:
             try:  # one run's failure must not drop the other runs' writes
                 self.store.write_batch(run_pk, by_run.get(run_pk, []),
                                        params.get(run_pk, {}), tags.get(run_pk, {}))
             except BaseException as exc:  # noqa: BLE001 - re-raised after the loop
-                failure = failure or exc
-        if failure is not None:
-            raise failure
+                if is_storage_fault(exc):
+                    retained.add(run_pk)
+                    storage_fault = storage_fault or exc
+                else:
+                    dropped = dropped or exc
+        if retained:  # back at the front, in their order, ahead of anything newer
+            self._points.extendleft(reversed([p for p in points if p[0] in retained]))
+            self._properties.extendleft(reversed([p for p in properties if p[1] in retained]))
+        if dropped is not None or storage_fault is not None:
+            raise dropped or storage_fault  # type: ignore[misc]
+
+
+def is_storage_fault(exc: BaseException) -> bool:
+    """A failure of where the data goes (full disk, lost connection), not of the data:
+    the same write may succeed later."""
+    return isinstance(exc, (OSError, OperationalError))
 
 
 def _take(queue: deque[_Item]) -> list[_Item]:

@@ -34,7 +34,7 @@ from ._validation import (
     check_param_value,
     check_tag_value,
 )
-from .errors import InvalidParameterError
+from .errors import InvalidParameterError, TrackingError
 
 _tracking_uri: str | None = None
 _experiment_id: str | None = None
@@ -220,10 +220,43 @@ def end_run(status: str = RunStatus.FINISHED) -> None:
         return
     handle = stack.pop()
     assert handle.store is not None  # only a step's handle has none, never on the stack
+    run_id = handle.run.info.run_id
     try:
         handle.buffer.flush()
-    finally:
-        handle.store.update_run_info(handle.run.info.run_id, status=status, end_time=now_ms())
+    except Exception as exc:
+        _end_run_unwritten(handle, exc)
+    handle.store.update_run_info(run_id, status=status, end_time=now_ms())
+
+
+def flush_async_logging() -> None:
+    """Write every metric point, param and tag this process logged and still holds
+    (MLflow's name). Raises, keeping them for the next try, if the store cannot take
+    them, e.g. while its disk is full."""
+    for _store_of_uri, buffer in list(_stores.values()):
+        buffer.flush()
+
+
+def _end_run_unwritten(handle: _Handle, exc: Exception) -> None:
+    """What was logged could not be written: the run ends FAILED (if the store takes even
+    that), never FINISHED without its data, and the user learns what happened."""
+    assert handle.store is not None
+    run_id = handle.run.info.run_id
+    waiting = handle.buffer.pending_points(handle.pk)
+    try:
+        handle.store.update_run_info(run_id, status=RunStatus.FAILED, end_time=now_ms())
+        marked = "The run is marked FAILED."
+    except Exception:  # noqa: BLE001 - the store is failing; the first error is the news
+        marked = "The run could not even be marked FAILED, so it still reads RUNNING."
+    kept = (f" {waiting} metric point(s) are kept in memory and written when the store "
+            "takes them again (call flowtrack.flush_async_logging() to retry, e.g. after freeing "
+            "disk space); they are lost if this process exits first." if waiting else "")
+    raise TrackingError(f"Could not write what was logged to run {run_id}: "
+                        f"{_one_line(exc)}. {marked}{kept}") from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 @atexit.register

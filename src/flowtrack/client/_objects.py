@@ -19,6 +19,7 @@ from ..lineage import SUCCESS_STATES, LineageGraph, Node
 from . import _lineage
 from ._backend import backend
 from ._code import CODE_PROPERTY, MetaflowCode
+from ._liveness import effective_status
 
 _UNSET = object()
 RUN_PAGE_SIZE = 100  # runs are read page by page, so latest_run stays cheap
@@ -201,7 +202,10 @@ class Run(MetaflowObject):
 
     @property
     def status(self) -> str:
-        return str(self._refresh().properties.get("status"))
+        """RUNNING, FINISHED, FAILED or KILLED; a run whose scheduler died without saying
+        so (killed -9, its host lost) reads FAILED (see ``_liveness``)."""
+        node = self._refresh()
+        return effective_status(node.properties, node.custom_properties)
 
     @property
     def created_at(self) -> datetime | None:

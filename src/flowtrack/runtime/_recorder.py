@@ -12,6 +12,7 @@ times a second, so a 1000-task foreach costs a handful of transactions.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 import time
@@ -21,6 +22,12 @@ from typing import Any
 
 from .._util import now_ms
 from ..client import CODE_PROPERTY
+from ..client._liveness import (
+    HEARTBEAT_PROPERTY,
+    HEARTBEAT_SECONDS,
+    SCHEDULER_PID_PROPERTY,
+    scheduler_gone,
+)
 from ..flow import PARAMETERS_STEP
 from ..lineage import (
     DATASET_TYPE,
@@ -44,6 +51,8 @@ from ..lineage import (
     NewExecution,
     Node,
     TypeKind,
+    contexts,
+    executions,
 )
 from ..store import BlobStore
 from ..tracking.errors import InvalidParameterError
@@ -97,7 +106,7 @@ class RunRecorder:
     def __init__(self, db: Database, store: BlobStore) -> None:
         self.session = LineageSession(db, write=True)
         self.store = store
-        self._last_commit = time.monotonic()
+        self._last_commit = self._last_heartbeat = time.monotonic()
         s = self.session
         self.experiment_type = s.type_id(TypeKind.CONTEXT, EXPERIMENT_TYPE, EXPERIMENT_PROPERTIES)
         self.run_type = s.type_id(TypeKind.CONTEXT, RUN_TYPE, RUN_PROPERTIES)
@@ -140,6 +149,9 @@ class RunRecorder:
         if code is not None:
             custom[CODE_PROPERTY] = code
         custom["executor"] = executor
+        # liveness: readers tell a run whose scheduler died from one still going
+        custom[SCHEDULER_PID_PROPERTY] = os.getpid()
+        custom[HEARTBEAT_PROPERTY] = props["start_time"]
         ctx, created = s.get_or_create_context(self.run_type, pathspec, props, custom,
                                                parent_ids=[experiment])
         if not created:
@@ -354,9 +366,43 @@ class RunRecorder:
 
     # -- transactions -----------------------------------------------------------
     def maybe_commit(self, force: bool = False) -> None:
-        if force or time.monotonic() - self._last_commit >= COMMIT_INTERVAL:
+        """Commit what waits, at most every COMMIT_INTERVAL (unless ``force``); the run's
+        heartbeat goes with it every HEARTBEAT_SECONDS."""
+        now = time.monotonic()
+        if self.run_context is not None and now - self._last_heartbeat >= HEARTBEAT_SECONDS:
+            self.session.set_properties("context", self.run_context,
+                                        custom={HEARTBEAT_PROPERTY: now_ms()})
+            self._last_heartbeat = now
+            force = True
+        if force or now - self._last_commit >= COMMIT_INTERVAL:
             self.session.commit()
             self._last_commit = time.monotonic()
+
+    # -- runs that stopped without saying so -----------------------------------------
+    def mark_stopped(self, run_context: int, status: str, error: ErrorInfo) -> None:
+        """End a run and fail its tasks still recorded as running, in one transaction
+        (after a scheduler fault, or for a run whose scheduler died)."""
+        s, now = self.session, now_ms()
+        running = s.executions_in_context(
+            run_context, executions.c.last_known_state == int(ExecutionState.RUNNING))
+        s.update_executions([ExecutionUpdate(
+            e.id, int(ExecutionState.FAILED), {"state": "failed", "finished_at": now},
+            {"error_type": error.type, "error_message": error.message}) for e in running])
+        s.set_properties("context", run_context, {"status": status, "end_time": now})
+        s.commit()
+
+    def reap_dead_runs(self) -> list[str]:
+        """Write FAILED on this store's runs whose scheduler died (see ``_liveness``);
+        returns their names."""
+        s = self.session
+        candidates = s.nodes("context", contexts.c.type_id == self.run_type,
+                             s.property_filter("context", "status", "RUNNING"))
+        dead = [n for n in candidates if scheduler_gone(n.properties, n.custom_properties)]
+        for node in dead:
+            self.mark_stopped(node.id, "FAILED", ErrorInfo(
+                "SchedulerDied", "The run's scheduler stopped (killed, or its machine was "
+                "lost) while this task ran; continue the run with `resume`."))
+        return [n.name or "" for n in dead]
 
     def close(self) -> None:
         self.session.close()

@@ -142,7 +142,7 @@ def start_run(request: RunRequest, values: dict[str, Any]) -> str:
     code = package_flow_code(flow_cls, store)
     console = RunConsole(quiet=request.quiet)
     with _connected_executor(request, store, code, console) as executor:
-        run_id, refs = _record_new_run(recorder, request, None, code, parameters)
+        run_id, refs = _record_new_run(recorder, request, None, code, parameters, console)
         return _drive(request, recorder, executor, console, run_id, refs, None)
 
 
@@ -155,12 +155,15 @@ def graph_description(flow_cls: type[FlowSpec]) -> list[dict[str, Any]]:
 
 
 def _record_new_run(recorder: RunRecorder, request: RunRequest, origin_run_id: str | None,
-                    code: CodeInfo | None, parameters: RunParameters
+                    code: CodeInfo | None, parameters: RunParameters, console: RunConsole
                     ) -> tuple[str, dict[str, ArtifactRef]]:
     """Record the run together with its parameters in one transaction, so a run in the
     store always has them (a kill in between leaves no run at all); returns the run id
-    and the parameters' artifact refs."""
+    and the parameters' artifact refs. Runs of the store whose scheduler died are
+    marked FAILED first."""
     flow_cls = request.flow_cls
+    for name in recorder.reap_dead_runs():
+        console.info(f"Run {name} had lost its scheduler; it is now marked FAILED.")
     for _ in range(5):
         run_id = _new_run_id()
         _write_run_id(request.run_id_file, run_id)  # before recording: a bad path costs nothing
@@ -243,7 +246,8 @@ def resume_run(request: RunRequest, step: str | None, origin_run_id: str | None)
     recorder = RunRecorder(db, store)
     code = package_flow_code(flow_cls, store)
     with _connected_executor(request, store, code, console) as executor:
-        run_id, refs = _record_new_run(recorder, request, origin.run_id, code, parameters)
+        run_id, refs = _record_new_run(recorder, request, origin.run_id, code, parameters,
+                                        console)
         where = (f"step '{origin.resume_step}'" if origin.resume_step
                  else "the first unfinished task")
         console.info(f"Resuming run {run_node.name} from {where}.")

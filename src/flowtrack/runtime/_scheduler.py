@@ -487,14 +487,26 @@ class Scheduler:
             except Exception:  # noqa: BLE001 - after a database fault, best effort only
                 break
 
+    def _mark_crashed(self) -> None:
+        """After a scheduler fault: the run FAILED and no task left running, in one
+        transaction; if the store refuses even that (a full disk), readers still see
+        the run as dead once its heartbeat stops (see client._liveness)."""
+        assert self.recorder.run_context is not None
+        error = ErrorInfo("SchedulerFailed", f"The run's scheduler stopped on an internal "
+                          f"error ({type(self._crash).__name__}) while this task ran; "
+                          "continue the run with `resume`.")
+        try:
+            self.recorder.session.rollback()  # whatever half-written batch the fault left
+            self.recorder.mark_stopped(self.recorder.run_context, "FAILED", error)
+        except Exception:  # noqa: BLE001 - the original fault is what matters
+            self.console.error("Could not record the run as FAILED either; it will read "
+                               "FAILED once its heartbeat is stale.")
+
     def _finish(self) -> None:
         self._abandon_queued_tasks()
         self.console.close()
         if self._crash is not None:
-            try:
-                self.recorder.finish_run("FAILED")
-            except Exception:  # noqa: BLE001 - the original fault is what matters
-                pass
+            self._mark_crashed()
             exc = self._crash
             raise RunFailedError(
                 f"The scheduler of run {self.flow_name}/{self.run_id} stopped on an internal "

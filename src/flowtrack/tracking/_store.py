@@ -25,6 +25,7 @@ from sqlalchemy import delete, func, insert, select, update
 
 from .._config import settings
 from .._util import now_ms
+from ..client._liveness import effective_status
 from ..lineage import (
     EXPERIMENT_PROPERTIES,
     EXPERIMENT_TYPE,
@@ -425,7 +426,7 @@ class TrackingStore:
         info = RunInfo(
             run_id=run_id, experiment_id=experiment_id,
             run_name=custom.get("run_name") or node.name or "", user_id=p.get("user") or "",
-            status=p.get("status") or RunStatus.RUNNING, start_time=p.get("start_time"),
+            status=effective_status(p, custom), start_time=p.get("start_time"),
             end_time=p.get("end_time"),
             artifact_uri=f"{self.artifact_root}/{experiment_id}/{run_id}/artifacts",
             lifecycle_stage=_stage(custom))

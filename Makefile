@@ -90,7 +90,7 @@ test: system install mlflow-client
 	$(MAKE) --no-print-directory lint PYTHON=$(PYTHON)
 	$(PYTHON) -m pytest -x -q
 	FLOWTRACK_TEST_METADATA=postgresql $(PYTHON) -m pytest -x -q tests/lineage tests/runtime tests/tracking \
-	  tests/server tests/client tests/examples tests/cli
+	  tests/server tests/client tests/examples tests/cli tests/reliability
 
 ## lint: ruff, mypy on the package and the import-layer contracts (needs flowtrack installed)
 lint:

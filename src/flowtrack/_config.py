@@ -30,6 +30,8 @@ class Settings:
     user: str
     is_default_metadata: bool = True
     fsync: bool = False  # fsync blobs before publishing them (slower, power-loss safe)
+    # check large memory-mapped blobs against their digest too (reads them whole)
+    verify_reads: bool = False
 
 
 def _default_user() -> str:
@@ -50,4 +52,8 @@ def settings() -> Settings:
     return Settings(home=home, metadata_url=metadata_url, store_url=store_url,
                     user=_default_user(),
                     is_default_metadata=not os.environ.get("FLOWTRACK_METADATA"),
-                    fsync=os.environ.get("FLOWTRACK_FSYNC", "") in ("1", "true", "yes"))
+                    fsync=_flag("FLOWTRACK_FSYNC"), verify_reads=_flag("FLOWTRACK_VERIFY_READS"))
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in ("1", "true", "yes")

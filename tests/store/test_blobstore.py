@@ -359,3 +359,31 @@ def test_an_object_store_without_its_driver_says_what_to_install():
         pytest.skip("gcsfs is installed here")
     with pytest.raises(ConfigurationError, match="pip install"):
         backend_for_url("gs://bucket/prefix")
+
+
+def _flip_one_byte_inside(store: BlobStore, digest: str) -> None:
+    path = Path(store.backend.local_path(digest) or "")
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # inside the array's buffer, not its header
+    path.write_bytes(bytes(data))
+
+
+def test_a_flipped_byte_in_a_mapped_blob_is_found_only_when_reads_are_verified(tmp_path):
+    array = np.random.default_rng(0).random(1_000_000)  # incompressible: stored raw, mapped
+    ref = BlobStore(str(tmp_path)).put_value(array)
+    _flip_one_byte_inside(BlobStore(str(tmp_path)), ref.digest)
+    # the default maps large arrays without reading them whole: the damage goes unseen
+    assert not np.array_equal(BlobStore(str(tmp_path)).get_value(ref), array)
+    with pytest.raises(StoreError, match="corrupt"):
+        BlobStore(str(tmp_path), verify_reads=True).get_value(ref)
+    with pytest.raises(StoreError, match="corrupt"):
+        BlobStore(str(tmp_path)).get_value(ref, verify=True)
+
+
+def test_verify_reads_comes_from_the_environment(monkeypatch):
+    from flowtrack._config import settings as resolved
+
+    monkeypatch.setenv("FLOWTRACK_VERIFY_READS", "1")
+    assert resolved().verify_reads
+    monkeypatch.delenv("FLOWTRACK_VERIFY_READS")
+    assert not resolved().verify_reads

@@ -104,7 +104,8 @@ def backend() -> Backend:
     key = (cfg.metadata_url, cfg.store_url)
     found = _backends.get(key)
     if found is None:
-        found = _backends[key] = Backend(Database.open(cfg.metadata_url), BlobStore(cfg.store_url))
+        store = BlobStore(cfg.store_url, verify_reads=cfg.verify_reads)
+        found = _backends[key] = Backend(Database.open(cfg.metadata_url), store)
     return found
 
 

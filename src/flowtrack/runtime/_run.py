@@ -63,7 +63,7 @@ STALE_TEMPORARY_SECONDS = 24 * 3600
 
 def _open_backends() -> tuple[Database, BlobStore]:
     cfg = settings()
-    store = BlobStore(cfg.store_url, fsync=cfg.fsync)
+    store = BlobStore(cfg.store_url, fsync=cfg.fsync, verify_reads=cfg.verify_reads)
     store.backend.remove_stale_temporaries(STALE_TEMPORARY_SECONDS)
     return Database.open(cfg.metadata_url), store
 

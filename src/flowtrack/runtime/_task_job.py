@@ -14,6 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from types import ModuleType
 
+from .._config import settings
 from ..flow import FlowSpec
 from ..store import BlobStore
 from ._code import CodeInfo, code_cache_dir, load_flow_class, materialize, touch
@@ -55,7 +56,7 @@ def job_store(url: str) -> BlobStore:
     """One blob store per URL and process (a worker runs many tasks)."""
     store = _stores.get(url)
     if store is None:
-        store = _stores[url] = BlobStore(url)
+        store = _stores[url] = BlobStore(url, verify_reads=settings().verify_reads)
     return store
 
 

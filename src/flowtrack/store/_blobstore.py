@@ -49,10 +49,11 @@ class BlobStore:
     """Put and get values and bytes by digest on one backend."""
 
     def __init__(self, url_or_backend: str | BlobBackend, inline_limit: int = INLINE_LIMIT,
-                 fsync: bool = False) -> None:
+                 fsync: bool = False, verify_reads: bool = False) -> None:
         self.backend = (url_or_backend if isinstance(url_or_backend, BlobBackend)
                         else backend_for_url(url_or_backend, fsync))
         self.inline_limit = inline_limit
+        self.verify_reads = verify_reads  # check mapped blobs too (FLOWTRACK_VERIFY_READS)
 
     @property
     def url(self) -> str:
@@ -116,17 +117,20 @@ class BlobStore:
                              "re-run the task that produced it.")
         return data
 
-    def get_value(self, ref: BlobRef | str) -> Any:
+    def get_value(self, ref: BlobRef | str, verify: bool | None = None) -> Any:
         """Load a value from its reference (inline bytes or a stored blob).
 
         Large local blobs are memory-mapped and not re-hashed (that would read them
-        whole); everything else is verified against its digest before decoding.
+        whole; see benchmarks/bench_verify_reads.py) unless ``verify`` (default: the
+        store's ``verify_reads``); everything else is verified against its digest
+        before decoding.
         """
         if isinstance(ref, BlobRef) and ref.inline is not None:
             return decode(ref.inline)
         digest = ref.digest if isinstance(ref, BlobRef) else ref
         path = self.backend.local_path(digest)
-        if path is not None and os.path.getsize(path) >= MAP_MIN_BYTES:
+        checked = self.verify_reads if verify is None else verify
+        if not checked and path is not None and os.path.getsize(path) >= MAP_MIN_BYTES:
             return decode_file(path)
         return decode(self.get_bytes(digest))
 

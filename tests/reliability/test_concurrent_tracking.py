@@ -63,10 +63,10 @@ def test_writers_and_readers_at_once(tmp_path, store_env):
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
               for _ in range(2)]
     results = [(p.args, *p.communicate(timeout=240), p.returncode) for p in procs]
-    for args, out, err, code in results:
+    for args, _out, err, code in results:
         assert code == 0, f"{args}: {err}"
         assert "locked" not in err
-    assert all(int(out) > 0 for args, out, _, _ in results[WRITERS:])
+    assert all(int(out) > 0 for _, out, _, _ in results[WRITERS:])
     ft.set_tracking_uri(uri)
     try:
         runs = ft.search_runs(experiment_names=["concurrent"], output_format="list")

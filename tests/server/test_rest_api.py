@@ -1,9 +1,10 @@
 """The tracking server's REST API through real HTTP requests to a ``flowtrack server``
 subprocess (see conftest): experiments; runs with their metrics, params, tags, search
 and metric history; run files (artifacts/list and the artifact proxy); the model
-registry (registered models, versions, aliases); MLflow 3's logged models; MLflow's
-error shape ({"error_code", "message"}); and that no client mistake (empty, non-JSON
-or mistyped bodies, unknown ids, fuzzed bodies) is ever answered with a 5xx.
+registry (registered models, versions, aliases); MLflow 3's logged models; MLflow 2's
+log-model and its history tag; MLflow's error shape ({"error_code", "message"}); and
+that no client mistake (empty, non-JSON, too deeply nested or mistyped bodies,
+unknown ids, fuzzed bodies) is ever answered with a 5xx.
 
 Each client mistake that once answered a 5xx is kept as a regression case.
 """
@@ -488,6 +489,47 @@ def test_deleted_logged_model_is_not_found(api):
     fails(api, 404, MISSING, "GET", f"logged-models/{model_id}")
 
 
+# -- MLflow 2's log-model ---------------------------------------------------------------------
+def log_model(api: httpx.Client, run_id: str, model: Any) -> httpx.Response:
+    return send(api, "POST", "runs/log-model", {"run_id": run_id, "model_json": json.dumps(model)})
+
+
+def model_history(api: httpx.Client, run_id: str) -> Any:
+    return json.loads(kv(get_run(api, run_id)["data"]["tags"])["mlflow.log-model.history"])
+
+
+@pytest.mark.parametrize("flavors", [5, False, "sklearn", [], ["sklearn"], [{"sklearn": {}}]],
+                         ids=repr)
+def test_log_model_refuses_flavors_that_are_not_an_object(api, flavors):
+    run_id = new_run(api, new_experiment(api))
+    message = error(log_model(api, run_id, {"artifact_path": "model", "flavors": flavors}),
+                    400, INVALID)
+    assert "flavors" in message and "must be an object" in message
+    error(log_model(api, run_id, ["artifact_path", "model"]), 400, INVALID)
+    ok(log_model(api, run_id, {"artifact_path": "model", "flavors": {"sklearn": {}}}))
+    assert model_history(api, run_id) == [{"artifact_path": "model",
+                                           "flavors": {"sklearn": {}}}]
+
+
+@pytest.mark.parametrize("value", [
+    "not json", "", "{}", '"a string"', "[1, 2]", '[{"ok": 1}, 7]', "[" * 4000,
+    "[" * 3000 + "]" * 3000, '[{"artifact_path": "m"}'])
+def test_any_model_history_tag_is_accepted_and_read_safely(api, value):
+    exp = new_experiment(api)
+    run_id = new_run(api, exp)
+    call(api, "POST", "runs/set-tag", {"run_id": run_id, "key": "mlflow.log-model.history",
+                                       "value": value})  # MLflow takes any tag string
+    assert kv(get_run(api, run_id)["data"]["tags"])["mlflow.log-model.history"] == value
+    found = call(api, "POST", "runs/search", {"experiment_ids": [exp]})["runs"]
+    assert ids(found) == [run_id]
+    for page in (f"/runs/{run_id}", f"/ui-api/experiments/{exp}/runs", "/"):
+        assert api.get(page).status_code == 200, page
+    ok(log_model(api, run_id, {"artifact_path": "model", "flavors": {}}))
+    history = model_history(api, run_id)  # a malformed one starts over
+    assert history[-1] == {"artifact_path": "model", "flavors": {}}
+    assert all(isinstance(entry, dict) for entry in history)
+
+
 # -- errors -----------------------------------------------------------------------------------
 def test_unknown_endpoints_methods_and_ids_answer_mlflow_errors(api):
     error(api.get(API + "no/such/endpoint"), 404, "ENDPOINT_NOT_FOUND")
@@ -628,6 +670,33 @@ def test_former_server_errors_are_client_errors(server, method, path, body):
         resp = send(api, method, path, body)
         assert resp.status_code < 500, f"{method} {path} {body!r} -> {resp.status_code} {resp.text}"
         mlflow_error(resp)
+
+
+DEEP = b"[" * 10_000 + b"]" * 10_000
+
+
+def nested(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+def test_deeply_nested_json_is_refused_everywhere(api):
+    too_deep = json.dumps({"name": unique("deep"), "x": nested(100)}).encode()  # 101 levels
+    paths = [(r.method, API + r.path.replace("{model_id}", UNKNOWN_MODEL_ID)
+              .replace("{tag_key}", "k")) for r in ROUTES if r.method != "GET"]
+    for method, path in paths + [("POST", "/ui-api/models/m/aliases")]:  # the UI's too
+        for body in (DEEP, b'{"a": ' + DEEP + b"}", too_deep):
+            resp = api.request(method, path, content=body,
+                               headers={"Content-Type": "application/json"})
+            assert "levels deep" in error(resp, 400, "MALFORMED_REQUEST"), path
+    run_id = new_run(api, new_experiment(api))
+    for model_json in (DEEP.decode(), json.dumps({"flavors": nested(150)})):
+        resp = send(api, "POST", "runs/log-model", {"run_id": run_id, "model_json": model_json})
+        assert "levels deep" in error(resp, 400, INVALID)
+    # up to the limit is fine
+    call(api, "POST", "experiments/create", {"name": unique("deep"), "x": nested(99)})
 
 
 # -- fuzzed bodies -------------------------------------------------------------------------------

@@ -5,8 +5,10 @@ encoding, absolute paths, backslashes, NUL, ';' path params, other experiments' 
 on the artifact proxy, its listing, /get-artifact and artifacts/list, raw request
 targets sent without client-side normalization; symlinks in the artifact destination;
 model version sources naming server files; never unpickling uploaded models;
-authentication (bearer token, basic users) on every endpoint; request size limits and
-validation; and binding to loopback by default.
+authentication (bearer token, basic users) on every endpoint, never turned off by an
+empty token; request size limits and validation; binding to loopback by default;
+damaged blobs answered without a path on the server; and downloads of files named in
+any script.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ import sys
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import blake3
 import httpx
 import pytest
 
+from flowtrack._errors import ConfigurationError
+from flowtrack.server import Auth
 from flowtrack.server._routes import ROUTES
 
 API = "/api/2.0/mlflow/"
@@ -402,6 +406,30 @@ def test_basic_auth_users_file(start_server, tmp_path):
         assert client.get("/health", headers={"Authorization": basic("bob:builder")}).text == "OK"
 
 
+@pytest.mark.parametrize("args, env, named", [
+    (["--auth-token", ""], {}, "--auth-token"),
+    (["--auth-token", " \t "], {}, "--auth-token"),
+    ([], {"FLOWTRACK_SERVER_TOKEN": ""}, "FLOWTRACK_SERVER_TOKEN"),
+    ([], {"FLOWTRACK_SERVER_TOKEN": "   "}, "FLOWTRACK_SERVER_TOKEN"),
+], ids=["empty option", "blank option", "empty variable", "blank variable"])
+def test_an_empty_token_never_turns_authentication_off(tmp_path, args, env, named):
+    from tests.processes import free_port
+
+    full_env = dict(os.environ, FLOWTRACK_HOME=str(tmp_path), **env)
+    if not env:
+        full_env.pop("FLOWTRACK_SERVER_TOKEN", None)
+    # were the token taken as "no authentication", the server would start: the timeout
+    # then fails the test
+    done = subprocess.run([sys.executable, "-m", "flowtrack", "server", "--port",
+                           str(free_port()), *args], env=full_env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert named in done.stderr and "non-empty token" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    with pytest.raises(ConfigurationError, match="empty"):
+        Auth.build(" ")
+
+
 # -- limits and validation -----------------------------------------------------------------------
 def test_request_and_artifact_size_limits(start_server):
     server = start_server("--max-request-mb", "1", "--max-artifact-mb", "1")
@@ -511,3 +539,66 @@ def test_the_web_ui_honours_the_servers_auth(start_server):
         assert httpx.get(server.url + path).status_code == 401
     answer = httpx.get(server.url + "/", headers={"Authorization": "Bearer ui-token"})
     assert answer.status_code == 200 and "Experiments and flows" in answer.text
+
+
+# -- the web UI's downloads, and damaged blobs ----------------------------------------------------
+@pytest.mark.parametrize("name", ["résumé 日本.txt", "Ελληνικά.csv", 'quote" and; semi.txt',
+                                  "tab\tand\x7fdel.bin"])
+def test_downloads_name_files_in_any_script(client, name):
+    exp, run = new_run(client)
+    data = f"bytes of {name}".encode()
+    assert client.put(f"{PROXY}/{exp}/{run}/artifacts/dir/{quote(name)}",
+                      content=data).status_code == 200
+    assert client.get(f"{PROXY}/{exp}/{run}/artifacts/dir/{quote(name)}").content == data
+    answer = client.get(f"/files/{run}/dir/{quote(name)}")
+    assert (answer.status_code, answer.content) == (200, data), answer.text[:300]
+    disposition = answer.headers["content-disposition"]
+    assert disposition.isascii() and disposition.isprintable()
+    assert disposition.startswith('attachment; filename="')
+    encoded = disposition.split("filename*=UTF-8''", 1)[1]
+    assert unquote(encoded) == name  # RFC 6266: the exact name, in UTF-8
+    fallback = disposition.split('filename="', 1)[1].split('"', 1)[0]
+    assert len(fallback) == len(name) and "\\" not in fallback
+
+
+def damage(blob: Path, how: str) -> None:
+    if how == "missing":
+        blob.unlink()
+    elif how == "truncated":
+        blob.write_bytes(blob.read_bytes()[:5])
+    else:
+        blob.write_bytes(b"changed on disk")
+
+
+def test_damaged_blobs_answer_a_clean_error_naming_the_file(start_server):
+    server = start_server()
+    files = {"changed.txt": "changed", "gone/table.csv": "missing",
+             "short.json": "truncated"}
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        exp, run = new_run(client)
+        for path in [*files, "intact.txt"]:
+            data = f"the bytes of {path}, ".encode() * 50
+            assert client.put(f"{PROXY}/{exp}/{run}/artifacts/{path}", content=data) \
+                .status_code == 200
+            if path in files:
+                digest = blake3.blake3(data).hexdigest()
+                damage(next(server.home.rglob(digest)), files[path])
+        for path in files:
+            for target, mlflow_shaped in (
+                    (f"{PROXY}/{exp}/{run}/artifacts/{path}", True),
+                    (f"/get-artifact?run_uuid={run}&path={path}", True),
+                    (f"{API}get-artifact?run_id={run}&path={path}", True),
+                    (f"/ui-api/runs/{run}/preview/{path}", True),
+                    (f"/files/{run}/{path}", False)):
+                answer = client.get(target)
+                assert answer.status_code == 500, f"{target}: {answer.text[:300]}"
+                if mlflow_shaped:
+                    assert assert_mlflow_error(answer.status_code, answer.content,
+                                               answer.headers["content-type"], target) \
+                        == "INTERNAL_ERROR"
+                assert path in answer.text and run in answer.text and "damaged" in answer.text
+                assert str(server.home) not in answer.text and "/blobs" not in answer.text
+                assert "Traceback" not in answer.text and 'File "' not in answer.text
+        assert client.get(f"/files/{run}/intact.txt").status_code == 200
+    # the operator finds the blob in the log
+    assert blake3.blake3(b"the bytes of changed.txt, " * 50).hexdigest() in server.log.read_text()

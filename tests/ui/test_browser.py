@@ -2,7 +2,8 @@
 ``flowtrack ui`` over tracking runs and a flow run: home, the run table (sort,
 filter, inline errors, columns, CSV export), the run page with its metric charts
 drawn, a flow run's DAG, timeline and tasks, a task's values and logs, and escaping
-of every user-supplied string."""
+of every user-supplied string. Without a browser: client errors for bad addresses,
+ids and bodies, and a clean answer for a task whose blobs are damaged."""
 
 from __future__ import annotations
 
@@ -329,3 +330,98 @@ def test_bad_page_addresses_answer_client_errors(ui_url):
                          ("/lineage", 400), ("/static/../pyproject.toml", 404)):
         answer = httpx.get(ui_url + path)
         assert answer.status_code == status, (path, answer.status_code, answer.text[:200])
+
+
+def test_ids_beyond_64_bits_name_nothing(ui_url):
+    import httpx
+
+    huge = "9" * 30
+    for path, status in ((f"/tasks/{huge}", 404), (f"/tasks/-{huge}", 404),
+                         (f"/tasks/{'9' * 5000}", 404), (f"/tasks/{huge}/previews/figure", 404),
+                         (f"/lineage?artifact={huge}", 404), (f"/lineage?execution={huge}", 404),
+                         ("/lineage?artifact=999999", 404), ("/lineage?execution=x", 400),
+                         (f"/lineage?artifact=1&hops={huge}", 200),
+                         (f"/ui-api/experiments/0/runs?max_results={huge}", 400)):
+        answer = httpx.get(ui_url + path)
+        assert answer.status_code == status, (path, answer.status_code, answer.text[:200])
+        assert "Traceback" not in answer.text and 'File "' not in answer.text
+        if status == 404:
+            assert "No task with id" in answer.text or "No artifact with id" in answer.text \
+                or "No execution with id" in answer.text
+
+
+def test_setting_an_alias_needs_a_json_object(ui_url):
+    import httpx
+
+    url = f"{ui_url}/ui-api/models/ui-model/aliases"
+    json_type = {"Content-Type": "application/json"}
+    for body, headers in ((b"not json", json_type), (b"[1, 2]", json_type),
+                          (b'"champion"', json_type), (b"null", json_type),
+                          (b"\xff\xfe", json_type), (b"[" * 10_000 + b"]" * 10_000, json_type),
+                          (b'{"alias": "x", "version": "1"}', {"Content-Type": "text/plain"})):
+        answer = httpx.post(url, content=body, headers=headers)
+        assert answer.status_code == 400, (body[:20], answer.status_code, answer.text[:200])
+        found = answer.json()
+        assert found["error_code"] in ("MALFORMED_REQUEST", "INVALID_PARAMETER_VALUE")
+        assert "JSON" in found["message"]
+    answer = httpx.post(url, json={"alias": None, "version": "1"})
+    assert answer.status_code == 400 and "Invalid alias" in answer.json()["message"]
+
+
+DAMAGED_FLOW = """
+from flowtrack import FlowSpec, step
+
+
+class DamagedFlow(FlowSpec):
+    @step
+    def start(self):
+        print("line of output " * 400)  # past the inline limit: a blob
+        self.picture = b"\\x89PNG\\r\\n\\x1a\\n" + b"pixels" * 100  # an image preview
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    DamagedFlow()
+"""
+
+
+def test_a_task_with_damaged_blobs_answers_without_store_paths(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    from tests.processes import free_port, listening
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWTRACK_")}
+    env["FLOWTRACK_HOME"] = str(tmp_path)
+    (tmp_path / "damaged_flow.py").write_text(DAMAGED_FLOW)
+    subprocess.run([sys.executable, str(tmp_path / "damaged_flow.py"), "run"], check=True,
+                   timeout=120, env=env, cwd=tmp_path, capture_output=True)
+    blobs = [f for f in (tmp_path / "blobs").rglob("*") if f.is_file() and len(f.name) == 64]
+    assert blobs
+    for blob in blobs:
+        blob.write_bytes(b"damaged")
+    port = free_port()
+    with listening([sys.executable, "-m", "flowtrack", "ui", "--port", str(port)], port, env,
+                   tmp_path / "ui.log"):
+        url = f"http://127.0.0.1:{port}"
+        experiment = next(e for e in httpx.get(url + "/ui-api/experiments").json()
+                          if e["name"] == "DamagedFlow")
+        run_id = httpx.get(f"{url}/ui-api/experiments/{experiment['experiment_id']}/runs") \
+            .json()["runs"][0]["run_id"]
+        tasks = httpx.get(f"{url}/ui-api/runs/{run_id}/progress").json()["tasks"]
+        start = min(task_id for task_id, _ in tasks)
+        page = httpx.get(f"{url}/tasks/{start}")
+        assert page.status_code == 200, page.text[:300]
+        assert "The stdout of task" in page.text and "damaged" in page.text
+        preview = httpx.get(f"{url}/tasks/{start}/previews/picture")
+        assert preview.status_code == 500 and "picture" in preview.text
+        assert "damaged" in preview.text
+        for answer in (page, preview):
+            assert str(tmp_path) not in answer.text and "Traceback" not in answer.text

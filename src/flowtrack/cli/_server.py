@@ -1,5 +1,9 @@
 """``flowtrack server``: the tracking server (MLflow's REST API and the web UI over a
-store); ``flowtrack ui``: the same on this project's store, for one person."""
+store); ``flowtrack ui``: the same on this project's store, for one person.
+
+An empty ``--auth-token`` (or ``FLOWTRACK_SERVER_TOKEN``) is refused rather than read
+as "no authentication": turning authentication off takes leaving both unset.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,21 @@ import click
 
 from .._config import settings
 from .._errors import ConfigurationError
+
+
+def _auth_token(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """The bearer token, refusing an empty one: from the option, or from the variable
+    (which click skips when it is empty, so it is read here too)."""
+    from_option = ctx.get_parameter_source("auth_token") is click.core.ParameterSource.COMMANDLINE
+    token = value if from_option else os.environ.get("FLOWTRACK_SERVER_TOKEN", value)
+    if token is not None and not token.strip():
+        where = "--auth-token" if from_option else "FLOWTRACK_SERVER_TOKEN"
+        raise click.BadParameter(
+            "the token is empty or blank, which would leave the server without "
+            "authentication. Pass a non-empty token, or leave both --auth-token and "
+            "FLOWTRACK_SERVER_TOKEN unset to run without authentication.",
+            param_hint=f"'{where}'")
+    return token
 
 
 @click.command("server")
@@ -22,6 +41,7 @@ from .._errors import ConfigurationError
               help="Blob store for run and model files (a directory or fsspec URL). "
                    "Default: the store's own (FLOWTRACK_STORE).")
 @click.option("--auth-token", default=None, envvar="FLOWTRACK_SERVER_TOKEN",
+              callback=_auth_token,
               help="Require this bearer token (what mlflow sends for MLFLOW_TRACKING_TOKEN). "
                    "Prefer the FLOWTRACK_SERVER_TOKEN variable: options show in ps.")
 @click.option("--basic-auth-file", default=None, type=click.Path(dir_okay=False),
@@ -47,7 +67,7 @@ def server_command(host: str, port: int, backend_store_uri: str | None,
     uri = backend_store_uri or cfg.metadata_url
     destination = artifacts_destination or (None if backend_store_uri and
                                             "://" not in backend_store_uri else cfg.store_url)
-    auth = Auth.build(auth_token or os.environ.get("FLOWTRACK_SERVER_TOKEN"), basic_auth_file)
+    auth = Auth.build(auth_token, basic_auth_file)
     click.echo(f"flowtrack server on http://{host}:{port} (metadata: {uri}; "
                f"authentication: {'on' if auth.enabled else 'off'})", err=True)
     serve(uri, destination, host, port, auth,

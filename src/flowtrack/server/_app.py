@@ -5,13 +5,15 @@ optional authentication and request size limits.
 Every failure a client can cause answers MLflow's JSON error shape
 (``{"error_code": ..., "message": ...}``) with a 4xx status; MLflow's client retries
 500s and 503s for minutes, so those are kept for real server faults (and 503 for a
-database busy past its timeout, where a retry is the right answer).
+database busy past its timeout, where a retry is the right answer). No answer holds
+a traceback or a path on the server: the log has those.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -22,7 +24,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .._errors import FlowtrackError
+from .._errors import FlowtrackError, StoreError
 from ..lineage.errors import InvalidArgumentError, NotFoundError
 from ..tracking.errors import TrackingError
 from ..tracking.service import HISTORY_COLUMNS_PATH
@@ -66,6 +68,11 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
+    """A request's JSON object body (read up to ``limit`` bytes, then checked)."""
+    return parse_json_object(await read_limited(request, limit))
+
+
 def _too_large(size: int, limit: int) -> str:
     return (f"The request body ({size} bytes or more) exceeds this server's limit of {limit} "
             "bytes. Send smaller batches, or start the server with a larger limit.")
@@ -81,7 +88,11 @@ async def answer(call: Callable[[], Awaitable[Response]]) -> Response:
         return error_response(400, "INVALID_PARAMETER_VALUE", exc.message)
     except NotFoundError as exc:
         return error_response(404, "RESOURCE_DOES_NOT_EXIST", exc.message)
-    except FlowtrackError as exc:  # e.g. a missing blob: the server's problem, not the client's
+    except StoreError as exc:  # its message may name the store's location: logged only
+        log.error("request failed: %s", exc.message)
+        return error_response(500, "INTERNAL_ERROR", "The server's store failed to complete "
+                              "the request; ask the server's operator to check its log.")
+    except FlowtrackError as exc:  # the server's problem, not the client's
         log.error("request failed: %s", exc.message)
         return error_response(500, "INTERNAL_ERROR", exc.message)
     except OperationalError as exc:
@@ -108,7 +119,7 @@ def json_endpoint(ctx: ServerContext, handler: Handler) -> Callable[[Request], A
                 lists = {k: query.getlist(k) for k in query}  # repeated fields
                 fields = Fields(values | dict(request.path_params), lists)
             else:
-                body = parse_json_object(await read_limited(request, ctx.limits.max_json_bytes))
+                body = await read_json_object(request, ctx.limits.max_json_bytes)
                 fields = Fields(body | dict(request.path_params))
             result = await run_in_threadpool(handler, ctx, fields)
             return JSONResponse(result)
@@ -131,7 +142,8 @@ def create_app(ctx: ServerContext, auth: Auth | None = None, ui: bool = True) ->
     if ui:
         from ..ui import ui_router
 
-        app.include_router(ui_router(ctx.store))
+        app.include_router(ui_router(ctx.store, partial(read_json_object,
+                                                        limit=ctx.limits.max_json_bytes)))
     _add_error_handlers(app)
     if auth is not None and auth.enabled:
         _require_auth(app, auth)
@@ -226,8 +238,11 @@ def _add_error_handlers(app: FastAPI) -> None:
         return _internal_error(exc)
 
     async def invalid_request(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                             for e in exc.errors())  # not str(exc): it holds source paths
         return error_response(400, "INVALID_PARAMETER_VALUE",
-                              f"Invalid request to {request.url.path}: {exc}")
+                              f"Invalid request to {request.url.path}: {problems}.")
 
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StarletteHTTPException, http_error)

@@ -7,7 +7,8 @@ Paths are confined before anything is looked up: the whole path is normalized by
 ``clean_path`` (no '..', no absolute path, no backslash or NUL, whatever the URL
 encoding was), it must name an existing run or model of that experiment, and files
 are only ever read from and written to the content-addressed blob store, never by a
-path on the server's file system.
+path on the server's file system. A file whose stored bytes are damaged answers a
+500 naming the file, never a location in the store (``ui._reading``).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from ..tracking.service import (
     is_model_id,
     list_files,
     log_bytes,
-    read_file,
 )
+from ..ui._reading import read_artifact
 from . import _json
 from ._context import ServerContext
 
@@ -69,7 +70,7 @@ def upload(ctx: ServerContext, raw_path: str, data: bytes) -> dict[str, Any]:
 def download(ctx: ServerContext, raw_path: str) -> tuple[bytes, str]:
     """A file's bytes and its media type."""
     where = resolve(ctx, raw_path)
-    data = read_file(ctx.store, where.owner_id, where.path)
+    data = read_artifact(ctx.store, where.owner_id, where.path)
     media_type = mimetypes.guess_type(where.path)[0] or "application/octet-stream"
     return data, media_type
 
@@ -94,5 +95,5 @@ def delete(ctx: ServerContext, raw_path: str) -> dict[str, Any]:
 
 def legacy_download(ctx: ServerContext, run_id: str, path: str) -> tuple[bytes, str]:
     """``/get-artifact?run_uuid=...&path=...``: a file of a run by its relative path."""
-    data = read_file(ctx.store, run_id, clean_path(path, "artifact path"))
+    data = read_artifact(ctx.store, run_id, clean_path(path, "artifact path"))
     return data, mimetypes.guess_type(path)[0] or "application/octet-stream"

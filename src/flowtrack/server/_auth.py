@@ -29,6 +29,12 @@ class Auth:
 
     @classmethod
     def build(cls, token: str | None = None, users_file: str | Path | None = None) -> Auth:
+        """A bearer ``token`` and/or the users of a basic-auth file; a blank token is
+        refused, never taken as "no authentication"."""
+        if token is not None and not token.strip():
+            raise ConfigurationError("The server's bearer token is empty or blank, which "
+                                     "would turn authentication off. Pass a non-empty token, "
+                                     "or None for no token.")
         return cls(_digest(token) if token else None,
                    read_users_file(users_file) if users_file else {})
 

@@ -5,6 +5,11 @@ clear 400 (``INVALID_PARAMETER_VALUE``) when one is missing or mistyped.
 MLflow's clients write proto3 JSON, so an int64 may arrive as a number or a decimal
 string, a double as a number or as "NaN"/"Infinity", and a repeated field of a GET
 as the same query parameter several times; the getters accept all of these.
+
+Every JSON a client sends (a body, or a field holding JSON text such as
+``model_json``) is read by ``loads_json``, which also refuses values nested more than
+``MAX_JSON_DEPTH`` levels deep: no request needs that, and deeper values would
+exhaust Python's recursion limit wherever they are handled.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from ..tracking.service import check_int
 
 _SPECIAL_DOUBLES = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf,
                     "inf": math.inf, "-inf": -math.inf}
+MAX_JSON_DEPTH = 100  # arrays and objects; MLflow's requests nest a handful
 
 
 class MalformedRequestError(InvalidParameterError):
@@ -28,18 +34,57 @@ class MalformedRequestError(InvalidParameterError):
     error_code = "MALFORMED_REQUEST"
 
 
+def loads_json(raw: str | bytes, what: str, fix: str,
+               error: type[InvalidParameterError] = InvalidParameterError) -> Any:
+    """The JSON value ``raw`` holds; ``error`` naming ``what`` (and saying ``fix``) when
+    it is not valid JSON or is nested deeper than ``MAX_JSON_DEPTH``."""
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        raise error(_too_deep(what, fix)) from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise error(f"{what} is not valid JSON ({exc}). {fix}") from None
+    if _count_openers(raw) > MAX_JSON_DEPTH and _deeper_than(value, MAX_JSON_DEPTH):
+        raise error(_too_deep(what, fix))
+    return value
+
+
+def _too_deep(what: str, fix: str) -> str:
+    return (f"{what} nests arrays or objects more than {MAX_JSON_DEPTH} levels deep, "
+            f"which no request needs. {fix}")
+
+
+def _count_openers(raw: str | bytes) -> int:
+    """An upper bound of the nesting depth (the cheap check most requests stop at)."""
+    if isinstance(raw, bytes):
+        return raw.count(b"[") + raw.count(b"{")
+    return raw.count("[") + raw.count("{")
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists and dicts more than ``limit`` deep (level by level,
+    without recursion)."""
+    level = [value] if type(value) in (dict, list) else []
+    for _ in range(limit):
+        level = [item for container in level
+                 for item in (container.values() if type(container) is dict else container)
+                 if type(item) in (dict, list)]
+        if not level:
+            return False
+    return True
+
+
+_SEND_AN_OBJECT = "Send a JSON object with Content-Type: application/json."
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     """The JSON object a request body holds ({} for an empty body)."""
     if not raw.strip():
         return {}
-    try:
-        value = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise MalformedRequestError(f"The request body is not valid JSON ({exc}). Send a "
-                                    "JSON object with Content-Type: application/json.") from None
+    value = loads_json(raw, "The request body", _SEND_AN_OBJECT, MalformedRequestError)
     if not isinstance(value, dict):
         raise MalformedRequestError(f"The request body must be a JSON object; got "
-                                    f"{type(value).__name__}.")
+                                    f"{type(value).__name__}. {_SEND_AN_OBJECT}")
     if _SURROGATE_ESCAPE.search(raw):  # rare: check that every string is real Unicode
         _check_unicode(value)
     return value

@@ -1,9 +1,15 @@
 """MLflow's tracking endpoints (experiments, runs, metrics, run artifacts listing) over
-the tracking store; request and response fields as in MLflow's REST API reference."""
+the tracking store; request and response fields as in MLflow's REST API reference.
+
+MLflow 2's ``log-model`` appends to a run's ``mlflow.log-model.history`` tag, which any
+client may also set to any string: a value that is not a JSON list of objects is
+ignored (and replaced) when the next model is logged, never an error.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from .._util import now_ms
@@ -22,12 +28,14 @@ from ..tracking.service import (
 )
 from . import _json
 from ._context import ServerContext
-from ._requests import Fields, as_double
+from ._requests import Fields, as_double, loads_json
 from ._routes import route
 
 _VIEW_TYPES = {"ACTIVE_ONLY": ViewType.ACTIVE_ONLY, "DELETED_ONLY": ViewType.DELETED_ONLY,
                "ALL": ViewType.ALL}
 MAX_HISTORY_PAGE = 25_000  # points per metrics/get-history page unless asked for fewer
+MODEL_HISTORY_TAG = "mlflow.log-model.history"
+log = logging.getLogger("flowtrack.server")
 
 
 def view_type(f: Fields, name: str) -> int:
@@ -271,22 +279,47 @@ def log_outputs(ctx: ServerContext, f: Fields) -> dict[str, Any]:
 def log_model_history(ctx: ServerContext, f: Fields) -> dict[str, Any]:
     """MLflow 2's record of a logged model: kept in the run's history tag."""
     run_id = _run_id(f)
-    model_json = f.required("model_json")
-    try:
-        entry = json.loads(model_json)
-    except ValueError:
-        raise InvalidParameterError("model_json must be a JSON object describing the "
-                                    "model.") from None
-    history = json.loads(ctx.store.get_run(run_id).data.tags.get(
-        "mlflow.log-model.history", "[]"))
-    history.append(entry)
-    ctx.store.log_batch(run_id, tags={"mlflow.log-model.history": json.dumps(history)})
-    path = entry.get("artifact_path") if isinstance(entry, dict) else None
+    entry = _model_entry(f.required("model_json"))
+    history = _model_history(run_id, ctx.store.get_run(run_id).data.tags.get(MODEL_HISTORY_TAG))
+    ctx.store.log_batch(run_id, tags={MODEL_HISTORY_TAG: json.dumps(history + [entry])})
+    path = entry.get("artifact_path")
     if isinstance(path, str) and path:  # the Model artifact, for lineage
-        flavors = [f for f in entry.get("flavors") or {} if f != "python_function"]
+        flavors = [name for name in entry.get("flavors") or {} if name != "python_function"]
         record_model(ctx.store, run_id, clean_path(path, "artifact_path"),
                      flavors[0] if flavors else "python_function")
     return {}
+
+
+_DESCRIBE_MODEL = ("Send the model's MLmodel fields as a JSON object, with 'flavors' an object "
+                   'of flavor names (e.g. {"artifact_path": "model", "flavors": {"sklearn": '
+                   "{}}}).")
+
+
+def _model_entry(model_json: str) -> dict[str, Any]:
+    """log-model's ``model_json``: an object whose ``flavors`` (if any) is an object."""
+    entry = loads_json(model_json, "Field 'model_json'", _DESCRIBE_MODEL)
+    if not isinstance(entry, dict):
+        raise InvalidParameterError(f"Field 'model_json' must hold a JSON object; got "
+                                    f"{type(entry).__name__}. {_DESCRIBE_MODEL}")
+    flavors = entry.get("flavors")
+    if flavors is not None and not isinstance(flavors, dict):
+        raise InvalidParameterError(f"model_json's 'flavors' must be an object; got "
+                                    f"{type(flavors).__name__}. {_DESCRIBE_MODEL}")
+    return entry
+
+
+def _model_history(run_id: str, value: str | None) -> list[Any]:
+    """The models a run's history tag lists; a value that is not a JSON list of objects
+    (a tag set by hand) lists none."""
+    try:
+        found = [] if value is None else loads_json(value, MODEL_HISTORY_TAG, "")
+    except InvalidParameterError:
+        found = None
+    if not isinstance(found, list) or not all(isinstance(e, dict) for e in found):
+        log.warning("run %s: its %s tag is not a JSON list of objects; the model logged now "
+                    "starts a new history", run_id, MODEL_HISTORY_TAG)
+        return []
+    return found
 
 
 # -- reading metrics and files --------------------------------------------------------------

@@ -1,6 +1,7 @@
 """What the UI shows of a flow run: its DAG laid out in layers with each step's state
 and task count, a timeline of its tasks, and one task's details (state, attempts,
 pid and host, output values with their recorded previews, stdout and stderr).
+A task is addressed by its execution id (``node_id`` parses one from a URL).
 
 All of it is read from the lineage graph the runtime recorded: the run's ``graph``
 property (steps and edges), its ``Task`` executions and their OUTPUT events. Values
@@ -19,6 +20,8 @@ from sqlalchemy import select
 from ..lineage import TASK_TYPE, EventType, Node, TypeKind, events, executions
 from ..tracking.errors import ResourceDoesNotExistError
 from ..tracking.service import TrackingStore
+from ._lineage_view import node_id
+from ._reading import DamagedArtifactError, read_blob
 
 IMAGE_MEDIA_TYPES = ("image/png", "image/jpeg", "image/gif")
 LOG_LIMIT = 1_000_000  # characters of a log shown in the page (the tail beyond it is cut)
@@ -121,8 +124,9 @@ def _layout(graph: list[dict[str, Any]]) -> FlowRunView:
                        20 + (max(columns, default=0) + 1) * (NODE_HEIGHT + GAP_Y))
 
 
-def task_view(store: TrackingStore, task_pk: int) -> dict[str, Any]:
+def task_view(store: TrackingStore, task_pk: int | str) -> dict[str, Any]:
     """One task: its properties, output values (name, type, size, preview) and logs."""
+    task_pk = node_id(task_pk, "task")
     with store.read() as s:
         task_type = s.find_type_id(TypeKind.EXECUTION, TASK_TYPE)
         found = s.nodes_by_ids("execution", [task_pk])
@@ -153,20 +157,30 @@ def _rich(preview: Any) -> dict[str, Any] | None:
     return None
 
 
-def preview_image(store: TrackingStore, task_pk: int, name: str) -> tuple[bytes, str]:
+def preview_image(store: TrackingStore, task_pk: int | str, name: str) -> tuple[bytes, str]:
     """The image a task recorded as the preview of its value ``name``."""
     for value in task_view(store, task_pk)["values"]:
         rich = value["rich"]
         if value["name"] == name and rich and rich["kind"] == "image":
-            return store.blobs.get_bytes(rich["digest"]), str(rich["media_type"])
+            data = read_blob(store, rich["digest"], f"The image preview of {name!r} of task "
+                                                    f"{task_pk}")
+            return data, str(rich["media_type"])
     raise ResourceDoesNotExistError(f"Task {task_pk} recorded no image preview of {name!r}.")
 
 
 def _log(store: TrackingStore, task: Node, stream: str) -> str:
+    """A task's log (kept inline, or as a blob); a damaged blob shows as a note, so the
+    rest of the task's page still shows."""
     inline = task.custom_properties.get(stream)
+    digest = task.custom_properties.get(f"{stream}_digest")
     if inline is not None:
         text = bytes(inline).decode("utf-8", "replace")
+    elif not digest:
+        text = ""
     else:
-        digest = task.custom_properties.get(f"{stream}_digest")
-        text = store.blobs.get_bytes(digest).decode("utf-8", "replace") if digest else ""
+        try:
+            text = read_blob(store, digest, f"The {stream} of task {task.id}").decode(
+                "utf-8", "replace")
+        except DamagedArtifactError as exc:
+            text = f"[{exc.message}]"
     return text if len(text) <= LOG_LIMIT else text[-LOG_LIMIT:]

@@ -4,10 +4,14 @@ the left of what read them, outputs to the right of what wrote them). Every node
 links to its own page; "one more hop" widens the walk. A graph that crosses flows
 (a predict flow's output ← a trained model ← training data) shows as one picture,
 since all flows share one lineage graph.
+
+Node ids come from URLs (``node_id``): one that is not a whole number is a 400, one
+that names no node (beyond 64 bits too) a 404.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +20,7 @@ from sqlalchemy import select
 
 from ..lineage import (
     TASK_TYPE,
+    LineageSession,
     LineageSubgraphQueryOptions,
     MetadataStore,
     TypeKind,
@@ -27,6 +32,7 @@ from ..tracking.errors import InvalidParameterError, ResourceDoesNotExistError
 from ..tracking.service import TrackingStore
 
 MAX_HOPS = 20
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
 BOX_W, BOX_H, GAP_X, GAP_Y = 220, 44, 70, 16
 
 
@@ -112,14 +118,11 @@ def starting_points(store: TrackingStore, query: dict[str, str]) -> tuple[list[i
     """(artifact ids, execution ids) a lineage page starts from: ``artifact=ID``,
     ``execution=ID``, ``run=RUN_ID`` (its tasks) or ``model=NAME&version=N`` (the
     version's Model artifact)."""
-    try:
-        if query.get("artifact"):
-            return [int(query["artifact"])], []
-        if query.get("execution"):
-            return [], [int(query["execution"])]
-    except ValueError:
-        raise InvalidParameterError("artifact and execution take numeric ids.") from None
     with store.read() as s:
+        if query.get("artifact"):
+            return [_existing(s, "artifact", query["artifact"])], []
+        if query.get("execution"):
+            return [], [_existing(s, "execution", query["execution"])]
         if query.get("run"):
             run = store.run_node(s, query["run"])
             task_type = s.find_type_id(TypeKind.EXECUTION, TASK_TYPE)
@@ -141,3 +144,24 @@ def starting_points(store: TrackingStore, query: dict[str, str]) -> tuple[list[i
             return held, []
     raise InvalidParameterError("Say where the lineage starts: ?artifact=ID, ?execution=ID, "
                                 "?run=RUN_ID or ?model=NAME&version=N.")
+
+
+def node_id(text: int | str, what: str) -> int:
+    """The id of an artifact or execution (``what`` names it in errors) given in a URL."""
+    text = str(text).strip()
+    if not _WHOLE_NUMBER.fullmatch(text):
+        raise InvalidParameterError(f"A {what} id is a whole number; got {text[:40]!r}. Use "
+                                    f"the id a link to the {what} shows.")
+    number = int(text) if len(text) <= 20 else None  # past 20 digits, past int64 too
+    if number is None or not -(2**63) <= number < 2**63:
+        shown = text if len(text) <= 40 else f"{text[:20]}... ({len(text)} digits)"
+        raise ResourceDoesNotExistError(f"No {what} with id {shown}.")
+    return number
+
+
+def _existing(s: LineageSession, kind: str, text: str) -> int:
+    """The id of an artifact or execution that exists (a 404 otherwise)."""
+    found = node_id(text, kind)
+    if not s.nodes_by_ids(kind, [found]):
+        raise ResourceDoesNotExistError(f"No {kind} with id {found}.")
+    return found

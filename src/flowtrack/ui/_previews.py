@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..tracking.service import TrackingStore, read_file
+from ..tracking.service import TrackingStore
+from ._reading import read_artifact
 
 PREVIEW_BYTES = 64 * 1024
 TABLE_ROWS = 50
@@ -25,7 +26,7 @@ def file_preview(store: TrackingStore, run_id: str, path: str) -> dict[str, Any]
     """What the run page shows for one file: kind ``image``, ``table``, ``text`` or
     ``binary``, with the data the kind needs."""
     suffix = Path(path).suffix.lower()
-    data = read_file(store, run_id, path)
+    data = read_artifact(store, run_id, path)
     found: dict[str, Any] = {"path": path, "size": len(data)}
     if suffix in IMAGE_TYPES:
         return found | {"kind": "image", "src": f"/files/{run_id}/{path}?inline=1"}

@@ -1,30 +1,43 @@
 """The UI's routes: HTML pages, their JSON under ``/ui-api/``, and static files under
-``/static/`` (this package's ``static/`` folder)."""
+``/static/`` (this package's ``static/`` folder).
+
+A failure answers a page saying what went wrong (HTML routes) or MLflow's JSON error
+shape (``/ui-api/``), with a 4xx for a bad address or body; a download names its
+file in ``Content-Disposition`` as RFC 6266 says (UTF-8, with an ASCII fallback).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
-from ..tracking.errors import TrackingError
-from ..tracking.service import Registry, TrackingStore, list_files, read_file
+from ..tracking.errors import InvalidParameterError, TrackingError
+from ..tracking.service import Registry, TrackingStore, list_files
 from . import _api
 from ._flow_view import flow_run_view, preview_image, task_view
 from ._lineage_view import lineage_view, starting_points
 from ._previews import IMAGE_TYPES, file_preview
+from ._reading import read_artifact
 
 STATIC = Path(__file__).parent / "static"
 _templates = Environment(loader=PackageLoader("flowtrack.ui", "templates"),
                          autoescape=select_autoescape(default=True, default_for_string=True))
 
 
-def ui_router(store: TrackingStore) -> APIRouter:
+JsonReader = Callable[[Request], Awaitable[dict[str, Any]]]
+
+
+def ui_router(store: TrackingStore, read_json: JsonReader) -> APIRouter:
+    """The UI's routes over ``store``; ``read_json`` reads a request's JSON object body
+    (the server's, with its size limit and checks), raising ``TrackingError`` for a
+    bad one."""
     router = APIRouter(include_in_schema=False)
 
     def page(template: str, **context: Any) -> HTMLResponse:
@@ -51,12 +64,12 @@ def ui_router(store: TrackingStore) -> APIRouter:
         return page("run.html", run=found, experiment=experiment, flow=flow)
 
     @router.get("/tasks/{task_pk}")
-    async def task(task_pk: int) -> Response:
+    async def task(task_pk: str) -> Response:
         found = await _call(task_view, store, task_pk, html=True)
         return found if isinstance(found, Response) else page("task.html", **found)
 
     @router.get("/tasks/{task_pk}/previews/{name}")
-    async def task_preview(task_pk: int, name: str) -> Response:
+    async def task_preview(task_pk: str, name: str) -> Response:
         found = await _call(preview_image, store, task_pk, name, html=True)
         if isinstance(found, Response):
             return found
@@ -113,9 +126,13 @@ def ui_router(store: TrackingStore) -> APIRouter:
 
     @router.post("/ui-api/models/{name}/aliases")
     async def set_alias(request: Request, name: str) -> Response:
-        body = await request.json() if request.headers.get("content-type", "").startswith(
-            "application/json") else {}
-        found = await _call(Registry(store).set_alias, name, str(body.get("alias", "")),
+        try:  # JSON only: a cross-site form cannot send it without the page's consent
+            if not request.headers.get("content-type", "").startswith("application/json"):
+                raise InvalidParameterError(_ALIAS_BODY)
+            body = await read_json(request)
+        except TrackingError as exc:
+            return _error(exc, html=False)
+        found = await _call(Registry(store).set_alias, name, body.get("alias"),
                             str(body.get("version", "")))
         return found if isinstance(found, Response) else JSONResponse({})
 
@@ -134,14 +151,13 @@ def ui_router(store: TrackingStore) -> APIRouter:
     async def download(request: Request, run_id: str, path: str) -> Response:
         """A logged file: images inline (for previews), everything else as a download;
         never sniffed, so no file can run as a page of this site."""
-        found = await _call(read_file, store, run_id, path, html=True)
+        found = await _call(read_artifact, store, run_id, path, html=True)
         if isinstance(found, Response):
             return found
         media = IMAGE_TYPES.get(Path(path).suffix.lower())
         disposition = "inline" if media and request.query_params.get("inline") else "attachment"
-        name = Path(path).name.replace('"', "")
         return Response(found, media_type=media or "application/octet-stream", headers={
-            "Content-Disposition": f'{disposition}; filename="{name}"',
+            "Content-Disposition": _content_disposition(disposition, Path(path).name),
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'; sandbox"})
 
@@ -173,17 +189,32 @@ def ui_router(store: TrackingStore) -> APIRouter:
     return router
 
 
+_ALIAS_BODY = ('Set an alias with a JSON object body, {"alias": "...", "version": "..."}, '
+               "and Content-Type: application/json.")
+
+
 async def _call(function: Any, *args: Any, html: bool = False) -> Any:
-    """Run a store call; a tracking error becomes an error answer: a page saying what
-    went wrong (``html``), else MLflow-shaped JSON."""
+    """Run a store call; a tracking error becomes an error answer (``_error``)."""
     try:
         return await run_in_threadpool(function, *args)
     except TrackingError as exc:
-        if html:
-            return HTMLResponse(_templates.get_template("message.html").render(
-                title="Not available", message=exc.message), status_code=exc.http_status)
-        return JSONResponse({"error_code": exc.error_code, "message": exc.message},
-                            status_code=exc.http_status)
+        return _error(exc, html)
+
+
+def _error(exc: TrackingError, html: bool) -> Response:
+    """A page saying what went wrong (``html``), else MLflow-shaped JSON."""
+    if html:
+        return HTMLResponse(_templates.get_template("message.html").render(
+            title="Not available", message=exc.message), status_code=exc.http_status)
+    return JSONResponse({"error_code": exc.error_code, "message": exc.message},
+                        status_code=exc.http_status)
+
+
+def _content_disposition(disposition: str, name: str) -> str:
+    """``Content-Disposition`` for a file ``name`` (RFC 6266): the name in UTF-8
+    (``filename*``, RFC 5987) and an ASCII fallback for old clients."""
+    fallback = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in name)
+    return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def _int(text: str | None, default: int) -> int:

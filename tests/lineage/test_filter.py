@@ -30,7 +30,13 @@ from flowtrack.lineage import (
     PropertyType,
     TypeKind,
 )
-from flowtrack.lineage._filter import MAX_CONDITIONS, MAX_DEPTH, compile_filter, quote_string
+from flowtrack.lineage._filter import (
+    MAX_CONDITIONS,
+    MAX_DEPTH,
+    MAX_JOINED_TABLES,
+    compile_filter,
+    quote_string,
+)
 from flowtrack.lineage._schema import NODE_TABLES, artifacts, contexts, events, executions
 from flowtrack.lineage.errors import InvalidArgumentError
 from tests.conftest import database_url
@@ -402,8 +408,9 @@ def test_limits_are_errors_not_crashes() -> None:
         compile_filter("NOT " * 1000 + "id = 1", "artifact")
     with pytest.raises(InvalidArgumentError, match="conditions"):
         compile_filter(" OR ".join(["id = 1"] * (MAX_CONDITIONS + 1)), "artifact")
-    with pytest.raises(InvalidArgumentError, match="too many neighbours"):
+    with pytest.raises(InvalidArgumentError, match="too many neighbours") as caught:
         compile_filter(" AND ".join(f"contexts_{i}.name = 'x'" for i in range(40)), "artifact")
+    assert f"at most {MAX_JOINED_TABLES} tables" in str(caught.value)
 
 
 def test_largest_allowed_queries_run(world: World) -> None:
@@ -420,6 +427,10 @@ def test_largest_allowed_queries_run(world: World) -> None:
     assert world.matches("artifact", deep) == everything
     many = "id IN (" + ", ".join(str(i) for i in range(5000)) + ")"
     assert world.matches("artifact", many) == everything
+    alternating = "id > 0"  # AND and OR groups in one another, as deep as allowed
+    for level in range(MAX_DEPTH):
+        alternating = f"id != {level + 1000} {'AND' if level % 2 else 'OR'} ({alternating})"
+    assert world.matches("artifact", alternating) == everything
 
 
 # -- properties -------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """MetadataStore (ML Metadata's API) against a real SQLite file per test: types,
-node puts and updates, events, links, parent contexts, put_execution, reads with
-ListOptions, concurrent writers (threads and processes), the default store and
-the flow engine's records seen through it.
+node puts and updates, events, links, parent contexts, put_execution, lineage walks
+and how their direction is written, reads with ListOptions, concurrent writers
+(threads and processes), the default store and the flow engine's records seen
+through it.
 
 Bugs found here are ``xfail(strict=True)`` with the reason starting ``BUG:``.
 """
@@ -30,6 +31,7 @@ from flowtrack.lineage import (
     Event,
     Execution,
     ExecutionType,
+    LineageSubgraphQueryOptions,
     ListOptions,
     MetadataStore,
     ParentContext,
@@ -1117,6 +1119,56 @@ def test_flow_records_are_visible_through_the_default_store(store_env, write_flo
                if e.type == Event.Type.OUTPUT]
     assert sorted(e.path for e in outputs) == [["unused"], ["x"]]
     assert store.get_events_by_execution_ids([by_step["end"].id]) == []
+
+
+# -- get_lineage_subgraph --------------------------------------------------------------
+Direction = LineageSubgraphQueryOptions.Direction
+
+
+@pytest.fixture
+def chain(store: MetadataStore, graph: SimpleNamespace) -> SimpleNamespace:
+    """a1 -> e1 -> a2 -> e2: e1 read a1 and wrote a2, and e2 read a2."""
+    store.put_events([
+        Event(artifact_id=graph.a1, execution_id=graph.e1, type=Event.Type.INPUT),
+        Event(artifact_id=graph.a2, execution_id=graph.e1, type=Event.Type.OUTPUT),
+        Event(artifact_id=graph.a2, execution_id=graph.e2, type=Event.Type.INPUT)])
+    return graph
+
+
+def reached(store: MetadataStore, chain: SimpleNamespace, direction: Any
+            ) -> tuple[set[int], set[int]]:
+    """The artifact and execution ids a walk from a2 reaches."""
+    found = store.get_lineage_subgraph(LineageSubgraphQueryOptions(
+        starting_artifacts=[chain.a2], max_num_hops=5, direction=direction))
+    return {a.id for a in found.artifacts}, {e.id for e in found.executions}
+
+
+def test_lineage_directions_walk_their_way(store, chain):
+    assert reached(store, chain, Direction.UPSTREAM) == ({chain.a1, chain.a2}, {chain.e1})
+    assert reached(store, chain, Direction.DOWNSTREAM) == ({chain.a2}, {chain.e2})
+    assert reached(store, chain, Direction.BIDIRECTIONAL) == ({chain.a1, chain.a2},
+                                                              {chain.e1, chain.e2})
+
+
+@pytest.mark.parametrize("name", ["UPSTREAM", "DOWNSTREAM", "BIDIRECTIONAL"])
+def test_lineage_direction_as_name_member_or_number(store, chain, name):
+    """A direction is the enum member, MLMD's number for it (its proto enum's), or its
+    name in any case, as it comes from JSON or a config file; the name once raised a
+    raw ``ValueError: invalid literal for int()``."""
+    expected = reached(store, chain, Direction[name])
+    for spelling in (name, name.lower(), name.capitalize(), int(Direction[name])):
+        assert reached(store, chain, spelling) == expected, spelling
+
+
+@pytest.mark.parametrize("bad", ["SIDEWAYS", "", "1", " UPSTREAM", 0, 4, -1, 1.0, True, None,
+                                 [1]])
+def test_unknown_lineage_direction_is_an_invalid_argument(store, chain, bad):
+    with pytest.raises(InvalidArgumentError) as caught:
+        reached(store, chain, bad)
+    message = str(caught.value)
+    assert repr(bad) in message
+    for accepted in ("'UPSTREAM'", "'DOWNSTREAM'", "'BIDIRECTIONAL'", "1, 2, 3"):
+        assert accepted in message
 
 
 # -- put_lineage_subgraph --------------------------------------------------------------

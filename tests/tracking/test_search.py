@@ -9,7 +9,9 @@ operator per entity; a hypothesis test then generates random filters (and
 orderings) from a small grammar over the same keys and checks the result equals a
 pure-Python evaluation of the filter over the runs' data, with SQL's three-valued
 logic: a comparison on a missing value is unknown and only IS NULL matches it.
-Last, no filter text reaches the SQL.
+No filter text reaches the SQL. Last, long filters (1000 ANDed terms, 500 ORed ones,
+groups nested as deep as allowed) select what that evaluation selects, and deeper
+ones are refused naming the limit.
 """
 
 from __future__ import annotations
@@ -894,3 +896,121 @@ def test_runs_sort_and_filter_by_duration(store):
     assert names == ["long", "mid", "short", "running"]
     found = client.search_runs([experiment], "attributes.duration >= 100")
     assert {r.info.run_name for r in found} == {"long", "mid"}
+
+
+# -- long filters ------------------------------------------------------------------------------
+
+
+def plain(node: Any) -> str:
+    """A filter tree as filter text, always spelled the same way (``render`` varies it)."""
+    if isinstance(node, Bool) and node.op == "NOT":
+        return f"NOT ({plain(node.parts[0])})"
+    if isinstance(node, Bool):
+        return f" {node.op} ".join(f"({plain(p)})" if isinstance(p, Bool) else plain(p)
+                                   for p in node.parts)
+    ident = f"{node.entity}.`{node.key}`"
+    if node.value is None:
+        return f"{ident} {node.op}"
+    if isinstance(node.value, tuple):
+        return f"{ident} {node.op} ({', '.join(_quoted(v) for v in node.value)})"
+    value = _quoted(node.value) if isinstance(node.value, str) else _number(node.value)
+    return f"{ident} {node.op} {value}"
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def matching(store: Store, tree: Any) -> set[str]:
+    """The runs a Python evaluation of ``tree`` selects (its truth value is True)."""
+    return {r.name for r in store.runs if evaluate(tree, r) is True}
+
+
+def test_a_thousand_anded_terms(store: Store) -> None:
+    """1000 ANDed comparisons over every kind of key (some negated) select what a Python
+    evaluation selects. Compiled to one SQL AND chain, SQLite refused them: "Expression
+    tree is too large (maximum depth 1000)"."""
+    kinds = [lambda k: Cmp("metrics", "acc", ">", -1.0 - k),
+             lambda k: Cmp("params", "model", "!=", f"x{k}"),
+             lambda k: Bool("NOT", (Cmp("tags", "team", "=", f"y{k}"),)),
+             lambda k: Cmp("attributes", "start_time", "<", T0 + 100_000 + k),
+             lambda k: Cmp("attributes", "run_name", "NOT IN", (f"a{k}", f"b{k}")),
+             lambda k: Cmp("metrics", "loss", "<=", 10.0 + k)]
+    tree = Bool("AND", tuple(kinds[k % len(kinds)](k) for k in range(1000)))
+    text = plain(tree)
+    assert len(text) > 25_000
+    assert matching(store, tree) == {"svm-base", "svm-tuned", "b-svm"}
+    assert names(store, text) == {"svm-base", "svm-tuned", "b-svm"}
+    negated = Bool("NOT", (tree,))  # an OR of 1000 negated terms
+    assert names(store, plain(negated)) == matching(store, negated) == {
+        "cnn-1", "svm_v2", "b-unicode"}
+
+
+def test_five_hundred_ored_terms(store: Store) -> None:
+    """500 ORed terms, most of them matching no run, a few matching some (one of them an
+    AND, one an IS NULL), select what a Python evaluation selects."""
+    kinds = [lambda k: Cmp("attributes", "run_name", "=", f"nobody-{k}"),
+             lambda k: Cmp("metrics", "loss", "=", 100.0 + k),
+             lambda k: Cmp("params", "lr", "LIKE", f"zz{k}%"),
+             lambda k: Bool("NOT", (Cmp("tags", "note", "!=", f"n{k}"),)),
+             lambda k: Cmp("attributes", "run_id", "IN", (f"{k:032x}",))]
+    terms = [kinds[k % len(kinds)](k) for k in range(500)]
+    terms[7] = Cmp("attributes", "run_name", "=", "rf")
+    terms[250] = Cmp("metrics", "acc", ">=", 0.95)
+    terms[333] = Bool("AND", (Cmp("params", "opt", "=", "adam"),
+                              Cmp("tags", "team", "=", "vision")))
+    terms[499] = Cmp("tags", "note", "IS NULL", None)
+    tree = Bool("OR", tuple(terms))
+    expected = {"rf", "svm-tuned", "deleted-svm", "cnn-1", "cnn-2", "svmXv2", "empty",
+                "b-svm"}
+    assert matching(store, tree) == expected
+    assert names(store, plain(tree)) == expected
+    assert names(store, plain(Bool("NOT", (tree,)))) == matching(store, Bool("NOT", (tree,)))
+
+
+def test_many_ored_groups_of_anded_terms(store: Store) -> None:
+    """An OR of 300 ANDs (what a UI builds from a list of picked combinations)."""
+    models = ["svm", "cnn", "rf", "SVM", "svm_v2", "ünï"]
+    tree = Bool("OR", tuple(
+        Bool("AND", (Cmp("params", "model", "=", models[k % len(models)]),
+                     Cmp("metrics", "acc", ">", 0.5 + k / 1000),
+                     Bool("NOT", (Cmp("attributes", "status", "=", "FAILED"),))))
+        for k in range(300)))
+    expected = matching(store, tree)
+    assert expected == {"svm-base", "svm-tuned", "cnn-2", "deleted-svm", "b-svm"}
+    assert names(store, plain(tree)) == expected
+
+
+def nested(levels: int, width: int = 1) -> Any:
+    """``levels`` groups in one another, alternately ORed and ANDed with ``width``
+    comparisons."""
+    tree: Any = Cmp("attributes", "run_name", "=", "rf")
+    for level in range(levels):
+        kinds = [Cmp("metrics", "acc", ">", 0.5 + level / 100),
+                 Cmp("params", f"p{level}", "IS NULL", None),
+                 Cmp("tags", f"t{level}", "!=", "x")]
+        terms = tuple(kinds[k % len(kinds)] for k in range(width))
+        tree = Bool("AND" if level % 2 else "OR", (*terms, tree))
+    return tree
+
+
+def test_nesting_is_limited_with_a_clear_error(store: Store) -> None:
+    """AND and OR groups nest up to a limit (the SQL nests as deep, and SQLite's parser
+    once overflowed at 50); deeper filters are refused naming the limit, never answered
+    with a database error. Redundant parentheses and NOTs do not count."""
+    from flowtrack.tracking._search import MAX_NESTING
+
+    deepest = nested(MAX_NESTING)
+    assert names(store, plain(deepest)) == matching(store, deepest) == {
+        "svm-base", "svm-tuned", "deleted-svm", "b-svm"}
+    negated = Bool("NOT", (deepest,))
+    assert names(store, plain(negated)) == matching(store, negated)
+    wide = nested(MAX_NESTING, width=40)  # parenthesized groups of terms at every level
+    assert names(store, plain(wide)) == matching(store, wide)
+    assert names(store, "(" * 150 + plain(deepest) + ")" * 150) == matching(store, deepest)
+    with pytest.raises(InvalidParameterError, match=f"more than the {MAX_NESTING} levels") as caught:
+        search(store, plain(nested(MAX_NESTING + 1)))
+    assert "Flatten it" in str(caught.value)
+    for levels in (50, 150):
+        with pytest.raises(InvalidParameterError, match=f"more than the {MAX_NESTING} "):
+            search(store, plain(nested(levels)))

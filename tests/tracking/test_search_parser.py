@@ -3,8 +3,9 @@
 Table tests cover every entity and operator, the quoting styles and aliases MLflow
 accepts, IN lists, precedence and flattening, and every kind of error (each message
 names the position, draws a caret under it and gives an example that itself parses).
-Property tests check that arbitrary text only ever fails with SearchSyntaxError, and
-that generated syntax trees, rendered to text in varied styles, parse back equal.
+Property tests check that arbitrary text only ever fails with SearchSyntaxError, that
+generated syntax trees, rendered to text in varied styles, parse back equal, and that
+pushing NOTs down onto the comparisons keeps a tree's three-valued meaning.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from flowtrack.tracking._search_parser import (
     SearchSyntaxError,
     parse_filter,
     parse_order_by,
+    push_negations,
 )
 from flowtrack.tracking.errors import InvalidParameterError
 
@@ -653,3 +655,68 @@ def test_rendered_order_by_parses_back_equal(entity: str, key: str, ascending: b
     direction = rnd.choice(["ASC", "asc", ""] if ascending else ["DESC", "desc"])
     clause = f"{identifier} {direction}"
     assert parse_order_by([clause]) == [OrderBy(entity, key, ascending)], clause
+
+
+# -- push_negations ---------------------------------------------------------------------
+
+
+def test_push_negations_moves_every_not_onto_a_comparison() -> None:
+    null = C("params", "p", "IS NULL", None)
+    assert push_negations(Not(And((ACC, Or((MODEL, Not(USER))))))) == \
+        Or((Not(ACC), And((Not(MODEL), USER))))
+    assert push_negations(Not(Not(ACC))) == ACC
+    assert push_negations(Not(null)) == C("params", "p", "IS NOT NULL", None)
+    assert push_negations(Not(Not(Not(C("params", "p", "IS NOT NULL", None))))) == null
+    # groups of one kind that meet are merged, as the parser merges them
+    assert push_negations(And((ACC, Not(Or((MODEL, USER)))))) == \
+        And((ACC, Not(MODEL), Not(USER)))
+    assert push_negations(Or((ACC, Not(And((MODEL, Not(USER))))))) == \
+        Or((ACC, Not(MODEL), USER))
+
+
+def truth(node: Node, values: dict[Comparison, bool | None]) -> bool | None:
+    """``node``'s value in three-valued logic (None: unknown) given its comparisons'."""
+    if isinstance(node, Comparison):
+        if node.op == "IS NOT NULL":  # the opposite of IS NULL, never unknown
+            return not values[Comparison(node.entity, node.key, "IS NULL", None)]
+        return values[node]
+    if isinstance(node, Not):
+        inner = truth(node.part, values)
+        return None if inner is None else not inner
+    found = [truth(p, values) for p in node.parts]
+    decisive = isinstance(node, Or)  # True decides an OR, False an AND
+    return decisive if decisive in found else None if None in found else not decisive
+
+
+def comparisons_in(node: Node) -> list[Comparison]:
+    if isinstance(node, Comparison):
+        return [node]
+    if isinstance(node, Not):
+        return comparisons_in(node.part)
+    return [c for p in node.parts for c in comparisons_in(p)]
+
+
+@SETTINGS
+@given(node=NODES, data=st.data())
+def test_push_negations_keeps_the_three_valued_meaning(node: Node, data: st.DataObject) -> None:
+    values: dict[Comparison, bool | None] = {}
+    for c in comparisons_in(node):
+        if c.op in ("IS NULL", "IS NOT NULL"):
+            c = Comparison(c.entity, c.key, "IS NULL", None)
+            values.setdefault(c, data.draw(st.booleans()))
+        else:
+            values.setdefault(c, data.draw(st.sampled_from([True, False, None])))
+    pushed = push_negations(node)
+    assert truth(pushed, values) == truth(node, values)
+    for n in subtrees(pushed):  # NOTs only on comparisons (not NULL tests), groups merged
+        assert not isinstance(n, Not) or (isinstance(n.part, Comparison)
+                                          and n.part.op not in ("IS NULL", "IS NOT NULL"))
+        assert not isinstance(n, (And, Or)) or not any(isinstance(p, type(n)) for p in n.parts)
+
+
+def subtrees(node: Node) -> list[Node]:
+    if isinstance(node, Not):
+        return [node, *subtrees(node.part)]
+    if isinstance(node, (And, Or)):
+        return [node, *(n for p in node.parts for n in subtrees(p))]
+    return [node]

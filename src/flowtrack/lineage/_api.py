@@ -135,17 +135,20 @@ class ListOptions:
 class LineageSubgraphQueryOptions:
     """What ``get_lineage_subgraph`` starts from and how far it walks.
 
-    Each starting set is an MLMD ``filter_query`` string or a list of ids.
+    Each starting set is an MLMD ``filter_query`` string or a list of ids. The
+    direction is a ``Direction`` member, MLMD's number for it (1, 2, 3) or its name
+    in any case (``"UPSTREAM"``); ``get_lineage_subgraph`` refuses anything else.
     """
 
-    class Direction(enum.IntEnum):
+    class Direction(enum.IntEnum):  # the numbers of MLMD's proto enum
         UPSTREAM = 1
         DOWNSTREAM = 2
         BIDIRECTIONAL = 3
 
     def __init__(self, starting_artifacts: str | Sequence[int] | None = None,
                  starting_executions: str | Sequence[int] | None = None,
-                 max_num_hops: int = 20, direction: int = 3) -> None:
+                 max_num_hops: int = 20,
+                 direction: Direction | int | str = Direction.BIDIRECTIONAL) -> None:
         self.starting_artifacts = starting_artifacts
         self.starting_executions = starting_executions
         self.max_num_hops = max_num_hops

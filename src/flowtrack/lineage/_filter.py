@@ -431,7 +431,10 @@ class _Compiler:
         """``table`` joined on ``on(alias)``, once per ``key``."""
         if key not in self.joins:
             if len(self.joins) + 1 >= MAX_JOINED_TABLES:
-                raise self.error(token.pos, "the query joins too many neighbours and properties")
+                raise self.error(token.pos, "the query joins too many neighbours and properties"
+                                 f" (at most {MAX_JOINED_TABLES} tables: one per property or "
+                                 "type field, one or two per neighbour alias); filter on "
+                                 "fewer of them, or split the query")
             alias = self.joins[key] = table.alias()
             self.joined = self.joined.join(alias, on(alias), isouter=outer)
         return self.joins[key]

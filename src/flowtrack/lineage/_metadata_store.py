@@ -58,7 +58,7 @@ from ._schema import (
     type_properties,
     types,
 )
-from ._subgraph import BIDIRECTIONAL, DOWNSTREAM, UPSTREAM, Walk, walk
+from ._subgraph import Walk, direction_of, walk
 from .errors import (
     AlreadyExistsError,
     InvalidArgumentError,
@@ -691,9 +691,7 @@ def _lineage_subgraph(self: MetadataStore, query_options: LineageSubgraphQueryOp
                       ) -> LineageGraph:
     if query_options.max_num_hops < 0:
         raise InvalidArgumentError("max_num_hops must be 0 or more.")
-    direction = int(query_options.direction)
-    if direction not in (UPSTREAM, DOWNSTREAM, BIDIRECTIONAL):
-        raise InvalidArgumentError("direction must be UPSTREAM, DOWNSTREAM or BIDIRECTIONAL.")
+    direction = direction_of(query_options.direction)
     with self._read() as s:
         start_a = _starting_ids(s, "artifact", query_options.starting_artifacts)
         start_e = _starting_ids(s, "execution", query_options.starting_executions)

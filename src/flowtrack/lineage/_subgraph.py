@@ -4,7 +4,8 @@ One hop crosses one event (artifact -> execution or execution -> artifact).
 Upstream walks against the data flow (an artifact to the execution that output
 it, an execution to the artifacts it read); downstream walks with it; both walks
 both ways. Each hop is one query over the frontier, so a walk costs
-``max_num_hops`` queries however large the graph.
+``max_num_hops`` queries however large the graph. ``direction_of`` reads the
+direction as callers write it: an enum member, MLMD's number or the name.
 """
 
 from __future__ import annotations
@@ -13,13 +14,31 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select
 
+from ._api import LineageSubgraphQueryOptions
 from ._records import LineageSession
 from ._schema import EventType, events
+from .errors import InvalidArgumentError
 
 INPUT_TYPES = (int(EventType.INPUT), int(EventType.DECLARED_INPUT), int(EventType.INTERNAL_INPUT))
 OUTPUT_TYPES = (int(EventType.OUTPUT), int(EventType.DECLARED_OUTPUT),
                 int(EventType.INTERNAL_OUTPUT), int(EventType.PENDING_OUTPUT))
-UPSTREAM, DOWNSTREAM, BIDIRECTIONAL = 1, 2, 3
+Direction = LineageSubgraphQueryOptions.Direction
+UPSTREAM, DOWNSTREAM, BIDIRECTIONAL = (int(d) for d in Direction)
+_BY_NAME = {d.name: int(d) for d in Direction}
+
+
+def direction_of(value: object) -> int:
+    """The walk direction ``value`` names: a ``Direction`` member, MLMD's number for it
+    (its proto enum's: 1, 2, 3) or its name in any case; InvalidArgumentError for
+    anything else."""
+    if isinstance(value, str) and value.isascii() and value.upper() in _BY_NAME:
+        return _BY_NAME[value.upper()]
+    if isinstance(value, int) and not isinstance(value, bool) and value in _BY_NAME.values():
+        return int(value)
+    raise InvalidArgumentError(
+        f"direction must be a LineageSubgraphQueryOptions.Direction member, its name "
+        f"({', '.join(map(repr, _BY_NAME))}, in any case) or MLMD's number for it "
+        f"({', '.join(map(str, _BY_NAME.values()))}); got {value!r}.")
 
 
 @dataclass

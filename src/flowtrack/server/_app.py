@@ -96,12 +96,35 @@ async def answer(call: Callable[[], Awaitable[Response]]) -> Response:
         log.error("request failed: %s", exc.message)
         return error_response(500, "INTERNAL_ERROR", exc.message)
     except OperationalError as exc:
+        if not is_transient(exc):  # the same request would fail again: never "retry"
+            log.error("the database refused a statement: %s", exc)
+            return _internal_error(exc)
         log.warning("database unavailable: %s", exc)
         return error_response(503, "TEMPORARILY_UNAVAILABLE",
-                              "The metadata database is busy or unreachable; retry shortly.")
+                              "The metadata database is busy, full or unreachable; retry "
+                              "shortly.")
     except Exception as exc:  # a bug: answered here, so the connection stays usable
         log.exception("unexpected error")
         return _internal_error(exc)
+
+
+# SQLite's primary result codes for a busy or locked database and a full disk
+_SQLITE_TRANSIENT = {5, 6, 13}
+# PostgreSQL SQLSTATEs: connection failures, serialization failure, deadlock, lock not
+# available, server shutting down, too many connections
+_POSTGRES_TRANSIENT = ("08", "40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300")
+
+
+def is_transient(exc: OperationalError) -> bool:
+    """Whether retrying the request can succeed: the database was busy, locked, full or
+    unreachable, as opposed to refusing the statement itself."""
+    if exc.connection_invalidated:
+        return True
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in _SQLITE_TRANSIENT
+    state = getattr(exc.orig, "sqlstate", None)
+    return state is None or str(state).startswith(_POSTGRES_TRANSIENT)  # None: no connection
 
 
 def _internal_error(exc: Exception) -> JSONResponse:

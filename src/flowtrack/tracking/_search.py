@@ -1,33 +1,52 @@
 """Searching runs: a parsed ``search_runs`` filter and ``order_by`` (``_search_parser``)
 compiled to SQL over the Run contexts, their properties and ``latest_metrics``.
 
-Every user value becomes a bound parameter and every key a bound property name, so
-no filter can inject SQL. Each comparison reads one value per run through a
-correlated subquery on an indexed key ((context, name) for properties, (run, key)
-for latest metrics), which keeps a filtered, ordered search over 10 000 runs to a
-few tens of milliseconds.
+Every user value and key is a bound parameter, so no filter can inject SQL. With the
+NOTs pushed down onto the comparisons, the comparisons of one AND or OR group on one
+stored key (a metric, param, tag, run id or run property) become one indexed scan of
+that key's rows, giving the runs that pass them all or any (an OR looks each run up
+once, in a union of its scans); the other comparisons (IS NULL, lifecycle_stage,
+experiment_id, duration) read each run's value through a correlated subquery, as
+``order_by`` does. Long lists of terms are parenthesized as balanced trees (SQLite
+nests a flat ``a AND b AND ...`` one level per operator, and at most 1000 deep), and
+groups may nest ``MAX_NESTING`` deep. 500 ORed terms over 10 000 runs take tens of
+milliseconds.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, not_, or_, select, true
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import and_, case, exists, func, not_, or_, select, true, union_all
+from sqlalchemy.sql.elements import ColumnElement, Grouping
 
 from ..lineage import LineageSession, Node, context_properties, contexts, latest_metrics
 from ..lineage import parent_contexts as parents
 from ._entities import ViewType
-from ._search_parser import And, Comparison, Not, Or, OrderBy, parse_filter, parse_order_by
+from ._search_parser import (
+    And,
+    Comparison,
+    Not,
+    Or,
+    OrderBy,
+    parse_filter,
+    parse_order_by,
+    push_negations,
+)
 from ._search_parser import Node as FilterNode
 from ._store import DELETED_TIME, PARAM_PREFIX, TAG_PREFIX
 from .errors import InvalidParameterError
 
 MAX_RESULTS_LIMIT = 50_000
+# AND and OR groups in one another: the SQL nests as deep, and the parser of SQLite 3.40
+# (a fixed stack of 100) overflowed at 29 levels in the worst filters tried
+MAX_NESTING = 24
+_FANOUT = 16  # terms of one SQL AND or OR list before they are parenthesized in groups
+_UNION = 100  # key scans per UNION ALL (SQLite allows 500 SELECTs in one)
 
 # attribute -> (property name, stored as a custom property?, value column)
 _ATTRIBUTE_PROPERTIES = {
@@ -55,7 +74,7 @@ def search_run_nodes(s: LineageSession, run_type: int, experiment_pks: Sequence[
                         _lifecycle(view_type)]
     tree = parse_filter(filter_string or "")
     if tree is not None:
-        where.append(_compile(tree, _Target(s.conn.dialect.name, default_experiment_pk)))
+        where.append(_filter(tree, _Target(s.conn.dialect.name, default_experiment_pk)))
     offset = offset_of(page_token)
     ordering = _ordering(parse_order_by(list(order_by or [])))
     found = s.nodes("context", *where, order_by=ordering, limit=max_results + 1, offset=offset)
@@ -72,14 +91,111 @@ class _Target:
     default_experiment_pk: int | None  # the context id behind experiment id "0"
 
 
+def _filter(tree: FilterNode, target: _Target) -> ColumnElement[bool]:
+    """The condition a run must meet to match the parsed filter ``tree``."""
+    tree = push_negations(tree)
+    levels = _nesting(tree)
+    if levels > MAX_NESTING:
+        raise InvalidParameterError(
+            f"The filter nests AND and OR groups {levels} levels deep, more than the "
+            f"{MAX_NESTING} levels a search allows. Flatten it: "
+            "a AND (b AND c) is a AND b AND c, a OR (b OR c) is a OR b OR c, and ORed "
+            "equalities on one param, tag or string attribute are an IN list.")
+    return _compile(tree, target)
+
+
+def _nesting(node: FilterNode) -> int:
+    """How many AND and OR groups ``node`` nests in one another."""
+    if isinstance(node, (And, Or)):
+        return 1 + max(_nesting(p) for p in node.parts)
+    return 0
+
+
 def _compile(node: FilterNode, target: _Target) -> ColumnElement[bool]:
+    """The condition ``node`` (whose NOTs are all on comparisons) puts on a run."""
     if isinstance(node, And):
-        return and_(*(_compile(p, target) for p in node.parts))
+        return _combined(node.parts, and_, target)
     if isinstance(node, Or):
-        return or_(*(_compile(p, target) for p in node.parts))
-    if isinstance(node, Not):
-        return not_(_compile(node.part, target))
-    return _comparison(node, target)
+        return _combined(node.parts, or_, target)
+    return _combined((node,), and_, target)
+
+
+Combine = Callable[..., ColumnElement[bool]]  # and_ or or_
+
+
+def _combined(parts: Sequence[FilterNode], combine: Combine, target: _Target
+              ) -> ColumnElement[bool]:
+    """``combine`` of ``parts``: the comparisons on one stored key as one scan of that
+    key's rows, each other part tested on every run."""
+    by_key: dict[tuple[str, str], list[FilterNode]] = {}
+    tested: list[ColumnElement[bool]] = []
+    for part in parts:
+        leaf = part.part if isinstance(part, Not) else part
+        if isinstance(part, (And, Or)):
+            continue  # compiled last, below
+        if isinstance(leaf, Comparison) and _scannable(leaf):
+            by_key.setdefault((leaf.entity, leaf.key), []).append(part)
+        else:
+            tested.append(_tested(part, target))
+    scans: list[Any] = [_runs_passing(group, combine, target) for group in by_key.values()]
+    if combine is or_ and len(scans) > 1:  # one lookup per run in each union
+        scans = [union_all(*scans[i:i + _UNION]) for i in range(0, len(scans), _UNION)]
+    groups = sorted((p for p in parts if isinstance(p, (And, Or))), key=_nesting)
+    return _balanced(combine, [*(contexts.c.id.in_(scan) for scan in scans), *tested,
+                               *(_compile(g, target) for g in groups)])
+
+
+def _scannable(c: Comparison) -> bool:
+    """Whether the runs passing ``c`` can be read from the rows of its key (IS NULL
+    passes runs that have no row)."""
+    stored = c.entity in ("metrics", "params", "tags") or (
+        c.entity == "attributes" and (c.key == "run_id" or c.key in _ATTRIBUTE_PROPERTIES))
+    return stored and c.op != "IS NULL"
+
+
+def _runs_passing(parts: list[FilterNode], combine: Combine, target: _Target) -> Any:
+    """The ids of the runs whose value of the parts' one key passes ``combine`` of
+    them, from one scan of that key's rows."""
+    first = parts[0].part if isinstance(parts[0], Not) else parts[0]
+    assert isinstance(first, Comparison)
+    source = _source(first.entity, first.key)
+    assert source is not None
+    tests = [not_(_test(source.value, p.part, target)) if isinstance(p, Not)
+             else _test(source.value, p, target) for p in parts]
+    return select(source.run).where(*source.where, _balanced(combine, tests))
+
+
+def _test(value: Any, part: FilterNode, target: _Target) -> ColumnElement[bool]:
+    assert isinstance(part, Comparison)
+    return _apply(value, part.op, part.value, target.dialect)
+
+
+def _tested(part: FilterNode, target: _Target) -> ColumnElement[bool]:
+    """A comparison, or a negated one, tested on each run."""
+    if isinstance(part, Not):
+        return not_(_tested(part.part, target))
+    assert isinstance(part, Comparison)
+    return _comparison(part, target)
+
+
+class _Parenthesized(Grouping[bool]):
+    """Parentheses SQLAlchemy keeps: ``and_`` and ``or_`` splice the terms of a clause
+    list of their own operator into theirs, and a plain Grouping passes its clause's
+    operator on, so it is spliced too."""
+
+    inherit_cache = True
+    operator = None
+
+
+def _balanced(combine: Combine, terms: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+    """``combine`` of ``terms`` in parenthesized groups of at most ``_FANOUT`` terms, so
+    the SQL nests log(n) levels deep for n terms, not n. The last term (the most deeply
+    nested group) stays outside the groups, so nesting adds no more parentheses."""
+    head = terms[:-1]
+    while len(head) >= _FANOUT:
+        head = [_Parenthesized(combine(*head[i:i + _FANOUT]))
+                for i in range(0, len(head), _FANOUT)]
+    return combine(*head, *terms[-1:])
 
 
 def _comparison(c: Comparison, target: _Target) -> ColumnElement[bool]:
@@ -95,33 +211,51 @@ def _comparison(c: Comparison, target: _Target) -> ColumnElement[bool]:
     return _apply(_value_of(c.entity, c.key), c.op, c.value, target.dialect)
 
 
+@dataclass(frozen=True)
+class _Source:
+    """Where runs keep one key's value: in ``value``, of the rows ``where`` selects, at
+    most one row per run, whose ``run`` column holds the run's context id."""
+
+    run: Any
+    value: Any
+    where: tuple[Any, ...] = ()
+
+
+def _source(entity: str, key: str) -> _Source | None:
+    """Where runs keep ``entity.key``; None for datasets and for the attributes made
+    from several rows (duration, lifecycle_stage, experiment_id)."""
+    if entity == "metrics":
+        return _Source(latest_metrics.c.run_id, latest_metrics.c.value,
+                       (latest_metrics.c.key == key,))
+    if entity in ("params", "tags"):
+        prefix = PARAM_PREFIX if entity == "params" else TAG_PREFIX
+        return _property_source(prefix + key, True, "string_value")
+    if entity == "attributes" and key == "run_id":
+        run = contexts.alias()
+        return _Source(run.c.id, run.c.external_id)
+    if entity == "attributes" and key in _ATTRIBUTE_PROPERTIES:
+        return _property_source(*_ATTRIBUTE_PROPERTIES[key])
+    return None
+
+
+def _property_source(name: str, custom: bool, column: str) -> _Source:
+    p = context_properties.alias()
+    return _Source(p.c.context_id, p.c[column],
+                   (p.c.name == name, p.c.is_custom_property == custom))
+
+
 def _value_of(entity: str, key: str) -> Any:
     """The SQL expression for one run's value of ``entity.key`` (NULL when absent)."""
-    if entity == "metrics":
-        return (select(latest_metrics.c.value)
-                .where(latest_metrics.c.run_id == contexts.c.id, latest_metrics.c.key == key)
-                .scalar_subquery())
-    if entity == "params":
-        return _property(PARAM_PREFIX + key, True, "string_value")
-    if entity == "tags":
-        return _property(TAG_PREFIX + key, True, "string_value")
-    if key == "run_id":
+    if entity == "attributes" and key == "run_id":
         return contexts.c.external_id
-    if key == "duration":  # NULL until the run ends
-        return _property(*_ATTRIBUTE_PROPERTIES["end_time"]) - \
-            _property(*_ATTRIBUTE_PROPERTIES["start_time"])
-    if key in _ATTRIBUTE_PROPERTIES:
-        return _property(*_ATTRIBUTE_PROPERTIES[key])
-    raise InvalidParameterError(f"Runs cannot be searched or sorted by attributes.{key}; use "
-                                f"one of run_id, experiment_id, lifecycle_stage, "
-                                f"{', '.join(_ATTRIBUTE_PROPERTIES)}.")
-
-
-def _property(name: str, custom: bool, column: str) -> Any:
-    p = context_properties.alias()
-    return (select(p.c[column])
-            .where(p.c.context_id == contexts.c.id, p.c.name == name,
-                   p.c.is_custom_property == custom)
+    if entity == "attributes" and key == "duration":  # NULL until the run ends
+        return _value_of(entity, "end_time") - _value_of(entity, "start_time")
+    source = _source(entity, key)
+    if source is None:
+        raise InvalidParameterError(f"Runs cannot be searched or sorted by attributes.{key}; "
+                                    f"use one of run_id, experiment_id, lifecycle_stage, "
+                                    f"{', '.join(_ATTRIBUTE_PROPERTIES)}.")
+    return (select(source.value).where(*source.where, source.run == contexts.c.id)
             .scalar_subquery())
 
 

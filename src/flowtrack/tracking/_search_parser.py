@@ -5,6 +5,7 @@ identifiers, aliases and type rules checked on the way (metrics and numeric attr
 compare with numbers; params, tags, string attributes and datasets with quoted strings),
 plus OR, NOT and parentheses beyond MLflow; it holds no database code, and every
 malformed input raises ``SearchSyntaxError`` quoting the position at fault.
+``push_negations`` rewrites a tree so that every NOT is on a comparison.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TypeAlias, Union
 from .errors import InvalidParameterError
 
 __all__ = ["And", "Comparison", "Node", "Not", "Or", "OrderBy", "SearchSyntaxError",
-           "parse_filter", "parse_order_by"]
+           "parse_filter", "parse_order_by", "push_negations"]
 
 MAX_LENGTH = 100_000  # characters in a filter or an order_by clause
 MAX_DEPTH = 200  # nested parentheses and NOTs
@@ -460,3 +461,29 @@ def parse_order_by(clauses: Sequence[str]) -> list[OrderBy]:
                                     f"'{_ORDER_BY_EXAMPLE}', not {type(clause).__name__}")
         parsed.append(_Parser(_Source(clause, "order_by clause", _ORDER_BY_EXAMPLE)).order_by())
     return parsed
+
+
+_NEGATED_NULL_TESTS = {"IS NULL": "IS NOT NULL", "IS NOT NULL": "IS NULL"}
+
+
+def push_negations(node: Node, negate: bool = False) -> Node:
+    """``node`` (negated when ``negate``) with every NOT moved down onto a comparison.
+
+    De Morgan's laws hold in SQL's three-valued logic too (NOT (a AND b) is NOT a OR
+    NOT b, whatever is unknown), so the rewrite selects the same runs. A negated
+    IS [NOT] NULL becomes the other test (neither is ever unknown); other comparisons
+    keep their NOT, so a run without the value matches neither ``x = 1`` nor
+    ``NOT x = 1``. Groups of one kind that meet are merged, as the parser does.
+    """
+    if isinstance(node, Not):
+        return push_negations(node.part, not negate)
+    if isinstance(node, (And, Or)):
+        kind: type[And] | type[Or] = type(node)
+        if negate:
+            kind = Or if kind is And else And
+        return _flatten(kind, [push_negations(p, negate) for p in node.parts])
+    if not negate:
+        return node
+    if node.op in _NEGATED_NULL_TESTS:
+        return Comparison(node.entity, node.key, _NEGATED_NULL_TESTS[node.op], None)
+    return Not(node)

@@ -1,4 +1,5 @@
-"""An OpenAPI description of the tracking server's JSON endpoints, for fuzzing.
+"""An OpenAPI description of everything the tracking server answers, for fuzzing: its
+MLflow REST routes, the artifact proxy and downloads, and the web UI's pages and JSON.
 
 The server reads request fields by hand (``Fields.text("name")``, ``.integer``,
 ``.objects``...) rather than through declared models, so it publishes no OpenAPI. This
@@ -15,6 +16,8 @@ from __future__ import annotations
 import ast
 import inspect
 import re
+import shutil
+import tempfile
 import textwrap
 from types import ModuleType
 from typing import Any
@@ -94,9 +97,87 @@ def _operation(route: Route) -> dict[str, Any]:
     return operation
 
 
-def server_openapi(prefix: str = "/api/2.0/mlflow") -> dict[str, Any]:
-    """The OpenAPI 3.0 document of every JSON route under ``prefix``."""
+def _query(*names: str) -> list[dict[str, Any]]:
+    return [{"name": n, "in": "query", "required": False, "schema": _STRING} for n in names]
+
+
+def _artifact_paths() -> dict[str, dict[str, Any]]:
+    """The artifact proxy and downloads, which are not JSON routes."""
+    any_answer = {"responses": {"default": {"description": "any"}}}
+    file_path = [{"name": "path", "in": "path", "required": True, "schema": _STRING}]
+    download = {**any_answer, "parameters": _query("run_id", "run_uuid", "path")}
+    return {
+        "/api/2.0/mlflow-artifacts/artifacts": {"get": {**any_answer,
+                                                        "parameters": _query("path")}},
+        "/api/2.0/mlflow-artifacts/artifacts/{path}": {
+            "get": {**any_answer, "parameters": file_path},
+            "delete": {**any_answer, "parameters": file_path},
+            "put": {**any_answer, "parameters": file_path, "requestBody": {
+                "required": True, "content": {"application/octet-stream": {
+                    "schema": {"type": "string", "format": "binary"}}}}}},
+        "/get-artifact": {"get": download},
+        "/api/2.0/mlflow/get-artifact": {"get": download},
+    }
+
+
+def _ui_paths() -> dict[str, dict[str, Any]]:
+    """The web UI's pages and JSON API, from the routes of an app over an empty store:
+    their declared path and query parameters, as strings (a bad type must be a 4xx too),
+    and a JSON object body for the one POST."""
+    from fastapi.routing import APIRoute
+
+    from flowtrack.server._app import create_app
+    from flowtrack.server._context import ServerContext
+
+    store = tempfile.mkdtemp(prefix="flowtrack-schema-")
+    try:
+        app = create_app(ServerContext.open(store, None, None))
+    finally:
+        shutil.rmtree(store, ignore_errors=True)
     paths: dict[str, dict[str, Any]] = {}
+    for route in _flattened(app.routes):
+        if not isinstance(route, APIRoute) or route.path.startswith(("/api/", "/ajax-api/")):
+            continue
+        path = _PATH_PARAM.sub(r"{\1}", route.path)
+        parameters = [{"name": p.name, "in": "path", "required": True, "schema": _STRING}
+                      for p in route.dependant.path_params]
+        parameters += _query(*_ui_query_names(route))
+        for method in sorted(route.methods - {"HEAD"}):
+            operation: dict[str, Any] = {"responses": {"default": {"description": "any"}},
+                                         "parameters": parameters}
+            if method == "POST":
+                operation["requestBody"] = {"required": True, "content": {
+                    "application/json": {"schema": {"type": "object"}}}}
+            paths.setdefault(path, {})[method.lower()] = operation
+    return paths
+
+
+# The UI's handlers read their query strings by hand: the names they read, found in
+# their source, plus those of the one query handed on whole (the lineage page's)
+_QUERY_READ = re.compile(r"""(?:query_params|query|\bq)(?:\.get\(|\[)["'](\w+)["']""")
+_HANDED_ON = {"/lineage": ("artifact", "execution", "run", "model", "version", "hops")}
+
+
+def _ui_query_names(route: Any) -> list[str]:
+    names = [p.alias for p in route.dependant.query_params]
+    names += _QUERY_READ.findall(inspect.getsource(route.endpoint))
+    names += _HANDED_ON.get(route.path, ())
+    return list(dict.fromkeys(names))
+
+
+def _flattened(routes: list[Any]) -> list[Any]:
+    """Routes, with those of included routers (kept whole by newer FastAPI) spliced in."""
+    found = []
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        found += _flattened(list(inner.routes)) if inner is not None else [route]
+    return found
+
+
+def server_openapi(prefix: str = "/api/2.0/mlflow") -> dict[str, Any]:
+    """The OpenAPI 3.0 document of every JSON route under ``prefix``, the artifact
+    endpoints and the UI."""
+    paths: dict[str, dict[str, Any]] = {**_ui_paths(), **_artifact_paths()}
     for route in ROUTES:
         path = prefix + "/" + _PATH_PARAM.sub(r"{\1}", route.path)
         paths.setdefault(path, {})[route.method.lower()] = _operation(route)

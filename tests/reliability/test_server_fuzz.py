@@ -1,4 +1,5 @@
-"""schemathesis over the tracking server's REST API: whatever it sends, no 5xx.
+"""schemathesis over the tracking server (REST API, artifacts, web UI): whatever it
+sends, no 5xx.
 
 The schema is derived from the server's route table (``server_schema``); schemathesis
 generates requests from it (bounded: ``EXAMPLES`` per operation, derandomized under

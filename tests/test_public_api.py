@@ -13,7 +13,8 @@ import pytest
 PACKAGES = ["flowtrack", "flowtrack.flow", "flowtrack.store", "flowtrack.lineage",
             "flowtrack.runtime", "flowtrack.client", "flowtrack.cli", "flowtrack.tracking",
             "flowtrack.sklearn", "flowtrack.pyfunc", "flowtrack.data", "flowtrack.server",
-            "flowtrack.tracking.service", "flowtrack.ui"]
+            "flowtrack.tracking.service", "flowtrack.ui", "flowtrack.exception",
+            "flowtrack.metaflow_current"]
 
 METAFLOW_NAMES = {
     "FlowSpec", "step", "Parameter", "JSONType", "IncludeFile", "current", "retry", "catch",

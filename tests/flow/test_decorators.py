@@ -85,9 +85,9 @@ def test_decorators_are_kept_in_order_and_visible_on_the_graph_node():
         def end(self):
             pass
 
-    node = DecoFlow._graph()["start"]
+    node = DecoFlow._graph["start"]
     assert [d.name for d in node.decorators] == ["timeout", "catch", "retry"]
-    assert DecoFlow._graph()["end"].decorators == []
+    assert DecoFlow._graph["end"].decorators == []
     assert repr(node.decorators[2]) == "@retry(times=1, minutes_between_retries=0.0)"
 
 

@@ -60,7 +60,7 @@ def marked_line(path: Path) -> int:
 def check_error(load_flow: Callable[[str], tuple[type, Path]], source: str) -> tuple[GraphError, Path]:
     flow_cls, path = load_flow(source)
     with pytest.raises(GraphError) as info:
-        flow_cls._graph().check()
+        flow_cls._graph.check()
     return info.value, path
 
 
@@ -775,7 +775,7 @@ def _names(nodes: list[Any]) -> list[str]:
 
 def test_linear_flow(load_flow):
     flow_cls, path = load_flow(LINEAR)
-    graph = flow_cls._graph()
+    graph = flow_cls._graph
     graph.check()
     assert isinstance(graph, FlowGraph)
     assert graph.name == "LinearFlow" and graph.doc == "A linear flow."
@@ -793,12 +793,12 @@ def test_linear_flow(load_flow):
 
 def test_graph_is_cached_per_class(load_flow):
     flow_cls, _ = load_flow(LINEAR)
-    assert flow_cls._graph() is flow_cls._graph()
+    assert flow_cls._graph is flow_cls._graph
 
 
 def test_static_split_join(load_flow):
     flow_cls, _ = load_flow(STATIC_SPLIT)
-    graph = flow_cls._graph()
+    graph = flow_cls._graph
     graph.check()
     assert graph["start"].type == "split"
     assert graph["train"].type == "linear"
@@ -814,7 +814,7 @@ def test_static_split_join(load_flow):
 
 def test_foreach(load_flow):
     flow_cls, _ = load_flow(FOREACH)
-    graph = flow_cls._graph()
+    graph = flow_cls._graph
     graph.check()
     assert graph["start"].type == "foreach"
     assert graph["start"].foreach_param == "items"
@@ -827,7 +827,7 @@ def test_foreach(load_flow):
 
 def test_nested_foreach(load_flow):
     flow_cls, _ = load_flow(NESTED_FOREACH)
-    graph = flow_cls._graph()
+    graph = flow_cls._graph
     graph.check()
     assert graph["start"].type == "foreach" and graph["outer"].type == "foreach"
     assert graph["inner_join"].type == "join" and graph["outer_join"].type == "join"
@@ -840,7 +840,7 @@ def test_nested_foreach(load_flow):
 
 def test_join_matching_split_is_the_split_it_closes(load_flow):
     flow_cls, _ = load_flow(NESTED_FOREACH)
-    graph = flow_cls._graph()
+    graph = flow_cls._graph
     graph.check()
     assert graph["inner_join"].matching_split == "outer"
     assert graph["outer_join"].matching_split == "start"
@@ -848,7 +848,7 @@ def test_join_matching_split_is_the_split_it_closes(load_flow):
 
 def test_switch_converging(load_flow):
     flow_cls, _ = load_flow(SWITCH)
-    graph = flow_cls._graph()
+    graph = flow_cls._graph
     graph.check()
     start = graph["start"]
     assert start.type == "split-switch"
@@ -863,7 +863,7 @@ def test_switch_converging(load_flow):
 
 def test_switch_self_loop(load_flow):
     flow_cls, _ = load_flow(SWITCH_LOOP)
-    graph = flow_cls._graph()
+    graph = flow_cls._graph
     graph.check()
     loop = graph["loop"]
     assert loop.type == "split-switch"
@@ -894,7 +894,7 @@ class ChildFlow(BaseFlow):
         \"\"\"Overridden.\"\"\"
         self.next(self.end)
 """, name="ChildFlow")
-    graph = flow_cls._graph()
+    graph = flow_cls._graph
     graph.check()
     assert graph.name == "ChildFlow"
     assert set(graph.nodes) == {"start", "middle", "end"}

@@ -413,3 +413,249 @@ def test_assigning_a_parameter_fails_the_run(write_flow, run_flow):
     namespace(None)
     run = Flow("AssignFlow").latest_run
     assert run is not None and not run.successful
+
+
+# ---------------------------------------------------------------------------
+# deploy-time defaults: default=<function of a context>, as in Metaflow
+# ---------------------------------------------------------------------------
+
+
+def _click_default(param: Parameter):
+    """What the command line does with a callable default: call it with no arguments,
+    then convert the result like a value typed by the user."""
+    assert callable(param.default)
+    return param.convert(param.default())
+
+
+def test_callable_default_is_evaluated_with_a_context(monkeypatch):
+    from flowtrack.flow._params import ParameterContext
+
+    monkeypatch.setenv("FLOWTRACK_USER", "ctx-user")
+    seen = []
+
+    def default(ctx):
+        seen.append(ctx)
+        return 5
+
+    param = Parameter("alpha", default=default, type=int)
+    assert param.type is int
+    assert _click_default(param) == 7 - 2
+    (ctx,) = seen
+    assert isinstance(ctx, ParameterContext)
+    assert ParameterContext._fields == ("flow_name", "user_name", "parameter_name", "logger",
+                                        "ds_type", "configs")
+    assert ctx.parameter_name == "alpha"
+    assert ctx.user_name == "ctx-user"
+    assert ctx.ds_type == "local" and ctx.configs is None
+    assert callable(ctx.logger)
+
+
+def test_callable_default_evaluated_on_each_call_not_at_definition():
+    calls = []
+    param = Parameter("alpha", default=lambda ctx: calls.append(1) or "x")
+    assert calls == []
+    param.default()
+    param.default()
+    assert len(calls) == 2
+
+
+def test_callable_default_without_type_is_a_string_parameter():
+    param = Parameter("name", default=lambda ctx: "hello")
+    assert param.type is str
+    assert _click_default(param) == "hello"
+
+
+def test_callable_default_may_take_the_deploy_time_flag():
+    flags = []
+
+    def default(ctx, deploy_time):
+        flags.append(deploy_time)
+        return "v"
+
+    assert _click_default(Parameter("p", default=default)) == "v"
+    assert flags == [False]
+
+
+@pytest.mark.parametrize(("kind", "result", "value"), [
+    (int, 3, 3),
+    (float, 0.25, 0.25),
+    (bool, True, True),
+    (bool, False, False),
+    (str, "text", "text"),
+    (JSONType, '{"a": [1, 2]}', {"a": [1, 2]}),
+])
+def test_callable_default_result_is_converted_like_a_typed_value(kind, result, value):
+    param = Parameter("p", default=lambda ctx: result, type=kind)
+    converted = _click_default(param)
+    assert converted == value and type(converted) is type(value)
+
+
+def test_callable_default_with_separator_splits():
+    param = Parameter("names", default=lambda ctx: "a,b", separator=",")
+    assert _click_default(param) == ["a", "b"]
+
+
+@pytest.mark.parametrize(("kind", "result", "expected"), [
+    (int, "3", "an int"),
+    (int, 3.0, "an int"),
+    (float, 1, "a float"),
+    (bool, 1, "a bool"),
+    (str, 3, "a string"),
+    (JSONType, {"a": 1}, "a string"),
+])
+def test_callable_default_of_the_wrong_type_names_the_parameter(kind, result, expected):
+    from flowtrack.exception import ParameterFieldTypeMismatch
+
+    param = Parameter("p", default=lambda ctx: result, type=kind)
+    with pytest.raises(ParameterFieldTypeMismatch) as info:
+        param.default()
+    message = str(info.value)
+    assert "Parameter 'p'" in message and expected in message
+    assert type(result).__name__ in message
+    assert isinstance(info.value, ParameterError)
+
+
+def test_failing_callable_default_names_the_parameter_and_the_error():
+    from flowtrack.exception import ParameterFieldFailed
+
+    def default(ctx):
+        raise ValueError("no such bucket")
+
+    with pytest.raises(ParameterFieldFailed) as info:
+        Parameter("alpha", default=default).default()
+    message = str(info.value)
+    assert "Parameter 'alpha'" in message and "ValueError: no such bucket" in message
+    assert "--alpha" in message and "FLOWTRACK_RUN_ALPHA" in message
+    assert isinstance(info.value, ParameterError)
+    assert isinstance(info.value.__cause__, ValueError)
+
+
+@pytest.mark.parametrize("field", ["required", "show_default", "separator"])
+def test_function_in_other_fields_is_refused(field):
+    with pytest.raises(ParameterError, match=rf"Parameter 'p': {field}= cannot be a function"):
+        Parameter("p", **{field: lambda ctx: True})
+
+
+def test_callable_default_repr_and_help_text_do_not_call_it():
+    def default(ctx):
+        raise AssertionError("must not be called")
+
+    param = Parameter("alpha", default=default, type=int)
+    assert str(param.default) == "deploy-time value of 'alpha'"
+    assert "deploy-time" in repr(param) and "type=int" in repr(param)
+
+
+def test_callable_default_is_never_stored_in_place_of_a_value():
+    import pickle
+
+    param = Parameter("alpha", default=len)
+    with pytest.raises(TypeError, match="parameter 'alpha' has a deploy-time default"):
+        pickle.dumps(param.default)
+
+
+def test_callable_default_read_outside_a_run():
+    from flowtrack import FlowSpec, step
+
+    class D(FlowSpec):
+        alpha = Parameter("alpha", default=lambda ctx: len(ctx.flow_name), type=int)
+
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    assert D(use_cli=False).alpha == 1
+
+
+DEPLOY_FLOW = '''
+import os
+
+from flowtrack import FlowSpec, JSONType, Parameter, step
+
+
+def never(ctx):
+    raise RuntimeError("evaluated although a value was given")
+
+
+def who(ctx):
+    ctx.logger("evaluating " + ctx.parameter_name)
+    return ctx.flow_name + ":" + ctx.parameter_name + ":" + ctx.user_name
+
+
+class BaseFlow(FlowSpec):
+    origin = Parameter("origin", default=who)
+
+
+class DeployFlow(BaseFlow):
+    count = Parameter("count", default=lambda ctx: 3 + 4, type=int)
+    config = Parameter("config", default=lambda ctx: '{"k": [1]}', type=JSONType)
+    forced = Parameter("forced", default=never, type=float)
+    failing = Parameter("failing", default=lambda ctx: os.environ["DEPLOY_FAIL"] and "x")
+
+    @step
+    def start(self):
+        for name in ("origin", "count", "config", "forced", "failing"):
+            value = getattr(self, name)
+            print(f"PARAM {name} {type(value).__name__} {value!r}")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    DeployFlow()
+'''
+
+
+def test_deploy_time_defaults_in_a_run(write_flow, run_flow):
+    path = write_flow(DEPLOY_FLOW)
+    proc = run_flow(path, "run", "--forced", "1.5", env={"DEPLOY_FAIL": "1"}, check=True)
+    assert _param_lines(proc.stdout) == {
+        "origin": "str 'DeployFlow:origin:tester'",
+        "count": "int 7",
+        "config": "dict {'k': [1]}",
+        "forced": "float 1.5",
+        "failing": "str 'x'",
+    }
+    assert "evaluating origin" in proc.stderr
+    namespace(None)
+    run = Flow("DeployFlow").latest_run
+    assert run is not None and run.successful
+    assert run.parameters["count"] == 7
+    assert run.parameters["config"] == {"k": [1]}
+    assert run.parameters["origin"] == "DeployFlow:origin:tester"
+
+
+def test_deploy_time_default_skipped_when_the_environment_gives_a_value(write_flow, run_flow):
+    path = write_flow(DEPLOY_FLOW)
+    proc = run_flow(path, "run", env={"FLOWTRACK_RUN_FORCED": "2.5", "DEPLOY_FAIL": "1"},
+                    check=True)
+    assert _param_lines(proc.stdout)["forced"] == "float 2.5"
+
+
+def test_failing_deploy_time_default_stops_the_run_before_it_starts(write_flow, run_flow):
+    path = write_flow(DEPLOY_FLOW)
+    proc = run_flow(path, "run", "--forced", "1")  # no DEPLOY_FAIL: the lambda fails
+    assert proc.returncode == 1, proc.stderr
+    assert "Parameter 'failing'" in proc.stderr and "KeyError: 'DEPLOY_FAIL'" in proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert "Internal error" not in proc.stderr
+    assert "Workflow starting" not in proc.stdout
+    namespace(None)
+    with pytest.raises(FlowtrackError):  # nothing was recorded
+        Flow("DeployFlow")
+
+
+def test_show_and_help_with_deploy_time_defaults(write_flow, run_flow):
+    path = write_flow(DEPLOY_FLOW)
+    show = run_flow(path, "show", check=True)
+    assert "Step start" in show.stdout
+    helped = run_flow(path, "run", "--help", check=True)
+    assert "--forced" in helped.stdout
+    assert "deploy-time value of 'forced'" in " ".join(helped.stdout.split())
+    assert "evaluated although" not in helped.stdout + helped.stderr

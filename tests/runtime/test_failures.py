@@ -505,7 +505,7 @@ def test_run_task_in_process_restores_environment_and_current(
     monkeypatch.setitem(sys.modules, "in_process_flow", module)
     spec_.loader.exec_module(module)
     flow_cls = module.InProcessFlow
-    env = flow_cls._graph()["start"].decorators[0].attributes["vars"]
+    env = flow_cls._graph["start"].decorators[0].attributes["vars"]
     task = TaskSpec(flow_name="InProcessFlow", run_id="1", step="start", task_id="1",
                     attempt=0, namespace={}, parameters={}, env=dict(env))
     assert "FT_IN_PROCESS_VAR" not in os.environ

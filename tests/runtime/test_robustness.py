@@ -197,7 +197,7 @@ def test_a_scheduler_fault_marks_the_run_failed(store_env, write_flow, monkeypat
     cfg = settings()
     recorder = RunRecorder(Database.open(cfg.metadata_url), BlobStore(cfg.store_url))
     recorder.start_run("ParamForeachFlow", "1", "tester", [], None, str(path))
-    scheduler = Scheduler(flow_cls, flow_cls._graph(), recorder, _BrokenExecutor(),
+    scheduler = Scheduler(flow_cls, flow_cls._graph, recorder, _BrokenExecutor(),
                           RunConsole(quiet=True), RunOptions(user="tester"), "1", {})
     with pytest.raises(RunFailedError, match="internal error .*disk full"):
         scheduler.run()

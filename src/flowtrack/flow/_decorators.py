@@ -25,6 +25,19 @@ class DecoratorError(FlowtrackError):
     headline = "Decorator error"
 
 
+class UnknownDecoratorAttributeError(DecoratorError):
+    """A decorator was given an argument it does not take (Metaflow's
+    ``InvalidDecoratorAttribute``, with its constructor)."""
+
+    def __init__(self, deconame: str, attr: str, defaults: Any) -> None:
+        super().__init__(f"@{deconame} got unknown argument(s) {attr}; it accepts "
+                         f"{', '.join(sorted(defaults))}.")
+        self.deconame, self.attr, self.defaults = deconame, attr, list(defaults)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.deconame, self.attr, self.defaults)
+
+
 class StepDecorator:
     """A named set of attributes attached to a step function."""
 
@@ -34,9 +47,8 @@ class StepDecorator:
     def __init__(self, **attributes: Any) -> None:
         unknown = set(attributes) - set(self.defaults)
         if unknown:
-            raise DecoratorError(
-                f"@{self.name} got unknown argument(s) {', '.join(sorted(unknown))}; it accepts "
-                f"{', '.join(sorted(self.defaults))}.")
+            raise UnknownDecoratorAttributeError(self.name, ", ".join(sorted(unknown)),
+                                                 self.defaults)
         self.attributes = {**self.defaults, **attributes}
         self._validate()
 

@@ -8,6 +8,12 @@ file, line and rule name of the first violation found:
 basic-steps, reserved-names, num-args, end-is-end, static-transitions,
 valid-transitions, unknown-transitions, orphans, dead-ends, acyclic (only a switch
 step may loop back to itself), join-args, split-join-balance and catch-placement.
+
+Ported Metaflow code reads the graph as ``self._graph`` (Metaflow's ``FlowGraph``):
+iterating nodes, ``graph[name]``, and on a node ``name``, ``type``, ``out_funcs``,
+``in_funcs`` (sorted), ``split_parents``, ``matching_join``, ``is_inside_foreach``,
+``func_lineno`` and ``source_file`` mean what they mean there, and are filled in when
+the graph is built, before any ``check()``.
 """
 
 from __future__ import annotations
@@ -48,8 +54,10 @@ class StepNode:
     has_tail_next: bool = False
     next_line: int | None = None
     problem: str | None = None  # a malformed self.next call, reported by check()
-    in_funcs: list[str] = field(default_factory=list)
+    in_funcs: list[str] = field(default_factory=list)  # sorted by name, as in Metaflow
     split_parents: list[str] = field(default_factory=list)  # enclosing splits, outermost first
+    matching_join: str | None = None  # on a split or foreach: the join that closes it
+    is_inside_foreach: bool = False  # some enclosing foreach is still open at this step
 
     @property
     def is_join(self) -> bool:
@@ -76,6 +84,27 @@ class StepNode:
     @property
     def matching_split(self) -> str | None:
         return self.split_parents[-1] if self.split_parents else None
+
+    # -- Metaflow's DAGNode names for the same facts ------------------------------
+    @property
+    def source_file(self) -> str:
+        return self.file
+
+    @property
+    def func_lineno(self) -> int:
+        return self.line
+
+    @property
+    def tail_next_lineno(self) -> int:
+        return self.next_line or 0
+
+    @property
+    def parallel_step(self) -> bool:
+        return False  # flowtrack has no @parallel
+
+    @property
+    def parallel_foreach(self) -> bool:
+        return False
 
 
 def _self_attr(node: ast.AST) -> str | None:
@@ -169,6 +198,39 @@ class FlowGraph:
                 target = self.nodes.get(out)
                 if target is not None and node.name not in target.in_funcs and out != node.name:
                     target.in_funcs.append(node.name)
+        for node in self.nodes.values():
+            node.in_funcs.sort()
+        # Metaflow's names for the first and last step
+        self.start_step: str | None = "start" if "start" in self.nodes else None
+        self.end_step: str | None = "end" if "end" in self.nodes else None
+        self._annotate_splits()
+
+    def _annotate_splits(self) -> None:
+        """Fill ``split_parents``, ``matching_join`` and ``is_inside_foreach`` by walking
+        from start; tolerant of a broken graph (``check()`` reports what is wrong)."""
+        stacks: dict[str, list[str]] = {"start": []}
+        for node in self.sorted_nodes():
+            parents = stacks.get(node.name, [])
+            node.split_parents = list(parents)  # a join's include the split it closes
+            if node.type in ("split", "foreach"):
+                onward = parents + [node.name]
+            elif node.is_join and parents:
+                self.nodes[parents[-1]].matching_join = node.name
+                onward = parents[:-1]
+            else:
+                onward = parents
+            for out in node.out_funcs:
+                if out != node.name and out in self.nodes:
+                    stacks.setdefault(out, onward)
+        for node in self.nodes.values():
+            node.is_inside_foreach = bool(self.open_foreaches(node.name))
+
+    def open_foreaches(self, name: str) -> list[str]:
+        """The foreach steps whose split is still open at step ``name``, outermost first
+        (a foreach join has closed its own): one per frame of the task's foreach stack."""
+        node = self.nodes[name]
+        return [p for p in node.split_parents
+                if self.nodes[p].type == "foreach" and self.nodes[p].matching_join != name]
 
     def __getitem__(self, name: str) -> StepNode:
         return self.nodes[name]

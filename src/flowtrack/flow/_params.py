@@ -4,12 +4,22 @@ A parameter is a class attribute of the flow; on an instance it reads as the run
 value and refuses assignment (parameters are immutable in steps). Values arrive as
 strings from the command line or ``FLOWTRACK_RUN_<NAME>`` and are converted here;
 the CLI layer only wires options to ``Parameter.convert``.
+
+A function as ``default`` is Metaflow's deploy-time parameter: it is called with a
+``ParameterContext`` when a run starts without a value for the parameter (the
+command line calls ``Parameter.default`` with no arguments, as click does with any
+callable default), its result is checked and converted like a typed value, and the
+run records that value.
 """
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import json
-from typing import Any
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
 from .._errors import ParameterError, StepError
 
@@ -44,6 +54,143 @@ _BOOL_WORDS = {"1": True, "true": True, "t": True, "yes": True, "y": True, "on":
                "0": False, "false": False, "f": False, "no": False, "n": False, "off": False}
 
 
+class ParameterFieldError(ParameterError):
+    """A deploy-time function of a parameter raised (Metaflow's ``ParameterFieldFailed``)."""
+
+    headline = "Parameter field failed"
+
+    def __init__(self, name: str, field: str, message: str | None = None) -> None:
+        super().__init__(message or f"Parameter '{name}': evaluating its {field} failed.")
+        self.parameter_name, self.field = name, field
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.parameter_name, self.field, self.message)
+
+
+class ParameterFieldTypeError(ParameterError):
+    """A deploy-time function of a parameter returned a value of the wrong type
+    (Metaflow's ``ParameterFieldTypeMismatch``)."""
+
+    headline = "Parameter field with a mismatching type"
+
+
+class ParameterContext(NamedTuple):
+    """What a deploy-time function receives (Metaflow's fields, in Metaflow's order)."""
+
+    flow_name: str | None
+    user_name: str
+    parameter_name: str
+    logger: Callable[..., None]
+    ds_type: str  # "local", or the blob store URL's scheme ("s3", ...)
+    configs: Any  # Metaflow's Config values; flowtrack has none, so always None
+
+
+# the flow class whose command line is running (set by FlowSpec() around it)
+_flow_stack: list[type] = []
+
+
+@contextlib.contextmanager
+def flow_context(flow_cls: type) -> Iterator[None]:
+    """While the block runs, deploy-time functions get ``flow_cls``'s name (a parameter
+    defined on a base class still reports the flow being run)."""
+    _flow_stack.append(flow_cls)
+    try:
+        yield
+    finally:
+        _flow_stack.pop()
+
+
+def _log(line: Any, **_style: Any) -> None:
+    """``ctx.logger``: print a line to stderr (Metaflow's echo; styling is ignored)."""
+    sys.stderr.write(str(line) + ("\n" if _style.get("nl", True) else ""))
+    sys.stderr.flush()
+
+
+def _store_type() -> str:
+    from .._config import settings
+
+    url = settings().store_url
+    return url.split("://", 1)[0] if "://" in url and not url.startswith("file://") else "local"
+
+
+# types whose deploy-time result must be exactly of that type (as in Metaflow)
+_EXACT_TYPES = {bool: "a bool", int: "an int", float: "a float"}
+
+
+class DeployTimeField:
+    """A parameter's ``default`` given as a function of a ``ParameterContext``.
+
+    Called with no arguments (how the command line asks for a callable default) it
+    runs the function and returns its result as a string, which the parameter then
+    converts like a value typed by the user, exactly as Metaflow's ``DeployTimeField``.
+    """
+
+    def __init__(self, param: Parameter, fun: Callable[..., Any], field: str = "default") -> None:
+        self.param = param
+        self.fun = fun
+        self.field = field
+
+    def _context(self) -> ParameterContext:
+        from .._config import settings
+
+        flow = _flow_stack[-1] if _flow_stack else self.param.owner
+        return ParameterContext(flow_name=flow.__name__ if flow is not None else None,
+                                user_name=settings().user, parameter_name=self.param.name,
+                                logger=_log, ds_type=_store_type(), configs=None)
+
+    def _takes_deploy_time_flag(self) -> bool:
+        try:
+            inspect.signature(self.fun).bind(None, False)
+        except TypeError:
+            return False
+        except ValueError:  # no signature (some builtins): try one argument
+            return False
+        return True
+
+    def __call__(self) -> Any:
+        ctx = self._context()
+        name = self.param.name
+        try:
+            value = self.fun(ctx, False) if self._takes_deploy_time_flag() else self.fun(ctx)
+        except Exception as exc:
+            env = "FLOWTRACK_RUN_" + name.upper().replace("-", "_")
+            raise ParameterFieldError(
+                name, self.field,
+                f"Parameter '{name}': its {self.field} is a function, called when the run "
+                f"starts, and it raised {type(exc).__name__}: {exc}. Fix the function, or give "
+                f"a value with --{name} VALUE (or {env}).") from exc
+        return self._checked(value)
+
+    def _checked(self, value: Any) -> Any:
+        name, kind = self.param.name, self.param.type
+        expected = _EXACT_TYPES.get(kind)
+        if expected is None:  # str, JSON and other types take the text to convert
+            expected = "a string"
+            ok = isinstance(value, str)
+        else:
+            ok = type(value) is kind
+        if not ok:
+            hint = " (JSON text: return json.dumps(value))" if kind is JSONType else ""
+            raise ParameterFieldTypeError(
+                f"Parameter '{name}': its {self.field} function returned {value!r} (a "
+                f"{type(value).__name__}), but the parameter is of type {self.param.type_name}, "
+                f"so the function must return {expected}{hint}, as in Metaflow.")
+        return value if isinstance(value, str) else str(value)
+
+    def __reduce__(self) -> Any:
+        # never stored in place of a value (a run stores what the function returned)
+        raise TypeError(
+            f"parameter '{self.param.name}' has a deploy-time default (a function), which is "
+            "evaluated when a run starts and cannot be stored itself; `resume` does not "
+            "evaluate it for a parameter added since the origin run, so start a new run")
+
+    def __str__(self) -> str:  # shown as the default in --help; never calls the function
+        return f"deploy-time value of '{self.param.name}'"
+
+    def __repr__(self) -> str:
+        return f"<deploy-time {self.field} {getattr(self.fun, '__qualname__', self.fun)!r}>"
+
+
 def _to_bool(raw: Any) -> bool:
     if isinstance(raw, bool):
         return raw
@@ -71,14 +218,21 @@ class Parameter:
             raise ParameterError(
                 f"Parameter name '{name}' is a reserved word of the flowtrack command line; "
                 "choose a different name for this parameter.")
+        for field, value in (("required", required), ("show_default", show_default),
+                             ("separator", separator)):
+            if callable(value):
+                raise ParameterError(f"Parameter '{name}': {field}= cannot be a function; only "
+                                     "default= may be computed when the run starts.")
         self.name = name
-        self.default = default
         self.type = type if type is not None else self._infer_type(default)
+        # a function is a deploy-time default, evaluated when a run starts
+        self.default = DeployTimeField(self, default) if callable(default) else default
         self.help = help
         self.required = required
         self.show_default = show_default
         self.separator = separator
         self.attr_name = name  # replaced by the class attribute name in __set_name__
+        self.owner: type | None = None  # the class the parameter is defined on
         # a mistake in how the flow class uses this parameter, raised when it is listed
         self.definition_error: ParameterError | None = None
         if separator and self.type is not str:
@@ -98,6 +252,7 @@ class Parameter:
 
     def __set_name__(self, owner: type, attr: str) -> None:
         self.attr_name = attr
+        self.owner = owner
         if attr in RESERVED_ATTRIBUTES or attr.replace("_", "-") in RESERVED_PARAMETER_NAMES:
             # Not raised here: Python 3.11 would wrap it in "RuntimeError: Error calling
             # __set_name__" with two tracebacks, at import of the flow file. The flow's
@@ -123,6 +278,13 @@ class Parameter:
         if self.type is JSONType:
             return "JSON"
         return getattr(self.type, "__name__", str(self.type))
+
+    def default_value(self) -> Any:
+        """The default as the run would take it: a deploy-time default is evaluated
+        and converted; a plain default is returned as given."""
+        if isinstance(self.default, DeployTimeField):
+            return self.convert(self.default())
+        return self.default
 
     def convert(self, raw: Any) -> Any:
         """Convert a command-line or environment string to the parameter's type."""

@@ -5,20 +5,56 @@ A flow instance does no I/O itself. While a task runs, the runtime attaches an
 join); reading ``self.x`` loads lazily through it, assigning ``self.x = v`` records
 an output in the instance's ``__dict__``. ``self.next(...)`` only records the
 transition, checked by the runtime against the graph.
+
+Private members that ported Metaflow code reads keep Metaflow's meaning:
+``self._current_step`` (the running step's name), ``self._foreach_stack`` (a list of
+``ForeachFrame``) and ``self._graph`` (the class's ``FlowGraph``, on class and instance).
 """
 
 from __future__ import annotations
 
 import os
+import reprlib
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._errors import MergeArtifactsError, StepError
 from ._graph import FlowGraph
 from ._params import RESERVED_ATTRIBUTES as _RESERVED_ATTRIBUTES
-from ._params import Parameter
+from ._params import Parameter, flow_context
+
+
+def _merge_error(message: str, artifact_names: list[str]) -> MergeArtifactsError:
+    """A ``MergeArtifactsError`` naming the artifacts concerned in ``artifact_names``, as
+    Metaflow's merge exceptions do."""
+    error = MergeArtifactsError(message)
+    error.artifact_names = artifact_names  # type: ignore[attr-defined]
+    return error
+
+
+class ForeachFrame(NamedTuple):
+    """One enclosing foreach of a task, as in Metaflow's ``self._foreach_stack``:
+    the first step inside the foreach, the attribute it splits over, how many tasks
+    it made, this task's index and a short string of this task's item."""
+
+    step: str | None = None
+    var: str | None = None
+    num_splits: int | None = None
+    index: int | None = None  # type: ignore[assignment]  # (shadows tuple.index, as in Metaflow)
+    value: str | None = None
+
+
+# Metaflow keeps at most this many characters of a foreach item in its frame
+MAX_FRAME_VALUE_CHARS = 30
+
+
+def frame_value(item: Any) -> str:
+    """A foreach item as Metaflow shows it in a frame: itself if a str, int, float or
+    bool, else its ``reprlib`` form, as a string of at most 30 characters."""
+    text = item if isinstance(item, (str, int, float, bool)) else reprlib.Repr().repr(item)
+    return str(text)[:MAX_FRAME_VALUE_CHARS]
 
 
 class ArtifactSource(ABC):
@@ -74,10 +110,22 @@ def register_cli(entry: Callable[[type], Any]) -> None:
     _cli_entry = entry
 
 
+class _ClassGraph:
+    """``FlowSpec._graph``: the flow class's graph, built on first use and kept per
+    class, read the same on the class and on its instances (as Metaflow's)."""
+
+    def __get__(self, instance: Any, owner: type) -> FlowGraph:
+        graph = FlowSpec._graph_cache.get(owner)
+        if graph is None:
+            graph = FlowSpec._graph_cache[owner] = FlowGraph(owner)
+        return graph
+
+
 class FlowSpec:
     """Base class of flows. ``MyFlow()`` at the bottom of a script runs the CLI."""
 
     _graph_cache: dict[type, FlowGraph] = {}
+    _graph = _ClassGraph()
 
     def __init__(self, use_cli: bool = True) -> None:
         object.__setattr__(self, "_source", None)
@@ -85,20 +133,14 @@ class FlowSpec:
         object.__setattr__(self, "_merged", {})  # name -> index of the input it came from
         object.__setattr__(self, "_inputs", None)  # the join's Inputs, while it runs
         object.__setattr__(self, "_loaded", {})  # name -> digest of values read from inputs
-        object.__setattr__(self, "_step_name", None)
+        object.__setattr__(self, "_current_step", None)
         if use_cli:
             if _cli_entry is None:
                 raise RuntimeError("the flowtrack command line is not available")
-            _cli_entry(type(self))
+            with flow_context(type(self)):  # deploy-time defaults see this flow's name
+                _cli_entry(type(self))
 
     # -- class-level information -------------------------------------------------
-    @classmethod
-    def _graph(cls) -> FlowGraph:
-        graph = FlowSpec._graph_cache.get(cls)
-        if graph is None:
-            graph = FlowSpec._graph_cache[cls] = FlowGraph(cls)
-        return graph
-
     @classmethod
     def _parameters(cls) -> list[Parameter]:
         seen: dict[str, Parameter] = {}
@@ -123,7 +165,7 @@ class FlowSpec:
         source = self.__dict__.get("_source")
         if source is None:
             param = getattr(type(self), attr)
-            return param.default
+            return param.default_value()
         return source.parameter(attr)
 
     def __getattr__(self, name: str) -> Any:
@@ -148,8 +190,8 @@ class FlowSpec:
         raise AttributeError(self._missing_message(name))
 
     def _missing_message(self, name: str) -> str:
-        step = self.__dict__.get("_step_name") or "?"
-        node = self._graph().nodes.get(step)
+        step = self.__dict__.get("_current_step") or "?"
+        node = self._graph.nodes.get(step)
         hint = ""
         if node is not None and node.is_join:
             hint = (" After a join only parameters and merged or assigned artifacts are visible;"
@@ -163,7 +205,7 @@ class FlowSpec:
             return
         if name in _RESERVED_ATTRIBUTES:
             raise StepError(f"'{name}' is a reserved attribute of FlowSpec and cannot be "
-                            f"assigned in step '{self.__dict__.get('_step_name')}'; use another "
+                            f"assigned in step '{self.__dict__.get('_current_step')}'; use another "
                             "name.")
         self.__dict__.get("_loaded", {}).pop(name, None)  # assigned now, not as loaded
         object.__setattr__(self, name, value)
@@ -183,12 +225,35 @@ class FlowSpec:
         source = self.__dict__.get("_source")
         return source.foreach_frames() if source is not None else []
 
+    @property
+    def _foreach_stack(self) -> list[ForeachFrame]:
+        """Metaflow's frame list: a ``ForeachFrame`` per enclosing foreach, outermost
+        first. Like ``foreach_stack()`` it reads the foreach lists of the task."""
+        source = self.__dict__.get("_source")
+        if source is None:
+            return []
+        frames = source.foreach_frames()
+        graph, step = self._graph, self.__dict__.get("_current_step")
+        splits: list[str | None] = []
+        if step is not None and step in graph:
+            splits = list(graph.open_foreaches(step))
+        if len(splits) != len(frames):  # not a step of this graph: positions only
+            splits = [None] * len(frames)
+        stack = []
+        for split, (index, num_splits, item) in zip(splits, frames):
+            node = graph[split] if split is not None else None
+            stack.append(ForeachFrame(
+                step=node.out_funcs[0] if node is not None and node.out_funcs else None,
+                var=node.foreach_param if node is not None else None,
+                num_splits=num_splits, index=index, value=frame_value(item)))
+        return stack
+
     # -- transitions -------------------------------------------------------------
     def next(self, *targets: Any, foreach: str | None = None, condition: str | None = None,
              num_parallel: int | None = None) -> None:
         """Declare where the flow goes after this step (must be the last statement)."""
         if self.__dict__.get("_transition") is not None:
-            raise StepError(f"self.next() called twice in step '{self.__dict__.get('_step_name')}';"
+            raise StepError(f"self.next() called twice in step '{self.__dict__.get('_current_step')}';"
                             " call it exactly once, as the last statement.")
         if len(targets) == 1 and isinstance(targets[0], dict):
             names: list[str] | dict[str, str] = {
@@ -223,9 +288,9 @@ class FlowSpec:
         if wanted is not None:
             missing = sorted(wanted - set(candidates))
             if missing:
-                raise MergeArtifactsError(
+                raise _merge_error(
                     f"merge_artifacts(include=...) names artifact(s) {', '.join(missing)} that no "
-                    f"input of step '{self.__dict__.get('_step_name')}' has.")
+                    f"input of step '{self.__dict__.get('_current_step')}' has.", missing)
         already = self.__dict__["_merged"]
         merged, conflicts = {}, []
         for name, by_digest in candidates.items():
@@ -236,11 +301,11 @@ class FlowSpec:
                 continue
             merged[name] = next(iter(by_digest.values()))
         if conflicts:  # nothing is merged when anything conflicts
-            raise MergeArtifactsError(
-                f"Step '{self.__dict__.get('_step_name')}' cannot merge artifact(s) "
+            raise _merge_error(
+                f"Step '{self.__dict__.get('_current_step')}' cannot merge artifact(s) "
                 f"{', '.join(sorted(conflicts))}: their values differ between the joined "
                 "branches. Assign them in the join before merging (self.<name> = ...), or pass "
-                "exclude=[...].")
+                "exclude=[...].", sorted(conflicts))
         already.update(merged)
 
 

@@ -214,7 +214,7 @@ def _drive(request: RunRequest, recorder: RunRecorder, executor: Executor, conso
     flow_cls = request.flow_cls
     console.info(f"Workflow starting (run-id {run_id}), flow {flow_cls.__name__}, "
                  f"user {request.options.user}, pid {os.getpid()}")
-    scheduler = Scheduler(flow_cls, flow_cls._graph(), recorder, executor, console,
+    scheduler = Scheduler(flow_cls, flow_cls._graph, recorder, executor, console,
                           request.options, run_id, parameters, origin)
     try:
         scheduler.run()
@@ -230,7 +230,7 @@ def resume_run(request: RunRequest, step: str | None, origin_run_id: str | None)
     """Resume the origin run (default: this user's latest run of this flow)."""
     db, store = _open_backends()
     flow_cls = request.flow_cls
-    graph = flow_cls._graph()
+    graph = flow_cls._graph
     with LineageSession(db) as session:
         run_node = _origin_run(session, flow_cls.__name__, origin_run_id, request.options.user)
         tasks = _run_tasks(session, run_node)
@@ -258,7 +258,8 @@ def _resumed_parameters(flow_cls: type[FlowSpec], origin: Origin, store: BlobSto
                         console: RunConsole) -> RunParameters:
     """The origin's parameter values, plus defaults for parameters added since."""
     reused = origin.parameter_refs()
-    added = {p.attr_name: p.default for p in flow_cls._parameters() if p.attr_name not in reused}
+    added = {p.attr_name: p.default_value() for p in flow_cls._parameters()
+             if p.attr_name not in reused}
     outputs, datasets, display = parameter_outputs(flow_cls, added, store, only=set(added))
     if added:
         console.info(f"Parameter(s) {', '.join(sorted(added))} are new since run "

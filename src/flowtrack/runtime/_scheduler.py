@@ -109,7 +109,7 @@ def step_policies(flow_cls: type[FlowSpec], graph: FlowGraph,
 
 def python_envs(flow_cls: type[FlowSpec], options: RunOptions) -> list[PythonEnv]:
     """The distinct environments of the flow's @pypi steps (to build before running)."""
-    policies = step_policies(flow_cls, flow_cls._graph(), options).values()
+    policies = step_policies(flow_cls, flow_cls._graph, options).values()
     return list({p.python_env.key: p.python_env for p in policies if p.python_env}.values())
 
 

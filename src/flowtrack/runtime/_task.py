@@ -192,7 +192,7 @@ def run_task(spec: TaskSpec, flow_cls: type[FlowSpec], store: BlobStore) -> Mani
 
 def _run_task(spec: TaskSpec, flow_cls: type[FlowSpec], store: BlobStore) -> Manifest:
     manifest = Manifest(ok=False, started_ms=now_ms())
-    node = flow_cls._graph()[spec.step]
+    node = flow_cls._graph[spec.step]
     current._set(flow_name=spec.flow_name, run_id=spec.run_id, step_name=spec.step,
                  task_id=spec.task_id, retry_count=spec.attempt, origin_run_id=spec.origin_run_id,
                  namespace=f"user:{spec.user}", username=spec.user, tags=list(spec.tags),
@@ -200,7 +200,7 @@ def _run_task(spec: TaskSpec, flow_cls: type[FlowSpec], store: BlobStore) -> Man
     os.environ.update(spec.env)
     cache: dict[str, Any] = {}
     flow = flow_cls(use_cli=False)
-    flow._step_name = spec.step
+    flow._current_step = spec.step
     flow._source = TaskSource(spec.step, spec.namespace, spec.parameters, spec.frames, store,
                               manifest.reads, cache)
     try:

@@ -70,5 +70,5 @@ def load_job_flow(job: TaskJob) -> tuple[type[FlowSpec], ModuleType]:
         found = _flows[job.code.digest] = load_flow_class(root, job.code)
         # the graph (parsed from the flow's source) is built once here, before any
         # fork: built in each forked task it costs ~5 ms of a trivial task's ~6
-        found[0]._graph()
+        _ = found[0]._graph
     return found

@@ -1,4 +1,5 @@
-"""Settings resolved from FLOWTRACK_* environment variables at every call."""
+"""Settings resolved from FLOWTRACK_* environment variables at every call, and the
+METAFLOW_* names read in their place."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import pytest
 from flowtrack import _config
 from flowtrack._config import HOME_DIR_NAME, Settings, settings
 
-ALL_VARS = ("FLOWTRACK_HOME", "FLOWTRACK_METADATA", "FLOWTRACK_STORE", "FLOWTRACK_USER")
+ALL_VARS = ("FLOWTRACK_HOME", "FLOWTRACK_METADATA", "FLOWTRACK_STORE", "FLOWTRACK_USER",
+            "METAFLOW_USER")
 
 
 @pytest.fixture
@@ -132,3 +134,72 @@ def test_cwd_changes_between_calls_are_honoured(clean_env, monkeypatch, tmp_path
     monkeypatch.chdir(tmp_path / "b")
     assert in_a == tmp_path / "a" / HOME_DIR_NAME
     assert settings().home == tmp_path / "b" / HOME_DIR_NAME
+
+
+# -- Metaflow's names ---------------------------------------------------------------
+def test_metaflow_user_stands_in_for_flowtrack_user(clean_env, monkeypatch):
+    monkeypatch.setenv("USER", "alice")
+    monkeypatch.setenv("METAFLOW_USER", "mf-user")
+    assert settings().user == "mf-user"  # over $USER, as in Metaflow
+    monkeypatch.setenv("FLOWTRACK_USER", "ft-user")
+    assert settings().user == "ft-user"  # the FLOWTRACK_ name wins
+    monkeypatch.setenv("FLOWTRACK_USER", "")
+    assert settings().user == "mf-user"  # empty means unset
+    monkeypatch.setenv("METAFLOW_USER", "")
+    assert settings().user == "alice"
+
+
+def test_env_names_lists_the_flowtrack_name_first(clean_env):
+    assert _config.env_names("FLOWTRACK_USER") == ["FLOWTRACK_USER", "METAFLOW_USER"]
+    assert _config.env_names("FLOWTRACK_RUN_MAX_WORKERS") == [
+        "FLOWTRACK_RUN_MAX_WORKERS", "METAFLOW_RUN_MAX_WORKERS"]
+    # where Metaflow's option has another destination name, its variable follows it
+    assert _config.env_names("FLOWTRACK_RUN_TAG") == ["FLOWTRACK_RUN_TAG", "METAFLOW_RUN_TAGS"]
+    assert _config.env_names("FLOWTRACK_RESUME_WITH") == [
+        "FLOWTRACK_RESUME_WITH", "METAFLOW_RESUME_DECOSPECS"]
+    # flowtrack's own settings and options have no Metaflow name
+    for own in ("FLOWTRACK_HOME", "FLOWTRACK_METADATA", "FLOWTRACK_STORE", "FLOWTRACK_FSYNC",
+                "FLOWTRACK_RUN_EXECUTOR", "FLOWTRACK_RUN_NO_LINT", "FLOWTRACK_RUN_COUNT"):
+        assert _config.env_names(own) == [own]
+
+
+def test_flow_parameters_read_metaflow_run_names(clean_env):
+    assert _config.env_names("FLOWTRACK_RUN_COUNT", flow_parameter=True) == [
+        "FLOWTRACK_RUN_COUNT", "METAFLOW_RUN_COUNT"]
+    assert _config.env_names("FLOWTRACK_RUN_LEARNING_RATE", flow_parameter=True) == [
+        "FLOWTRACK_RUN_LEARNING_RATE", "METAFLOW_RUN_LEARNING_RATE"]
+
+
+def test_every_alias_is_a_metaflow_name_of_a_flowtrack_name():
+    aliases = _config.METAFLOW_ALIASES
+    assert aliases  # the one table of Metaflow's names
+    for ours, theirs in aliases.items():
+        assert ours.startswith("FLOWTRACK_") and theirs.startswith("METAFLOW_")
+    assert len(set(aliases.values())) == len(aliases)
+
+
+def test_env_reads_the_first_non_empty_name(clean_env, monkeypatch):
+    monkeypatch.delenv("FLOWTRACK_RUN_MAX_WORKERS", raising=False)
+    monkeypatch.delenv("METAFLOW_RUN_MAX_WORKERS", raising=False)
+    assert _config.env("FLOWTRACK_RUN_MAX_WORKERS") is None
+    monkeypatch.setenv("METAFLOW_RUN_MAX_WORKERS", "3")
+    assert _config.env("FLOWTRACK_RUN_MAX_WORKERS") == "3"
+    monkeypatch.setenv("FLOWTRACK_RUN_MAX_WORKERS", "")
+    assert _config.env("FLOWTRACK_RUN_MAX_WORKERS") == "3"
+    monkeypatch.setenv("FLOWTRACK_RUN_MAX_WORKERS", "5")
+    assert _config.env("FLOWTRACK_RUN_MAX_WORKERS") == "5"
+
+
+@pytest.mark.parametrize("var, value", [
+    ("METAFLOW_PROFILE", "prod"),  # flowtrack has no configuration profiles
+    ("METAFLOW_DATASTORE_SYSROOT_LOCAL", "/elsewhere"),  # the dir holding .metaflow
+    ("METAFLOW_DEFAULT_METADATA", "service"),
+    ("METAFLOW_SERVICE_URL", "http://metadata:8080"),
+    ("METAFLOW_HOME", "/home/x/.metaflowconfig"),
+])
+def test_metaflow_variables_without_an_equivalent_change_nothing(clean_env, monkeypatch, var,
+                                                                   value):
+    monkeypatch.setenv("USER", "alice")
+    before = settings()
+    monkeypatch.setenv(var, value)
+    assert settings() == before

@@ -189,6 +189,18 @@ def test_tag_add_needs_tags(shared):
     assert "Missing argument" in proc.stderr
 
 
+def test_tag_add_follows_metaflows_tag_rules(shared):
+    empty = shared.cli("tag", "add", "--run-id", shared.run_id, "")
+    assert empty.returncode == 1
+    assert "Tags must not be empty string" in empty.stderr
+    _no_traceback(empty)
+    system = shared.cli("tag", "add", "--run-id", shared.run_id, "user:tester")
+    assert system.returncode == 0, system.stderr
+    listed = shared.cli("tag", "list", "--run-id", shared.run_id)
+    user_line = next(line for line in listed.stdout.splitlines() if "user tags:" in line)
+    assert "user:tester" not in user_line  # a system tag is not made a user tag
+
+
 def test_logs_stdout_and_stderr(shared):
     start_task = _task_ids(shared.run, "start")[0]
     proc = shared.cli("logs", f"{shared.run_id}/start")

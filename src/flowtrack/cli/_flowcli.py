@@ -2,7 +2,9 @@
 
 Built per flow class with click. Every Parameter becomes ``--<name>`` on ``run``
 (listed first in ``run --help``); every option also reads
-``FLOWTRACK_<COMMAND>_<OPTION>`` (e.g. ``FLOWTRACK_RUN_MAX_NUM_SPLITS``), and the
+``FLOWTRACK_<COMMAND>_<OPTION>`` (e.g. ``FLOWTRACK_RUN_MAX_NUM_SPLITS``), then
+Metaflow's name for it where Metaflow has the same option (``METAFLOW_RUN_MAX_NUM_SPLITS``,
+``METAFLOW_RUN_<PARAM>``; the table is ``_config.METAFLOW_ALIASES``), and the
 command line wins. The graph is checked before any command; ``run`` and ``resume``
 also lint the file first unless ``--no-lint``.
 """
@@ -15,7 +17,7 @@ from typing import Any
 
 import click
 
-from .._config import settings
+from .._config import env_names, settings
 from .._errors import FlowtrackError, ParameterError
 from ..client import Run, namespace
 from ..flow import FlowSpec, IncludeFile, Parameter, parse_decospec
@@ -90,6 +92,23 @@ def _run_options(command: click.Command) -> click.Command:
     return command
 
 
+def _add_metaflow_names(command: click.Command, prefix: str) -> None:
+    """Let each option of ``command`` (and of its subcommands) whose variable has a
+    Metaflow name read that name too, after its own: ``prefix`` is the command's
+    ``FLOWTRACK_<COMMAND>`` (click's automatic name of an option is
+    ``<prefix>_<DEST>``)."""
+    for param in command.params:
+        if isinstance(param, click.Option) and param.name:
+            own = param.envvar if isinstance(param.envvar, str) else (
+                f"{prefix}_{param.name}".upper())
+            names = env_names(own, flow_parameter=isinstance(param.type, ParameterType))
+            if len(names) > 1:
+                param.envvar = names
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            _add_metaflow_names(sub, f"{prefix}_{name}".upper().replace("-", "_"))
+
+
 def _request(ctx: click.Context, kwargs: dict[str, Any]) -> RunRequest:
     state = ctx.obj
     for tag in kwargs["tags"]:
@@ -117,7 +136,7 @@ def _request(ctx: click.Context, kwargs: dict[str, Any]) -> RunRequest:
 
 
 def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
-    graph = flow_cls._graph()
+    graph = flow_cls._graph
     file = inspect.getsourcefile(flow_cls) or sys.argv[0]
 
     @click.group(invoke_without_command=True, help=f"Commands for flow {flow_cls.__name__}.",
@@ -238,6 +257,7 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
         click.echo(f"  user tags:   {', '.join(sorted(run.user_tags)) or '(none)'}")
         click.echo(f"  system tags: {', '.join(sorted(run.system_tags))}")
 
+    _add_metaflow_names(cli, "FLOWTRACK")
     return cli
 
 

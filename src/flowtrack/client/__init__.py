@@ -2,31 +2,34 @@
 
 from ._backend import describe_metadata as get_metadata
 from ._code import CODE_PROPERTY, CodePackageError, MetaflowCode, unpack_tar
+from ._data import MetaflowData, TaskException
 from ._lineage import subgraph as lineage_graph
 from ._objects import (
     DataArtifact,
     Flow,
+    Metadata,
     Metaflow,
-    MetaflowData,
     Run,
     Step,
     Task,
-    TaskException,
     default_namespace,
     get_namespace,
     namespace,
 )
+from ._tags import TaggingError
 
 __all__ = [
     "CODE_PROPERTY",
     "CodePackageError",
     "DataArtifact",
     "Flow",
+    "Metadata",
     "Metaflow",
     "MetaflowCode",
     "MetaflowData",
     "Run",
     "Step",
+    "TaggingError",
     "Task",
     "TaskException",
     "default_namespace",

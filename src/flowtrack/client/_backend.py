@@ -3,8 +3,11 @@ plus the queries the Flow/Run/Step/Task objects are built from."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy import select
 
 from .._config import settings
 from .._util import notify_artifact_read
@@ -71,13 +74,20 @@ class Backend:
         with self.session() as s:
             return s.nodes_by_ids("artifact", ids)
 
-    def set_run_tags(self, run_ctx: int, tags: list[str]) -> None:
-        """Set a run's Metaflow tags; they are also its tracking tags ``tag:<t>`` with
-        an empty value, which follow (removed ones go unless given a value)."""
+    def update_run_tags(self, run_ctx: int, change: Callable[[Node], Iterable[str]]) -> None:
+        """Set a run's Metaflow tags to ``change(run)``, reading the run and writing its
+        tags in one transaction with the run's row locked, so concurrent changes never
+        lose each other's tags; if ``change`` raises, nothing is written. The tags are
+        also the run's tracking tags ``tag:<t>`` with an empty value, which follow
+        (removed ones go unless given a value)."""
         with self.session(write=True) as s:
+            s.conn.execute(select(contexts.c.id).where(contexts.c.id == run_ctx)
+                           .with_for_update())  # SQLite: its write transactions lock
             [node] = s.nodes_by_ids("context", [run_ctx])
             old = set(node.properties.get("tags") or [])
-            new = set(tags)
+            new = set(change(node))
+            if new == old:
+                return
             s.set_properties("context", run_ctx, {"tags": sorted(new)},
                              {f"tag:{t}": "" for t in sorted(new - old)})
             s.delete_properties("context", run_ctx, [

@@ -1,24 +1,28 @@
 """Metaflow's client objects over the lineage graph: Flow, Run, Step, Task, DataArtifact.
 
 Objects are cheap handles built from a pathspec (``Run('Flow/123')``) or reached
-from a parent (``run['train'].task.data.model``). Values load lazily from the blob
-store only when ``.data`` is touched. Runs are filtered by the current namespace
-(``namespace('user:alice')``; ``namespace(None)`` sees everything).
+from a parent (``run['train'].task.data.model``); ``.parent`` goes back up. Values load
+lazily from the blob store only when ``.data`` is touched. Runs are filtered by the
+current namespace (``namespace('user:alice')``; ``namespace(None)`` sees everything);
+as in Metaflow, ``_namespace_check=False`` skips that for one object and what is
+reached from it, a flow is in a namespace when one of its runs is, and steps, tasks
+and artifacts carry their run's tags.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._config import settings
 from .._errors import NotFoundError
 from ..flow import PARAMETERS_STEP
 from ..lineage import SUCCESS_STATES, LineageGraph, Node
-from . import _lineage
+from . import _dag, _lineage, _tags
 from ._backend import backend
 from ._code import CODE_PROPERTY, MetaflowCode
+from ._data import MetaflowData, TaskException
 from ._liveness import effective_status
 
 _UNSET = object()
@@ -56,9 +60,15 @@ def _split(pathspec: str, parts: int, what: str) -> list[str]:
     return pieces
 
 
-class MetaflowObject:
-    """Common behaviour: identity, pathspec, iteration over children."""
+def _outside(what: str, pathspec: str) -> NotFoundError:
+    return NotFoundError(f"{what} '{pathspec}' is not in namespace {get_namespace()!r}. "
+                         "Call namespace(None) to see runs of every user.")
 
+
+class MetaflowObject:
+    """Common behaviour: identity, pathspec, parent, tags, namespace membership."""
+
+    _namespace_check = True  # whether this object, and what is reached from it, checks
 
     def __init__(self, pathspec: str) -> None:
         self.pathspec = pathspec
@@ -67,6 +77,35 @@ class MetaflowObject:
     @property
     def path_components(self) -> list[str]:
         return self.pathspec.split("/")
+
+    @property
+    def parent(self) -> MetaflowObject | None:
+        """The object this one belongs to (a Run's Flow, a Step's Run...); None for a Flow."""
+        raise NotImplementedError
+
+    @property
+    def user_tags(self) -> frozenset[str]:
+        raise NotImplementedError
+
+    @property
+    def system_tags(self) -> frozenset[str]:
+        raise NotImplementedError
+
+    @property
+    def tags(self) -> frozenset[str]:
+        """User and system tags: those of the run the object belongs to."""
+        return self.user_tags | self.system_tags
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """For an object of a resumed run, the same object in the run it resumed (for a
+        task, the task it was cloned from; None for a task that ran again)."""
+        raise NotImplementedError
+
+    def is_in_namespace(self) -> bool:
+        """Whether the current namespace includes this object (always, with none)."""
+        ns = get_namespace()
+        return ns is None or ns in self.tags
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}('{self.pathspec}')"
@@ -83,10 +122,18 @@ class Metaflow:
 
     @property
     def flows(self) -> list[Flow]:
-        return [Flow(n.name or "", _node=n) for n in backend().flows()]
+        """The flows with a run in the current namespace."""
+        return list(self)
 
     def __iter__(self) -> Iterator[Flow]:
-        return iter(self.flows)
+        for node in backend().flows():
+            try:
+                yield Flow(node.name or "", _node=node)
+            except NotFoundError:  # no run in the namespace
+                continue
+
+    def __getitem__(self, name: str) -> Flow:
+        return Flow(name)
 
     def __repr__(self) -> str:
         return "Metaflow()"
@@ -94,33 +141,68 @@ class Metaflow:
 
 class Flow(MetaflowObject):
 
-    def __init__(self, pathspec: str, _node: Node | None = None) -> None:
+    def __init__(self, pathspec: str, _node: Node | None = None,
+                 _namespace_check: bool = True) -> None:
         super().__init__(str(pathspec).strip("/"))
         node = _node or backend().flow(self.pathspec)
         if node is None:
+            names = ", ".join(n.name or "" for n in backend().flows())
             raise NotFoundError(f"Flow '{self.pathspec}' does not exist in this store "
                                 f"({settings().home}); the flows here are: "
-                                f"{', '.join(f.id for f in Metaflow()) or 'none'}.")
+                                f"{names or 'none'}.")
         self._node = node
+        self._namespace_check = _namespace_check and get_namespace() is not None
+        if self._namespace_check and not self.is_in_namespace():
+            raise NotFoundError(f"Flow '{self.pathspec}' has no runs in namespace "
+                                f"{get_namespace()!r}. Call namespace(None) to see runs "
+                                "of every user.")
 
-    def runs(self, *tags: str) -> Iterator[Run]:
-        """Runs in the current namespace carrying all ``tags``, newest first."""
+    def _all_runs(self) -> Iterator[Run]:
         offset = 0
         while True:
             page = backend().runs(self._node.id, RUN_PAGE_SIZE, offset)
             for node in page:
-                run = Run(node.name or "", _node=node, _check_namespace=False)
-                if run._in_namespace() and all(t in run.tags for t in tags):
-                    yield run
+                run = Run(node.name or "", _node=node, _namespace_check=False)
+                run._namespace_check = self._namespace_check  # handed on to its children
+                yield run
             if len(page) < RUN_PAGE_SIZE:
                 return
             offset += RUN_PAGE_SIZE
+
+    def runs(self, *tags: str) -> Iterator[Run]:
+        """Runs in the current namespace (every run for a flow made with
+        ``_namespace_check=False``) carrying all ``tags``, newest first."""
+        ns = get_namespace() if self._namespace_check else None
+        for run in self._all_runs():
+            if (ns is None or ns in run.tags) and all(t in run.tags for t in tags):
+                yield run
 
     def __iter__(self) -> Iterator[Run]:
         return self.runs()
 
     def __getitem__(self, run_id: str) -> Run:
-        return Run(f"{self.pathspec}/{run_id}")
+        return Run(f"{self.pathspec}/{run_id}", _namespace_check=self._namespace_check)
+
+    def is_in_namespace(self) -> bool:
+        """Whether one of its runs is in the current namespace."""
+        ns = get_namespace()
+        return ns is None or any(ns in run.tags for run in self._all_runs())
+
+    @property
+    def parent(self) -> None:
+        return None
+
+    @property
+    def user_tags(self) -> frozenset[str]:
+        return frozenset()  # a flow has no tags of its own, as in Metaflow
+
+    @property
+    def system_tags(self) -> frozenset[str]:
+        return frozenset()
+
+    @property
+    def origin_pathspec(self) -> None:
+        return None
 
     @property
     def latest_run(self) -> Run | None:
@@ -135,25 +217,38 @@ class Flow(MetaflowObject):
         return _time(self._node.create_time_since_epoch)
 
 
-# a task's custom properties that Task.metadata_dict shows besides its properties
+# a task's custom properties that Task.metadata (and metadata_dict) shows besides its
+# properties
 _TASK_METADATA_KEYS = ("num_splits", "switch_target", "iteration", "error_type", "resources",
                        "ray_node_id", "ray_worker_pid", "ray_resources", "requirements",
                        "packages")
 
 
+def _user_tags(run: Node) -> frozenset[str]:
+    return frozenset(run.properties.get("tags") or [])
+
+
+def _system_tags(run: Node) -> frozenset[str]:
+    p = run.properties
+    tags = {f"user:{p.get('user')}", f"python_version:{p.get('python_version')}"}
+    if p.get("origin_run_id"):
+        tags.add(f"origin_run_id:{p['origin_run_id']}")
+    return frozenset(tags)
+
+
 class Run(MetaflowObject):
 
     def __init__(self, pathspec: str, _node: Node | None = None,
-                 _check_namespace: bool = True) -> None:
+                 _namespace_check: bool = True) -> None:
         flow, run_id = _split(pathspec, 2, "Run")
         super().__init__(f"{flow}/{run_id}")
         node = _node or backend().run(flow, run_id)
         if node is None:
             raise NotFoundError(f"Run '{self.pathspec}' does not exist in this store.")
         self._node = node
-        if _check_namespace and not self._in_namespace():
-            raise NotFoundError(f"Run '{self.pathspec}' is not in namespace {get_namespace()!r}. "
-                                "Call namespace(None) to see runs of every user.")
+        self._namespace_check = _namespace_check and get_namespace() is not None
+        if self._namespace_check and not self.is_in_namespace():
+            raise _outside("Run", self.pathspec)
 
     def _refresh(self) -> Node:
         node = backend().run(*self.path_components)
@@ -162,42 +257,45 @@ class Run(MetaflowObject):
         self._node = node
         return node
 
-    def _in_namespace(self) -> bool:
-        ns = get_namespace()
-        return ns is None or ns in self.tags
-
     @property
     def flow_name(self) -> str:
         return self.path_components[0]
 
     @property
+    def parent(self) -> Flow:
+        return Flow(self.flow_name, _namespace_check=False)
+
+    @property
     def user_tags(self) -> frozenset[str]:
-        return frozenset(self._node.properties.get("tags") or [])
+        return _user_tags(self._node)
 
     @property
     def system_tags(self) -> frozenset[str]:
-        p = self._node.properties
-        tags = {f"user:{p.get('user')}", f"python_version:{p.get('python_version')}"}
-        if p.get("origin_run_id"):
-            tags.add(f"origin_run_id:{p['origin_run_id']}")
-        return frozenset(tags)
+        return _system_tags(self._node)
 
-    @property
-    def tags(self) -> frozenset[str]:
-        return self.user_tags | self.system_tags
+    def add_tag(self, tag: str | Iterable[str]) -> None:
+        """Add a tag (or, as in Metaflow, an iterable of tags); see ``replace_tags``."""
+        self.replace_tags([], _tags.one_or_many(tag))
 
-    def add_tag(self, tag: str) -> None:
-        self.add_tags([tag])
+    def add_tags(self, tags: Iterable[str]) -> None:
+        self.replace_tags([], tags)
 
-    def add_tags(self, tags: list[str]) -> None:
-        backend().set_run_tags(self._node.id, list(self.user_tags | set(tags)))
-        self._refresh()
+    def remove_tag(self, tag: str | Iterable[str]) -> None:
+        self.replace_tags(_tags.one_or_many(tag), [])
 
-    def remove_tag(self, tag: str) -> None:
-        self.remove_tags([tag])
+    def remove_tags(self, tags: Iterable[str]) -> None:
+        self.replace_tags(tags, [])
 
-    def remove_tags(self, tags: list[str]) -> None:
-        backend().set_run_tags(self._node.id, list(self.user_tags - set(tags)))
+    def replace_tag(self, tag_to_remove: str | Iterable[str],
+                    tag_to_add: str | Iterable[str]) -> None:
+        self.replace_tags(_tags.one_or_many(tag_to_remove), _tags.one_or_many(tag_to_add))
+
+    def replace_tags(self, tags_to_remove: Iterable[str], tags_to_add: Iterable[str]) -> None:
+        """Remove, then add user tags, in one transaction; the rules (and
+        ``TaggingError``) are Metaflow's, see ``_tags``."""
+        remove, add = _tags.check_change(tags_to_remove, tags_to_add)
+        backend().update_run_tags(self._node.id, lambda node: _tags.next_user_tags(
+            _user_tags(node), _system_tags(node), remove, add))
         self._refresh()
 
     @property
@@ -218,7 +316,7 @@ class Run(MetaflowObject):
     @property
     def end_task(self) -> Task | None:
         tasks = backend().tasks(self._node, "end")
-        return Task(tasks[-1].name or "", _node=tasks[-1]) if tasks else None
+        return Task(tasks[-1].name or "", _node=tasks[-1], _run=self) if tasks else None
 
     @property
     def finished(self) -> bool:
@@ -241,12 +339,17 @@ class Run(MetaflowObject):
         node = next((t for t in backend().tasks(self._node, PARAMETERS_STEP)), None)
         if node is None:
             return {}
-        task = Task(node.name or "", _node=node)
+        task = Task(node.name or "", _node=node, _run=self)
         return {a.id: a.data for a in task}
 
     @property
     def origin_run_id(self) -> str | None:
         return self._node.properties.get("origin_run_id")
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        origin = self.origin_run_id
+        return f"{self.flow_name}/{origin}" if origin else None
 
     @property
     def code(self) -> MetaflowCode | None:
@@ -264,15 +367,18 @@ class Run(MetaflowObject):
         task_ids = [_lineage.lineage_execution_id(t) for t in backend().tasks(self._node)]
         return _lineage.subgraph([], task_ids, upstream, depth)
 
-    def steps(self) -> Iterator[Step]:
-        """Steps that ran, most recent first (like Metaflow)."""
+    def steps(self, *tags: str) -> Iterator[Step]:
+        """Steps that ran, most recent first (like Metaflow), carrying all ``tags``
+        (a step carries its run's tags)."""
         first_seen: dict[str, int] = {}
         for task in backend().tasks(self._node):
             step = str(task.properties.get("step_name"))
             if step != PARAMETERS_STEP:
                 first_seen.setdefault(step, task.id)
         for step in sorted(first_seen, key=first_seen.__getitem__, reverse=True):
-            yield Step(f"{self.pathspec}/{step}", _run=self)
+            found = Step(f"{self.pathspec}/{step}", _run=self)
+            if all(t in found.tags for t in tags):
+                yield found
 
     def __iter__(self) -> Iterator[Step]:
         return self.steps()
@@ -288,20 +394,64 @@ class Run(MetaflowObject):
 
 class Step(MetaflowObject):
 
-    def __init__(self, pathspec: str, _run: Run | None = None) -> None:
+    def __init__(self, pathspec: str, _run: Run | None = None,
+                 _namespace_check: bool = True) -> None:
         flow, run_id, step = _split(pathspec, 3, "Step")
         super().__init__(f"{flow}/{run_id}/{step}")
-        self._run = _run or Run(f"{flow}/{run_id}")
+        if _run is None:
+            _run = Run(f"{flow}/{run_id}", _namespace_check=_namespace_check)
+            if step not in _run:
+                raise NotFoundError(f"Run '{_run.pathspec}' has no step '{step}' (no task "
+                                    "of it ran).")
+        self._run = _run
+        self._namespace_check = _run._namespace_check
 
-    def tasks(self) -> Iterator[Task]:
+    @property
+    def parent(self) -> Run:
+        return self._run
+
+    @property
+    def user_tags(self) -> frozenset[str]:
+        return self._run.user_tags
+
+    @property
+    def system_tags(self) -> frozenset[str]:
+        return self._run.system_tags
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        run = self._run.origin_pathspec
+        return f"{run}/{self.id}" if run else None
+
+    def tasks(self, *tags: str) -> Iterator[Task]:
+        """Its tasks in the order they started, carrying all ``tags`` (a task carries
+        its run's tags)."""
+        if not all(t in self.tags for t in tags):
+            return
         for node in backend().tasks(self._run._node, self.id):
-            yield Task(node.name or "", _node=node)
+            yield Task(node.name or "", _node=node, _run=self._run)
 
     def __iter__(self) -> Iterator[Task]:
         return self.tasks()
 
     def __getitem__(self, task_id: str) -> Task:
-        return Task(f"{self.pathspec}/{task_id}")
+        return Task(f"{self.pathspec}/{task_id}", _run=self._run)
+
+    def _steps(self, names: list[str]) -> Iterator[Step]:
+        for name in names:
+            if name in self._run:  # a branch a switch did not take, steps after a failure
+                yield Step(f"{self._run.pathspec}/{name}", _run=self._run)
+
+    @property
+    def parent_steps(self) -> Iterator[Step]:
+        """The steps before this one in the flow's graph (that ran), in the graph's order."""
+        return self._steps(_dag.parent_steps(self._run._node, self.id))
+
+    @property
+    def child_steps(self) -> Iterator[Step]:
+        """The steps after this one in the flow's graph (that ran), in the order it names
+        them in ``self.next``."""
+        return self._steps(_dag.child_steps(self._run._node, self.id))
 
     @property
     def task(self) -> Task | None:
@@ -318,18 +468,52 @@ class Step(MetaflowObject):
         return None if not times or None in times else max(t for t in times if t)
 
 
+class Metadata(NamedTuple):
+    """One recorded fact about a task (Metaflow's ``Metadata``): ``created_at`` is when
+    it was recorded, in ms since the epoch; ``type`` is the name again."""
+
+    name: str
+    value: Any
+    created_at: int
+    type: str
+    task: Task
+
+
 class Task(MetaflowObject):
 
-    def __init__(self, pathspec: str, _node: Node | None = None) -> None:
+    def __init__(self, pathspec: str, _node: Node | None = None,
+                 _namespace_check: bool = True, _run: Run | None = None) -> None:
         _split(pathspec, 4, "Task")
         super().__init__(str(pathspec).strip("/"))
+        self._run_object = _run
         node = _node
         if node is None:
-            Run("/".join(self.path_components[:2]))  # raises if outside the namespace
+            if _run is None:  # raises if the run is outside the namespace
+                self._run_object = Run("/".join(self.path_components[:2]),
+                                       _namespace_check=_namespace_check)
             node = backend().task(self.pathspec)
         if node is None:
             raise NotFoundError(f"Task '{self.pathspec}' does not exist in this store.")
         self._node = node
+        self._namespace_check = (_run._namespace_check if _run is not None
+                                 else _namespace_check and get_namespace() is not None)
+
+    def _parent_run(self) -> Run:
+        if self._run_object is None:
+            self._run_object = Run("/".join(self.path_components[:2]), _namespace_check=False)
+        return self._run_object
+
+    @property
+    def parent(self) -> Step:
+        return Step("/".join(self.path_components[:3]), _run=self._parent_run())
+
+    @property
+    def user_tags(self) -> frozenset[str]:
+        return self._parent_run().user_tags
+
+    @property
+    def system_tags(self) -> frozenset[str]:
+        return self._parent_run().system_tags
 
     def _refresh(self) -> Node:
         node = backend().task(self.pathspec)
@@ -353,13 +537,13 @@ class Task(MetaflowObject):
 
     def __iter__(self) -> Iterator[DataArtifact]:
         for name, node in sorted(self._artifact_nodes().items()):
-            yield DataArtifact(f"{self.pathspec}/{name}", _node=node)
+            yield DataArtifact(f"{self.pathspec}/{name}", _node=node, _task=self)
 
     def __getitem__(self, name: str) -> DataArtifact:
         node = self._artifact_nodes().get(name)
         if node is None:
             raise NotFoundError(f"Task '{self.pathspec}' has no artifact '{name}'.")
-        return DataArtifact(f"{self.pathspec}/{name}", _node=node)
+        return DataArtifact(f"{self.pathspec}/{name}", _node=node, _task=self)
 
     def __contains__(self, name: object) -> bool:
         return name in self._artifact_nodes()
@@ -402,16 +586,28 @@ class Task(MetaflowObject):
     def origin_pathspec(self) -> str | None:
         return self._node.properties.get("origin_task")
 
-    @property
-    def parent_task_pathspecs(self) -> list[str]:
-        run = "/".join(self.path_components[:2])
-        parents = self._node.custom_properties.get("parents") or []
-        return [t.pathspec for t in self._find_tasks(run, parents)]
+    def _tasks(self, nodes: list[Node]) -> Iterator[Task]:
+        for node in nodes:  # not checked against the namespace, as in Metaflow
+            yield Task(node.name or "", _node=node, _run=self._parent_run())
 
-    def _find_tasks(self, run: str, task_ids: list[str]) -> list[Task]:
-        run_obj = Run(run, _check_namespace=False)
-        return [t for t in (Task(n.name or "", _node=n) for n in backend().tasks(run_obj._node))
-                if t.id in task_ids]
+    @property
+    def parent_tasks(self) -> Iterator[Task]:
+        """The tasks this one followed (several for a join), in the order it got them."""
+        return self._tasks(_dag.parent_tasks(self._parent_run()._node, self._node))
+
+    @property
+    def child_tasks(self) -> Iterator[Task]:
+        """The tasks that followed this one, step by step in the order ``self.next``
+        names the steps, then in the order they started."""
+        return self._tasks(_dag.child_tasks(self._parent_run()._node, self._node))
+
+    @property
+    def parent_task_pathspecs(self) -> Iterator[str]:
+        return (task.pathspec for task in self.parent_tasks)
+
+    @property
+    def child_task_pathspecs(self) -> Iterator[str]:
+        return (task.pathspec for task in self.child_tasks)
 
     @property
     def lineage_id(self) -> int:
@@ -436,28 +632,51 @@ class Task(MetaflowObject):
                                  depth)
 
     @property
-    def metadata_dict(self) -> dict[str, Any]:
+    def metadata(self) -> list[Metadata]:
+        """What was recorded about the task, one ``Metadata`` per name: its properties
+        (values keep their types) and, where they apply, the keys of
+        ``_TASK_METADATA_KEYS``."""
         node = self._refresh()
         meta = {k: v for k, v in node.properties.items() if v is not None}
         meta.update({k: v for k, v in node.custom_properties.items()
                      if k in _TASK_METADATA_KEYS})
-        return meta
+        when = node.last_update_time_since_epoch
+        return [Metadata(name, value, when, name, self) for name, value in meta.items()]
 
-    def _log(self, stream: str) -> str:
+    @property
+    def metadata_dict(self) -> dict[str, Any]:
+        """``{name: value}`` of ``metadata``, the newest value of each name."""
+        return {m.name: m.value for m in sorted(self.metadata, key=lambda m: m.created_at)}
+
+    def _log(self, stream: str) -> bytes:
         node = self._refresh()
         inline = node.custom_properties.get(stream)
         if inline is not None:
-            return bytes(inline).decode("utf-8", "replace")
+            return bytes(inline)
         digest = node.custom_properties.get(f"{stream}_digest")
-        return backend().load_bytes(digest).decode("utf-8", "replace") if digest else ""
+        return backend().load_bytes(digest) if digest else b""
 
     @property
     def stdout(self) -> str:
-        return self._log("stdout")
+        return self._log("stdout").decode("utf-8", "replace")
 
     @property
     def stderr(self) -> str:
-        return self._log("stderr")
+        return self._log("stderr").decode("utf-8", "replace")
+
+    def loglines(self, stream: str, as_unicode: bool = True
+                 ) -> Iterator[tuple[datetime | None, Any]]:
+        """``(time, line)`` for each line of ``stream`` (``'stdout'`` or ``'stderr'``),
+        without its newline; bytes with ``as_unicode=False``. Lines are not timed one by
+        one: each carries the time the output was recorded, when the task finished."""
+        if stream not in ("stdout", "stderr"):
+            raise ValueError(f"stream must be 'stdout' or 'stderr', not {stream!r}")
+        lines = self._log(stream).split(b"\n")
+        if lines[-1] == b"":
+            lines.pop()
+        when = self.finished_at or self.created_at
+        for line in lines:
+            yield when, line.decode("utf-8", "replace") if as_unicode else line
 
     @property
     def exception(self) -> TaskException | None:
@@ -469,30 +688,40 @@ class Task(MetaflowObject):
                              custom.get("error_traceback", ""))
 
 
-class TaskException:
-    """A task's failure: ``type``, ``message`` and the remote ``traceback``."""
-
-    def __init__(self, type: str, message: str, traceback: str) -> None:
-        self.type, self.message, self.traceback = type, message, traceback
-
-    def __str__(self) -> str:
-        return f"{self.type}: {self.message}"
-
-    def __repr__(self) -> str:
-        return f"TaskException({self.type!r}, {self.message!r})"
-
-
 class DataArtifact(MetaflowObject):
 
-    def __init__(self, pathspec: str, _node: Node | None = None) -> None:
+    def __init__(self, pathspec: str, _node: Node | None = None,
+                 _namespace_check: bool = True, _task: Task | None = None) -> None:
         _split(pathspec, 5, "DataArtifact")
         super().__init__(pathspec)
+        self._task = _task
         if _node is None:
-            task = Task(pathspec.rsplit("/", 1)[0])
+            task = self._task = Task(pathspec.rsplit("/", 1)[0],
+                                     _namespace_check=_namespace_check)
             _node = task._artifact_nodes().get(self.id)
             if _node is None:
                 raise NotFoundError(f"Task '{task.pathspec}' has no artifact '{self.id}'.")
         self._node: Node = _node
+        self._namespace_check = _namespace_check and get_namespace() is not None
+
+    @property
+    def parent(self) -> Task:
+        if self._task is None:
+            self._task = Task(self.pathspec.rsplit("/", 1)[0], _namespace_check=False)
+        return self._task
+
+    @property
+    def user_tags(self) -> frozenset[str]:
+        return self.parent.user_tags
+
+    @property
+    def system_tags(self) -> frozenset[str]:
+        return self.parent.system_tags
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        task = self.parent.origin_pathspec
+        return f"{task}/{self.id}" if task else None
 
     @property
     def data(self) -> Any:
@@ -540,27 +769,3 @@ class DataArtifact(MetaflowObject):
     def lineage(self, upstream: bool | None = True, depth: int = 10) -> LineageGraph:
         """The lineage graph around this value (see ``Run.lineage``)."""
         return _lineage.subgraph([self._node.id], [], upstream, depth)
-
-
-class MetaflowData:
-    """``task.data``: artifacts as attributes (``task.data.x``)."""
-
-    def __init__(self, task: Task) -> None:
-        object.__setattr__(self, "_task", task)
-        object.__setattr__(self, "_nodes", task._artifact_nodes())
-
-    def __getattr__(self, name: str) -> Any:
-        node = self._nodes.get(name)
-        if node is None:
-            raise AttributeError(f"Task '{self._task.pathspec}' has no artifact '{name}'; it has "
-                                 f"{', '.join(sorted(self._nodes)) or 'none'}.")
-        return backend().load_value(node)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._nodes
-
-    def __dir__(self) -> list[str]:
-        return sorted(self._nodes)
-
-    def __repr__(self) -> str:
-        return f"<data of {self._task.pathspec}: {', '.join(sorted(self._nodes))}>"

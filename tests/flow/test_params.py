@@ -11,7 +11,7 @@ import json
 import pytest
 
 from flowtrack import IncludeFile, JSONType, Parameter
-from flowtrack._errors import FlowtrackError, ParameterError, StepError
+from flowtrack._errors import FlowtrackError, ParameterError
 from flowtrack.client import Flow, namespace
 from flowtrack.flow._params import RESERVED_PARAMETER_NAMES
 
@@ -240,7 +240,7 @@ def test_class_access_returns_parameter_and_instance_reads_default():
     assert [p.name for p in P._parameters()] == ["alpha-value"]
     flow = P(use_cli=False)
     assert flow.alpha == 0.5
-    with pytest.raises(StepError, match="Parameter 'alpha' is read-only"):
+    with pytest.raises(AttributeError, match="'alpha' is a Parameter of flow P"):
         flow.alpha = 1.0
 
 
@@ -408,11 +408,13 @@ def test_assigning_a_parameter_fails_the_run(write_flow, run_flow):
     proc = run_flow(path, "run")
     assert proc.returncode != 0
     output = proc.stdout + proc.stderr
-    assert "Parameter 'count' is read-only inside steps" in output
+    assert "self.count cannot be assigned in step 'start'" in output
     assert "Step 'start'" in proc.stderr
     namespace(None)
     run = Flow("AssignFlow").latest_run
     assert run is not None and not run.successful
+    exception = run["start"].task.exception
+    assert exception is not None and exception.type == "AttributeError"  # as in Metaflow
 
 
 # ---------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """Run parameters: ``Parameter``, ``JSONType`` and ``IncludeFile``.
 
 A parameter is a class attribute of the flow; on an instance it reads as the run's
-value and refuses assignment (parameters are immutable in steps). Values arrive as
-strings from the command line or ``FLOWTRACK_RUN_<NAME>`` and are converted here;
-the CLI layer only wires options to ``Parameter.convert``.
+value and refuses assignment with ``AttributeError`` (immutable in steps, as in
+Metaflow). Values arrive as strings from the command line or ``FLOWTRACK_RUN_<NAME>``
+and are converted here; the CLI layer only wires options to ``Parameter.convert``.
 
 A function as ``default`` is Metaflow's deploy-time parameter: it is called with a
 ``ParameterContext`` when a run starts without a value for the parameter (the
@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
-from .._errors import ParameterError, StepError
+from .._errors import ParameterError
 
 # FlowSpec members a parameter (or an artifact) must not shadow
 RESERVED_ATTRIBUTES = frozenset({"next", "input", "index", "name", "foreach_stack",
@@ -269,9 +269,11 @@ class Parameter:
         return instance._parameter_value(self.attr_name)
 
     def __set__(self, instance: Any, value: Any) -> None:
-        raise StepError(
-            f"Parameter '{self.attr_name}' is read-only inside steps; assign the value to a "
-            f"different attribute, e.g. self.my_{self.attr_name} = ...")
+        # FlowSpec.__setattr__ raises first, naming the step; this covers other paths
+        raise AttributeError(
+            f"Parameter '{self.attr_name}' cannot be assigned: flow level attributes and "
+            "Parameters are not modifiable (as in Metaflow); store the value under another "
+            f"name instead (e.g. self.my_{self.attr_name.lower()} = ...)")
 
     @property
     def type_name(self) -> str:

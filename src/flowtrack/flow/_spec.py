@@ -9,6 +9,11 @@ transition, checked by the runtime against the graph.
 Private members that ported Metaflow code reads keep Metaflow's meaning:
 ``self._current_step`` (the running step's name), ``self._foreach_stack`` (a list of
 ``ForeachFrame``) and ``self._graph`` (the class's ``FlowGraph``, on class and instance).
+
+Flow-level attributes are immutable in steps, with Metaflow's rules: assigning (or
+deleting) a Parameter, an IncludeFile or a class-level constant raises
+``AttributeError``. A constant is a public class attribute (inherited ones too) that
+is not a Parameter, function, method, property or class (``FlowSpec._constants()``).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import os
 import reprlib
 import sys
+import types
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
@@ -44,6 +50,12 @@ class ForeachFrame(NamedTuple):
     num_splits: int | None = None
     index: int | None = None  # type: ignore[assignment]  # (shadows tuple.index, as in Metaflow)
     value: str | None = None
+
+
+# Public FlowSpec members never taken for constants (Metaflow's ``_NON_PARAMETERS``)
+_NON_CONSTANTS = frozenset({"cmd", "foreach_stack", "index", "input", "script_name", "name"})
+# Class attribute values that are behaviour, not constants (as Metaflow checks them)
+_NOT_CONSTANTS = (types.MethodType, types.FunctionType, property, type)
 
 
 # Metaflow keeps at most this many characters of a foreach item in its frame
@@ -152,6 +164,39 @@ class FlowSpec:
                     seen[value.attr_name] = value
         return list(seen.values())
 
+    @classmethod
+    def _flow_level_kind(cls, name: str) -> str | None:
+        """What ``name`` is on the flow class if steps may not assign it: "a Parameter",
+        "an IncludeFile" or "a class-level constant"; None for anything else."""
+        if name.startswith("_") or name in _NON_CONSTANTS:
+            return None
+        if not any(name in vars(klass) for klass in cls.__mro__):
+            return None  # not a class attribute (the metaclass's are not either)
+        try:
+            value = getattr(cls, name)
+        except Exception:  # noqa: BLE001 - a descriptor failing on the class: not a constant
+            return None
+        if isinstance(value, Parameter):
+            return "an IncludeFile" if value.IS_INCLUDE_FILE else "a Parameter"
+        if isinstance(value, _NOT_CONSTANTS):
+            return None
+        return "a class-level constant"
+
+    @classmethod
+    def _constants(cls) -> dict[str, Any]:
+        """The flow's class-level constants by name (Metaflow's rule: public class
+        attributes that are not Parameters, functions, methods, properties or classes)."""
+        return {name: getattr(cls, name) for name in dir(cls)
+                if cls._flow_level_kind(name) == "a class-level constant"}
+
+    def _immutable_error(self, name: str, kind: str, verb: str) -> AttributeError:
+        step = self.__dict__.get("_current_step")
+        where = f" in step '{step}'" if step else ""
+        return AttributeError(
+            f"self.{name} cannot be {verb}{where}: '{name}' is {kind} of flow {self.name}. "
+            "Flow level attributes and Parameters are not modifiable (as in Metaflow); store "
+            f"the value under another name instead (e.g. self.my_{name.lower()} = ...)")
+
     @property
     def name(self) -> str:
         return type(self).__name__
@@ -207,8 +252,17 @@ class FlowSpec:
             raise StepError(f"'{name}' is a reserved attribute of FlowSpec and cannot be "
                             f"assigned in step '{self.__dict__.get('_current_step')}'; use another "
                             "name.")
+        kind = self._flow_level_kind(name)
+        if kind is not None:
+            raise self._immutable_error(name, kind, "assigned")
         self.__dict__.get("_loaded", {}).pop(name, None)  # assigned now, not as loaded
         object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        kind = None if name.startswith("_") else self._flow_level_kind(name)
+        if kind is not None:
+            raise self._immutable_error(name, kind, "deleted")
+        object.__delattr__(self, name)
 
     @property
     def input(self) -> Any:
@@ -286,7 +340,9 @@ class FlowSpec:
                     continue
                 candidates.setdefault(name, {}).setdefault(source.digest(name), position)
         if wanted is not None:
-            missing = sorted(wanted - set(candidates))
+            # as Metaflow's hasattr(): what the join already has is not missing
+            missing = sorted(n for n in wanted - set(candidates)
+                             if n not in self.__dict__ and self._flow_level_kind(n) is None)
             if missing:
                 raise _merge_error(
                     f"merge_artifacts(include=...) names artifact(s) {', '.join(missing)} that no "
@@ -294,8 +350,9 @@ class FlowSpec:
         already = self.__dict__["_merged"]
         merged, conflicts = {}, []
         for name, by_digest in candidates.items():
-            if name in excluded or name in self.__dict__ or name in already:
-                continue
+            if (name in excluded or name in self.__dict__ or name in already
+                    or self._flow_level_kind(name) is not None):
+                continue  # Parameters and constants are never merged (as in Metaflow)
             if len(by_digest) > 1:
                 conflicts.append(name)
                 continue

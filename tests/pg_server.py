@@ -64,7 +64,7 @@ def postgres_server() -> Iterator[str]:
                                     "-U", "postgres", "--no-sync", "-E", "UTF8"]),
                    check=True, capture_output=True)
     options = (f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off "
-               "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+               "-c synchronous_commit=off -c full_page_writes=off -c max_connections=400")
     pg_ctl = str(bin_dir / "pg_ctl")
     subprocess.run(_as_server_user([pg_ctl, "-D", str(data), "-o", options, "-l",
                                     str(workdir / "server.log"), "-w", "start"]),

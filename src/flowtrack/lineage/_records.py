@@ -489,6 +489,8 @@ class LineageSession:
         return list(nodes.values())
 
     def node_by_name(self, kind: str, type_id: int, name: str) -> Node | None:
+        if "\x00" in name:  # no name holds NUL (PostgreSQL refuses it even in a query)
+            return None
         table = NODE_TABLES[kind]
         found = self.nodes(kind, table.c.type_id == type_id, table.c.name == name)
         return found[0] if found else None

@@ -27,8 +27,8 @@ from .flow._params import ParameterFieldError as _ParameterFieldError
 from .flow._params import ParameterFieldTypeError as _ParameterFieldTypeError
 
 if _TYPE_CHECKING:  # at run time served by __getattr__ below, so they load lazily
+    from .client._data import TaskException as MetaflowExceptionWrapper
     from .client._tags import TaggingError as MetaflowTaggingError
-    from .runtime._task import CaughtException as MetaflowExceptionWrapper
 
 __all__ = [
     "CommandException",
@@ -100,12 +100,12 @@ class MetaflowUnknownUser(_ConfigurationError):
 
 
 def __getattr__(name: str) -> _Any:
-    # what @catch stores in its variable lives in the runtime, the tagging error in the
-    # client: each loaded only when asked for
+    # what @catch stores in its variable (and task.exception returns) and the tagging
+    # error live in the client: each loaded only when asked for
     if name == "MetaflowExceptionWrapper":
-        from .runtime._task import CaughtException
+        from .client._data import TaskException
 
-        return CaughtException
+        return TaskException
     if name == "MetaflowTaggingError":
         from .client._tags import TaggingError
 

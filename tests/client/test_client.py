@@ -275,7 +275,7 @@ def test_task_logs_and_exception(runs: SimpleNamespace) -> None:
     end = runs.failed["end"].task
     assert not end.successful and end.finished
     assert end.exception is not None
-    assert end.exception.type == "RuntimeError"
+    assert end.exception.type == "builtins.RuntimeError"
     assert end.exception.message == "end refused"
     assert "end refused" in end.exception.traceback
     assert "end refused" in end.stderr

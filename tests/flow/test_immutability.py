@@ -291,7 +291,7 @@ def test_assigning_a_constant_fails_the_step_with_attribute_error(write_flow, ru
     run = Flow("ImmutableFlow").latest_run
     assert run is not None and not run.successful
     failed = run["end"].task
-    assert failed.exception is not None and failed.exception.type == "AttributeError"
+    assert failed.exception is not None and failed.exception.type == "builtins.AttributeError"
     assert "self.my_const = ..." in failed.exception.message
 
     start = run["start"].task.data

@@ -414,7 +414,7 @@ def test_assigning_a_parameter_fails_the_run(write_flow, run_flow):
     run = Flow("AssignFlow").latest_run
     assert run is not None and not run.successful
     exception = run["start"].task.exception
-    assert exception is not None and exception.type == "AttributeError"  # as in Metaflow
+    assert exception is not None and exception.type == "builtins.AttributeError"  # as in Metaflow
 
 
 # ---------------------------------------------------------------------------

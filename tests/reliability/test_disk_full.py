@@ -45,7 +45,7 @@ def test_a_task_that_fills_the_blob_store_keeps_its_points(store_env, write_flow
     task = run["start"].task
     # the OS error is the task's exception, naming the artifact it was storing
     assert task.exception is not None
-    assert task.exception.type == "OSError"
+    assert task.exception.type == "builtins.OSError"
     assert "[Errno 28] No space left on device" in task.exception.message
     assert "artifact 'big'" in task.exception.message
     # every point logged before the failure is on the run

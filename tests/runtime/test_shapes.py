@@ -536,7 +536,7 @@ def test_merge_divergent_raises_naming_artifact(flow_store: FlowStore) -> None:
     run = Flow("MergeConflictFlow").latest_run
     assert run is not None and not run.successful
     exc = run["join"].task.exception
-    assert exc is not None and exc.type == "MergeArtifactsError"
+    assert exc is not None and exc.type == "flowtrack._errors.MergeArtifactsError"  # module.Class
     assert "disputed_value" in exc.message
 
 

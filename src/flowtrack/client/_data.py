@@ -1,8 +1,9 @@
 """What a task holds besides its identity: ``task.data`` (its artifacts as attributes)
-and ``task.exception`` (the error that failed it)."""
+and ``task.exception`` (the error that failed it, which is also what ``@catch`` stores)."""
 
 from __future__ import annotations
 
+import traceback as _traceback
 from typing import TYPE_CHECKING, Any
 
 from ._backend import backend
@@ -11,17 +12,65 @@ if TYPE_CHECKING:
     from ._objects import Task
 
 
-class TaskException:
-    """A task's failure: ``type``, ``message`` and the remote ``traceback``."""
+def exception_type(cls: type[BaseException]) -> str:
+    """The name Metaflow records for an exception class: ``module.Name``
+    (``builtins.KeyError``; ``__main__.MyError`` for a class in the flow file)."""
+    return f"{cls.__module__}.{cls.__name__}"
 
-    def __init__(self, type: str, message: str, traceback: str) -> None:
-        self.type, self.message, self.traceback = type, message, traceback
+
+class TaskException(Exception):
+    """A task's failure, as Metaflow's ``MetaflowExceptionWrapper`` holds it.
+
+    ``type`` is the class as ``module.Name``, ``exception`` the ``str()`` of the
+    exception and ``stacktrace`` its traceback (None when there was none, e.g. for a
+    crashed process); ``str()`` and ``repr()`` are the traceback, or
+    ``"[no stacktrace]\ntype: exception"``. ``message`` and ``traceback`` are the
+    earlier names of ``exception`` and ``stacktrace`` (``""`` for none).
+
+    It is what ``task.exception`` returns and what ``@catch(var=...)`` stores, and
+    ``flowtrack.exception.MetaflowExceptionWrapper`` is this class.
+    ``TaskException(exc)`` wraps a live exception as Metaflow does (with a traceback
+    if it was raised); ``TaskException(type, exception, stacktrace)`` rebuilds a
+    recorded one.
+    """
+
+    def __init__(self, exc: BaseException | str | None = None, exception: str = "",
+                 stacktrace: str | None = None) -> None:
+        super().__init__()
+        self.type, self.exception, self.stacktrace = "", exception, stacktrace or None
+        if isinstance(exc, BaseException):
+            self.type, self.exception = exception_type(type(exc)), str(exc)
+            self.stacktrace = ("".join(_traceback.format_exception(exc))
+                               if exc.__traceback__ is not None else None)
+        elif exc is not None:
+            self.type = exc
+
+    @property
+    def message(self) -> str:
+        return self.exception
+
+    @property
+    def traceback(self) -> str:
+        return self.stacktrace or ""
+
+    # Exception's own pickling keeps only ``args``: keep the fields instead
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (None,), self.__dict__
+
+    def __setstate__(self, state: dict[str, Any] | None) -> None:
+        state = state or {}
+        if "stacktrace" not in state:  # a CaughtException stored by an earlier version
+            state = {"type": state.get("type", ""), "exception": state.get("message", ""),
+                     "stacktrace": state.get("traceback") or None}
+        self.__dict__.update(state)
 
     def __str__(self) -> str:
-        return f"{self.type}: {self.message}"
+        if self.stacktrace:
+            return self.stacktrace
+        return f"[no stacktrace]\n{self.type}: {self.exception}"
 
     def __repr__(self) -> str:
-        return f"TaskException({self.type!r}, {self.message!r})"
+        return str(self)
 
 
 class MetaflowData:

@@ -86,14 +86,16 @@ class TaskSpec:
 
 @dataclass
 class ErrorInfo:
-    """A task failure, as strings (exceptions themselves may not pickle)."""
+    """A task failure, as strings (exceptions themselves may not pickle): ``type`` is
+    the class as Metaflow records it (``module.Name``), ``message`` its ``str()``."""
 
     type: str
     message: str
     traceback: str = ""
 
     def __str__(self) -> str:
-        return f"{self.type}: {self.message}"
+        """For the console: the class by its own name, as in ``KeyError: 'x'``."""
+        return f"{self.type.rsplit('.', 1)[-1]}: {self.message}"
 
 
 @dataclass

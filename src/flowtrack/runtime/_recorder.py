@@ -64,6 +64,7 @@ from ..tracking.recording import (
 )
 from ._executor import Attempt
 from ._model import ArtifactRef, ErrorInfo, Frame, Manifest, TaskTracking
+from ._task import SchedulerDied, failure
 
 LOG_INLINE_LIMIT = 2048
 COMMIT_INTERVAL = 0.25
@@ -399,8 +400,8 @@ class RunRecorder:
                              s.property_filter("context", "status", "RUNNING"))
         dead = [n for n in candidates if scheduler_gone(n.properties, n.custom_properties)]
         for node in dead:
-            self.mark_stopped(node.id, "FAILED", ErrorInfo(
-                "SchedulerDied", "The run's scheduler stopped (killed, or its machine was "
+            self.mark_stopped(node.id, "FAILED", failure(
+                SchedulerDied, "The run's scheduler stopped (killed, or its machine was "
                 "lost) while this task ran; continue the run with `resume`."))
         return [n.name or "" for n in dead]
 

@@ -30,6 +30,15 @@ from ._model import ArtifactRef, BranchInput, ErrorInfo, Frame, Manifest, TaskSp
 from ._pypi import PythonEnv, step_environment
 from ._recorder import FinishedTask, RunRecorder, StartedTask
 from ._resources import ResourceBudget
+from ._task import (
+    SchedulerFailed,
+    TaskAbandoned,
+    TaskCrashed,
+    TaskKilled,
+    TimeoutException,
+    caught_crash,
+    failure,
+)
 
 TIMEOUT_GRACE_SECONDS = 2.0
 
@@ -69,12 +78,32 @@ class Task:
         return (self.step, tuple((f.step, f.index) for f in self.frames), self.iteration)
 
 
-def _exit_error(attempt: Attempt, event: Finished) -> ErrorInfo:
+SEGFAULT_LINE = "Task failed with a segmentation fault."  # Metaflow's words, in stderr
+
+
+def _exit_error(attempt: Attempt, event: Finished, timed_out: bool) -> ErrorInfo:
     """The error of an attempt whose process ended without reporting a result."""
     text = event.exit_description
     text = text[:1].upper() + text[1:]
-    kind = "TaskKilled" if attempt.killed_reason else "TaskCrashed"
-    return ErrorInfo(kind, text if text.endswith(".") else text + ".")
+    text = text if text.endswith(".") else text + "."
+    if timed_out:
+        return failure(TimeoutException, text)
+    if attempt.killed_reason:
+        return failure(TaskKilled, text)
+    if _segfaulted(event):
+        return failure(TaskCrashed, f"{text[:-1]} (a segmentation fault).")
+    return failure(TaskCrashed, text)
+
+
+def _segfaulted(event: Finished) -> bool:
+    return event.manifest is None and "signal SIGSEGV" in event.exit_description
+
+
+def _note_segfault(attempt: Attempt) -> None:
+    """Say in the task's stderr log that it segfaulted, as Metaflow does."""
+    if attempt.stderr and not attempt.stderr.endswith(b"\n"):
+        attempt.stderr += b"\n"
+    attempt.stderr += SEGFAULT_LINE.encode() + b"\n"
 
 
 class StepPolicy:
@@ -141,6 +170,7 @@ class Scheduler:
         self._stopping = False  # no more retries: the run is being stopped
         self._stop_requested = False
         self._crash: BaseException | None = None
+        self._timed_out: set[int] = set()  # id(attempt) of attempts killed for @timeout
 
     def _warn_uncaught_steps(self) -> None:
         if not any(d.name == "catch" for d in self.options.with_decorators):
@@ -187,7 +217,7 @@ class Scheduler:
         for key, task in list(self.running.items()):  # did not die in time
             attempt = self.attempts.pop(key)
             del self.running[key]
-            error = ErrorInfo("TaskKilled", "The task did not stop when the run was stopped.")
+            error = failure(TaskKilled, "The task did not stop when the run was stopped.")
             if task.exec_id is not None:
                 self.recorder.tasks_finished([FinishedTask(task.exec_id, attempt, None, error,
                                                            task.inherited, task.history)])
@@ -333,6 +363,7 @@ class Scheduler:
             attempt = self.attempts[key]
             if attempt.deadline is not None and now > attempt.deadline and not attempt.killed_reason:
                 limit = self.policies[task.step].timeout
+                self._timed_out.add(key)
                 self.executor.cancel(attempt, f"Step '{task.step}' exceeded its @timeout of "
                                      f"{limit:g} s and was killed.")
 
@@ -346,7 +377,13 @@ class Scheduler:
         if self.executor.uses_local_budget:
             self.budget.release(policy.cpu, policy.memory)
         manifest = event.manifest
-        error = manifest.error if manifest is not None else _exit_error(attempt, event)
+        timed_out = id(attempt) in self._timed_out
+        self._timed_out.discard(id(attempt))
+        error = (manifest.error if manifest is not None
+                 else _exit_error(attempt, event, timed_out))
+        if not attempt.killed_reason and _segfaulted(event):
+            _note_segfault(attempt)
+            self.console.task_line(self._prefix(attempt), SEGFAULT_LINE, "stderr")
         ok = manifest is not None and manifest.ok
         task.history.append({"attempt": task.attempt, "ok": ok, "pid": attempt.pid,
                              **attempt.placement,
@@ -375,9 +412,10 @@ class Scheduler:
         if policy.catch_var and manifest is None and not task.fallback_used:
             # the process died, so @catch could not run in it: a fallback attempt
             # records the failure in the catch variable and lets the flow go on
+            assert error is not None
             task.attempt += 1
             task.fallback_used = True
-            task.fallback = error
+            task.fallback = caught_crash(task.attempt, error)
             self.ready.appendleft(task)
             return True
         return False
@@ -404,7 +442,7 @@ class Scheduler:
         self.console.progress(task.step, self.step_done[task.step], self.step_totals[task.step])
 
     def _failed(self, task: Task, attempt: Attempt, error: ErrorInfo | None) -> None:
-        info = error or ErrorInfo("TaskFailed", "unknown error")
+        info = error or failure(TaskCrashed, "The task failed without reporting why.")
         self.failures.append((task, info))
         if not self._interrupted:
             self.console.error(f"[{self._prefix(attempt)}] Task failed: {info}")
@@ -478,7 +516,7 @@ class Scheduler:
             self.step_totals[task.step] -= 1
             if task.exec_id is None:
                 continue
-            error = ErrorInfo("TaskAbandoned", "The run stopped before this task's retry.")
+            error = failure(TaskAbandoned, "The run stopped before this task's retry.")
             attempt = Attempt(TaskSpec(self.flow_name, self.run_id, task.step, task.task_id,
                                        task.attempt, task.inherited, self.parameters))
             try:
@@ -492,9 +530,9 @@ class Scheduler:
         transaction; if the store refuses even that (a full disk), readers still see
         the run as dead once its heartbeat stops (see client._liveness)."""
         assert self.recorder.run_context is not None
-        error = ErrorInfo("SchedulerFailed", f"The run's scheduler stopped on an internal "
-                          f"error ({type(self._crash).__name__}) while this task ran; "
-                          "continue the run with `resume`.")
+        error = failure(SchedulerFailed, f"The run's scheduler stopped on an internal "
+                        f"error ({type(self._crash).__name__}) while this task ran; "
+                        "continue the run with `resume`.")
         try:
             self.recorder.session.rollback()  # whatever half-written batch the fault left
             self.recorder.mark_stopped(self.recorder.run_context, "FAILED", error)

@@ -4,7 +4,9 @@ Every executor calls ``run_task`` (the local executor in a forked child, Ray in 
 worker). It attaches lazy artifact sources to a fresh flow instance, runs the step
 under its timeout, checks the transition against the graph, persists every value
 assigned to ``self`` into the blob store, and reports outputs, the artifacts really
-read, and the transition taken. It never touches the metadata database.
+read, and the transition taken. It never touches the metadata database. It also
+names the failures that are not an exception of the step (a timeout, a crash...), for
+the records of both the task and the scheduler.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from .._util import (
     short_repr,
     type_name,
 )
+from ..client._data import TaskException, exception_type
 from ..flow import UNCATCHABLE_TYPES, ArtifactSource, FlowSpec, Inputs, StepNode, current
 from ..store import BlobStore, EncodeError
 from ._model import ArtifactRef, ErrorInfo, Frame, Manifest, OutputRecord, TaskSpec
@@ -33,9 +36,65 @@ from ._previews import rich_preview
 from ._pypi import resolved_versions
 from ._tracking_sink import TaskTrackingSink
 
+# -- failures and their recorded types ----------------------------------------------
+# A failure is recorded (``task.exception``, the @catch variable) as Metaflow records
+# it: the exception's class as ``module.Name`` (``exception_type``). Failures that are
+# not an exception raised in the step have these classes, named as Metaflow's where
+# Metaflow has one, so a check ported from Metaflow (``ex.type.endswith(...)``) holds.
 
-class StepTimeout(Exception):
-    """Raised inside a step that ran past its @timeout."""
+
+class TimeoutException(Exception):
+    """Raised inside a step that ran past its @timeout (Metaflow's name); also the
+    type recorded for an attempt killed because it overran its @timeout."""
+
+
+class FailureHandledByCatch(Exception):
+    """What @catch stores when every attempt's process died without reporting (a
+    crash, ``os._exit``, a signal); see ``caught_crash``."""
+
+
+class TaskCrashed(Exception):
+    """Recorded for a task whose process ended without reporting a result."""
+
+
+class TaskKilled(Exception):
+    """Recorded for a task whose process flowtrack stopped (the run was stopped)."""
+
+
+class TaskAbandoned(Exception):
+    """Recorded for a task whose retry never ran because the run stopped."""
+
+
+class SchedulerFailed(Exception):
+    """Recorded for the tasks running when the run's scheduler failed."""
+
+
+class SchedulerDied(Exception):
+    """Recorded for the tasks left running by a scheduler that died without a word
+    (kill -9, a lost machine), once the next scheduler on the store notices."""
+
+
+def failure(cls: type[BaseException], message: str) -> ErrorInfo:
+    """The record of a failure that has no exception (and so no traceback)."""
+    return ErrorInfo(exception_type(cls), message)
+
+
+def caught_crash(attempts: int, last: ErrorInfo) -> ErrorInfo:
+    """What @catch stores after ``attempts`` attempts whose process died: an attempt
+    killed for its @timeout stays a TimeoutException (Metaflow raises that in the
+    step); anything else is FailureHandledByCatch, in Metaflow's words and then what
+    flowtrack saw of the last attempt."""
+    if last.type == exception_type(TimeoutException):
+        return last
+    seen = last.message[:1].lower() + last.message[1:]
+    return failure(FailureHandledByCatch,
+                   f"Task execution kept failing over {attempts} attempts. Your code did not "
+                   "raise an exception. Something in the execution environment caused the "
+                   f"failure ({seen.rstrip('.')}).")
+
+
+# earlier name of what @catch stores; also read back from artifacts stored under it
+CaughtException = TaskException
 
 
 class TaskSource(ArtifactSource):
@@ -102,14 +161,15 @@ _previous_alarm_handler: Any = None
 
 
 def _arm_timeout(seconds: float | None, step_name: str) -> None:
-    """Raise StepTimeout in the step after ``seconds`` (main thread only; the
+    """Raise TimeoutException in the step after ``seconds`` (main thread only; the
     executor's own deadline kills the process otherwise)."""
     global _previous_alarm_handler
     if not seconds or threading.current_thread() is not threading.main_thread():
         return
 
     def expire(_signum: int, _frame: Any) -> None:
-        raise StepTimeout(f"Step '{step_name}' exceeded its @timeout of {seconds:g} s.")
+        raise TimeoutException(f"Step '{step_name}' timed out: it exceeded its @timeout of "
+                               f"{seconds:g} s.")
 
     _previous_alarm_handler = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -138,23 +198,8 @@ def _user_traceback(exc: BaseException) -> str:
 
 
 def _error_info(exc: BaseException) -> ErrorInfo:
-    tb = _user_traceback(exc)
-    message = exc.message if hasattr(exc, "message") else str(exc)
-    return ErrorInfo(type=type(exc).__name__, message=str(message), traceback=tb)
-
-
-class CaughtException:
-    """What ``@catch(var=...)`` stores: the failure of a step, picklable."""
-
-    def __init__(self, info: ErrorInfo) -> None:
-        self.type, self.message, self.traceback = info.type, info.message, info.traceback
-        self.exception = f"{info.type}: {info.message}"
-
-    def __str__(self) -> str:
-        return self.exception
-
-    def __repr__(self) -> str:
-        return f"CaughtException({self.exception!r})"
+    return ErrorInfo(type=exception_type(type(exc)), message=str(exc),
+                     traceback=_user_traceback(exc))
 
 
 def run_task(spec: TaskSpec, flow_cls: type[FlowSpec], store: BlobStore) -> Manifest:
@@ -215,7 +260,8 @@ def _run_task(spec: TaskSpec, flow_cls: type[FlowSpec], store: BlobStore) -> Man
                 and node.type not in UNCATCHABLE_TYPES):
             if spec.catch_print and not isinstance(exc, _Fallback):
                 sys.stderr.write(info.traceback)
-            object.__setattr__(flow, spec.catch_var, CaughtException(info))
+            object.__setattr__(flow, spec.catch_var,
+                               TaskException(info.type, info.message, info.traceback))
             manifest.caught = True
             manifest.error = info
         else:
@@ -227,7 +273,7 @@ def _run_task(spec: TaskSpec, flow_cls: type[FlowSpec], store: BlobStore) -> Man
         manifest.outputs = _persist_outputs(flow, spec, store)
     except (ArtifactError, _StorageFailure) as exc:
         manifest.error = exc.info if isinstance(exc, _StorageFailure) else _error_info(exc)
-        sys.stderr.write(f"{manifest.error.type}: {manifest.error.message}\n")
+        sys.stderr.write(f"{manifest.error}\n")
         manifest.finished_ms = now_ms()
         return manifest
     manifest.merged = {name: _branch_ns(spec, pos)[name] for name, pos in flow._merged.items()
@@ -249,7 +295,7 @@ class _StorageFailure(Exception):
                    f"{reason}, while storing artifact '{name}' of step '{step}' in the blob "
                    "store.")
         super().__init__(message)
-        self.info = ErrorInfo(type=type(error).__name__, message=message)
+        self.info = ErrorInfo(type=exception_type(type(error)), message=message)
 
 
 class _Fallback(Exception):

@@ -390,6 +390,18 @@ def test_task_metadata_records(runs: SimpleNamespace) -> None:
     assert task.metadata_dict["pid"] == by_name["pid"]
 
 
+def test_metaflow_resume_records(runs: SimpleNamespace) -> None:
+    # every task of a resumed run says which run it resumed; a clone also which task
+    failed, resumed = runs.failed, runs.resumed
+    cloned, rerun = resumed["start"].task, resumed["merge"].task
+    assert cloned.metadata_dict["origin-run-id"] == failed.id
+    assert cloned.metadata_dict["origin-task-id"] == failed["start"].task.id
+    assert rerun.metadata_dict["origin-run-id"] == failed.id
+    assert "origin-task-id" not in rerun.metadata_dict
+    # a fresh run's tasks carry the record too, as the string 'None' (Metaflow's value)
+    assert runs.ok["start"].task.metadata_dict["origin-run-id"] == "None"
+
+
 def test_loglines(runs: SimpleNamespace) -> None:
     task = runs.ok["start"].task
     lines = list(task.loglines("stdout"))

@@ -640,8 +640,20 @@ class Task(MetaflowObject):
         meta = {k: v for k, v in node.properties.items() if v is not None}
         meta.update({k: v for k, v in node.custom_properties.items()
                      if k in _TASK_METADATA_KEYS})
+        meta.update(self._metaflow_origin(node))
         when = node.last_update_time_since_epoch
         return [Metadata(name, value, when, name, self) for name, value in meta.items()]
+
+    def _metaflow_origin(self, node: Node) -> dict[str, str]:
+        """Metaflow's resume records under its names: every task has ``origin-run-id``
+        (the run its run resumed, the string ``'None'`` for a fresh run, as Metaflow
+        writes it); a task cloned from the origin also has ``origin-task-id``."""
+        origin_task = node.properties.get("origin_task")
+        if origin_task:
+            return {"origin-run-id": str(node.properties.get("origin_run_id")),
+                    "origin-task-id": str(origin_task).rsplit("/", 1)[-1]}
+        run = self.parent.parent if self.parent is not None else None
+        return {"origin-run-id": str(getattr(run, "origin_run_id", None))}
 
     @property
     def metadata_dict(self) -> dict[str, Any]:

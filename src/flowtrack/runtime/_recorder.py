@@ -379,6 +379,17 @@ class RunRecorder:
             self.session.commit()
             self._last_commit = time.monotonic()
 
+    def release_write_lock(self) -> None:
+        """Commit what waits, so the scheduler holds no write transaction (SQLite's
+        write lock). Called before a task process is forked: SQLite keeps its record of
+        the locks the process's connections hold in memory, a forked child inherits it,
+        and a child forked in the middle of a write transaction could never write to
+        the store itself (``Run(...).add_tag`` in a step failed with "database is
+        locked" after 30 s). Called too before the scheduler waits for events, so it
+        never sits on the lock while nothing happens."""
+        if self.session.conn.in_transaction():
+            self.maybe_commit(force=True)
+
     # -- runs that stopped without saying so -----------------------------------------
     def mark_stopped(self, run_context: int, status: str, error: ErrorInfo) -> None:
         """End a run and fail its tasks still recorded as running, in one transaction

@@ -240,7 +240,10 @@ class Scheduler:
             if not self.failures:
                 self._launch_ready()
             idle = not self.running and not self.ready
-            events = self.executor.poll(0.05 if self.running or idle else 0)
+            wait = 0.05 if self.running or idle else 0
+            if wait:
+                self.recorder.release_write_lock()
+            events = self.executor.poll(wait)
             self._handle(events)
             self._enforce_timeouts()
             self.recorder.maybe_commit()
@@ -339,6 +342,7 @@ class Scheduler:
             tags=tuple(self.options.tags), user=self.options.user,
             tracking_run_id=self.recorder.tracking_run_id, python_env=policy.python_env)
         attempt = Attempt(spec, resources=policy.resources)
+        self.recorder.release_write_lock()  # before the fork (see there)
         self.executor.submit(attempt)
         if policy.timeout:
             self.executor.arm_deadline(attempt, policy.timeout + TIMEOUT_GRACE_SECONDS)

@@ -56,20 +56,6 @@ def _postgres_for_stores(request: pytest.FixtureRequest) -> None:
         _postgres_admin.append(request.getfixturevalue("postgres_admin_url"))
 
 
-@pytest.fixture(autouse=True)
-def _release_database_connections() -> Iterator[None]:
-    """On PostgreSQL, close the idle pooled connections of every database this process
-    opened, after each test: each test gets a fresh database, and a pool per database
-    kept for the whole session would use up the server's connections."""
-    yield
-    if ON_POSTGRES:
-        from flowtrack.lineage._db import Database
-
-        for db in list(Database._open.values()):
-            for engine in {id(e): e for e in (db.engine, db.write_engine)}.values():
-                engine.dispose()
-
-
 def reset_client() -> None:
     """Forget the client's cached backends and namespace (after the env changed)."""
     from flowtrack.client import _objects

@@ -63,8 +63,10 @@ def postgres_server() -> Iterator[str]:
     subprocess.run(_as_server_user([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust",
                                     "-U", "postgres", "--no-sync", "-E", "UTF8"]),
                    check=True, capture_output=True)
+    # each test gets a fresh database, and this process keeps a small pool per
+    # database it opened for the whole session: hundreds of idle connections by the end
     options = (f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off "
-               "-c synchronous_commit=off -c full_page_writes=off -c max_connections=400")
+               "-c synchronous_commit=off -c full_page_writes=off -c max_connections=1000")
     pg_ctl = str(bin_dir / "pg_ctl")
     subprocess.run(_as_server_user([pg_ctl, "-D", str(data), "-o", options, "-l",
                                     str(workdir / "server.log"), "-w", "start"]),

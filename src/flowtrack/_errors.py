@@ -19,6 +19,16 @@ class FlowtrackError(Exception):
         self.message = message
 
 
+class MetaflowStyleError(FlowtrackError):
+    """An error built with Metaflow's exception constructor (``msg="", lineno=None,
+    source_file=None``), for the names ported code raises itself."""
+
+    def __init__(self, msg: str = "", lineno: int | None = None,
+                 source_file: str | None = None) -> None:
+        super().__init__(msg)
+        self.line_no, self.source_file = lineno, source_file
+
+
 class ConfigurationError(FlowtrackError):
     headline = "Configuration error"
 

@@ -21,6 +21,7 @@ from ._errors import ArtifactError as _ArtifactError
 from ._errors import ConfigurationError as _ConfigurationError
 from ._errors import FlowtrackError as _FlowtrackError
 from ._errors import MergeArtifactsError as _MergeArtifactsError
+from ._errors import MetaflowStyleError as _MetaflowStyleError
 from ._errors import NotFoundError as _NotFoundError
 from .flow._decorators import UnknownDecoratorAttributeError as _UnknownDecoratorAttributeError
 from .flow._params import ParameterFieldError as _ParameterFieldError
@@ -63,28 +64,19 @@ MissingInMergeArtifactsException = _MergeArtifactsError
 
 
 # -- Metaflow names flowtrack does not raise itself, for user code that does ---------
-class _MetaflowArguments(_FlowtrackError):
-    """Metaflow's constructor: ``(msg="", lineno=None, source_file=None)``."""
-
-    def __init__(self, msg: str = "", lineno: int | None = None,
-                 source_file: str | None = None) -> None:
-        super().__init__(msg)
-        self.line_no, self.source_file = lineno, source_file
-
-
-class MetaflowInternalError(_MetaflowArguments):
+class MetaflowInternalError(_MetaflowStyleError):
     headline = "Internal error"
 
 
-class MetaflowDataMissing(_MetaflowArguments, _ArtifactError):
+class MetaflowDataMissing(_MetaflowStyleError, _ArtifactError):
     headline = "Data missing"
 
 
-class CommandException(_MetaflowArguments):
+class CommandException(_MetaflowStyleError):
     headline = "Invalid command"
 
 
-class ExternalCommandFailed(_MetaflowArguments):
+class ExternalCommandFailed(_MetaflowStyleError):
     headline = "External command failed"
 
 

@@ -13,22 +13,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._errors import FlowtrackError
+from .._errors import MetaflowStyleError
 
 MAX_USER_TAGS = 50
 MAX_TAG_LENGTH = 500
 
 
-class TaggingError(FlowtrackError):
+class TaggingError(MetaflowStyleError):
     """A tag change that breaks a rule: Metaflow's ``MetaflowTaggingError``, with its
     constructor (``msg``, ``lineno``, ``source_file``)."""
 
     headline = "Tagging error"
-
-    def __init__(self, msg: str = "", lineno: int | None = None,
-                 source_file: str | None = None) -> None:
-        super().__init__(msg)
-        self.line_no, self.source_file = lineno, source_file
 
 
 def _checked(tag: Any) -> str:

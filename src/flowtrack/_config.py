@@ -39,6 +39,8 @@ _COMMAND_OPTIONS = {"MAX_WORKERS": "MAX_WORKERS", "MAX_NUM_SPLITS": "MAX_NUM_SPL
 METAFLOW_ALIASES: dict[str, str] = {
     "FLOWTRACK_USER": "METAFLOW_USER",
     "FLOWTRACK_QUIET": "METAFLOW_QUIET",
+    "FLOWTRACK_BRANCH": "METAFLOW_BRANCH",  # @project's top-level options
+    "FLOWTRACK_PRODUCTION": "METAFLOW_PRODUCTION",
     **{f"FLOWTRACK_{command}_{ours}": f"METAFLOW_{command}_{theirs}"
        for command in ("RUN", "RESUME") for ours, theirs in _COMMAND_OPTIONS.items()},
     "FLOWTRACK_RESUME_ORIGIN_RUN_ID": "METAFLOW_RESUME_ORIGIN_RUN_ID",

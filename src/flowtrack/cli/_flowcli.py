@@ -20,7 +20,8 @@ import click
 from .._config import env_names, settings
 from .._errors import FlowtrackError, ParameterError
 from ..client import Run, namespace
-from ..flow import FlowSpec, IncludeFile, Parameter, parse_decospec
+from ..flow import FlowSpec, IncludeFile, Parameter, parse_decospec, resolve_project
+from ..flow._project import flow_project
 from ..runtime import EXECUTORS, RunOptions, RunRequest, resume_run, start_run
 from ._errors import run_reporting_errors
 from ._inspect import dump_tasks, print_logs, resolve_tasks, show_graph
@@ -109,6 +110,18 @@ def _add_metaflow_names(command: click.Command, prefix: str) -> None:
             _add_metaflow_names(sub, f"{prefix}_{name}".upper().replace("-", "_"))
 
 
+def _add_project_options(cli: click.Group) -> None:
+    """``--branch`` and ``--production``: the top-level options of a flow with
+    ``@project`` (Metaflow adds them only to such flows too)."""
+    cli.params.append(click.Option(
+        ["--branch"], default=None, show_envvar=True,
+        help="Run in this branch of the @project (test.BRANCH, or prod.BRANCH with "
+             "--production); the default is user.<your name>, or prod with --production."))
+    cli.params.append(click.Option(
+        ["--production"], is_flag=True, default=False, show_envvar=True,
+        help="Run in the @project's production branch (prod, or prod.BRANCH with --branch)."))
+
+
 def _request(ctx: click.Context, kwargs: dict[str, Any]) -> RunRequest:
     state = ctx.obj
     for tag in kwargs["tags"]:
@@ -118,9 +131,14 @@ def _request(ctx: click.Context, kwargs: dict[str, Any]) -> RunRequest:
         decorators = [parse_decospec(s) for s in kwargs["decospecs"]]
     except FlowtrackError as exc:
         raise click.BadParameter(exc.message, param_hint="--with") from None
+    user = settings().user
+    project = resolve_project(state["flow_cls"], branch=state["branch"],
+                              production=state["production"], user=user)
+    if project is not None and not state["quiet"]:
+        click.echo(f"Project: {project.project_name}, Branch: {project.branch_name}", err=True)
     options = RunOptions(max_workers=kwargs["max_workers"], max_num_splits=kwargs["max_num_splits"],
                          tags=list(kwargs["tags"]), with_decorators=decorators,
-                         user=settings().user)
+                         user=user, project=project)
     if not (kwargs["no_lint"] or state["no_lint"]):
         for warning in lint_file(state["file"]):
             if not state["quiet"]:
@@ -146,9 +164,11 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
     @click.option("--traceback", is_flag=True, help="Show Python tracebacks of errors.")
     @click.option("--no-lint", is_flag=True, help="Skip the lint before run/resume.")
     @click.pass_context
-    def cli(ctx: click.Context, quiet: bool, traceback: bool, no_lint: bool) -> None:
+    def cli(ctx: click.Context, quiet: bool, traceback: bool, no_lint: bool,
+            branch: str | None = None, production: bool = False) -> None:
         graph.check()
-        ctx.obj = {"flow_cls": flow_cls, "file": file, "quiet": quiet, "no_lint": no_lint}
+        ctx.obj = {"flow_cls": flow_cls, "file": file, "quiet": quiet, "no_lint": no_lint,
+                   "branch": branch, "production": production}
         if ctx.invoked_subcommand is None:
             click.echo(f"Flow {flow_cls.__name__}: the graph is valid ({len(graph.nodes)} steps).")
             click.echo(ctx.get_help())
@@ -159,6 +179,8 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
         values = {p.attr_name: kwargs[p.attr_name] for p in flow_cls._parameters()}
         start_run(request, values)
 
+    if flow_project(flow_cls) is not None:
+        _add_project_options(cli)
     run_cmd = click.Command("run", callback=run, params=_parameter_options(flow_cls),
                             help="Run the flow from start.")
     cli.add_command(_run_options(run_cmd))

@@ -229,11 +229,7 @@ def _user_tags(run: Node) -> frozenset[str]:
 
 
 def _system_tags(run: Node) -> frozenset[str]:
-    p = run.properties
-    tags = {f"user:{p.get('user')}", f"python_version:{p.get('python_version')}"}
-    if p.get("origin_run_id"):
-        tags.add(f"origin_run_id:{p['origin_run_id']}")
-    return frozenset(tags)
+    return _tags.system_tags(run.properties, run.custom_properties)
 
 
 class Run(MetaflowObject):

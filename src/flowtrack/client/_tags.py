@@ -1,7 +1,8 @@
 """Metaflow's rules for changing a run's user tags (``Run.replace_tags`` and friends).
 
 A run has user tags (given with ``--tag`` or added later) and system tags (``user:…``,
-``python_version:…``, ``origin_run_id:…``) that cannot be changed. A change removes
+``python_version:…``, ``origin_run_id:…``, and ``project:…`` / ``project_branch:…``
+for a flow with ``@project``) that cannot be changed. A change removes
 tags first, then adds; a system tag given to add is ignored, removing one is an error,
 removing a tag the run lacks is nothing. Each tag is a non-empty string of at most
 ``MAX_TAG_LENGTH`` characters, and a change may not grow the user tags beyond
@@ -17,6 +18,21 @@ from .._errors import MetaflowStyleError
 
 MAX_USER_TAGS = 50
 MAX_TAG_LENGTH = 500
+# a run context's custom properties naming its @project and branch (its system tags)
+PROJECT_PROPERTY = "project"
+PROJECT_BRANCH_PROPERTY = "project_branch"
+
+
+def system_tags(properties: dict[str, Any], custom: dict[str, Any]) -> frozenset[str]:
+    """The system tags of a run from its context's properties."""
+    tags = {f"user:{properties.get('user')}",
+            f"python_version:{properties.get('python_version')}"}
+    if properties.get("origin_run_id"):
+        tags.add(f"origin_run_id:{properties['origin_run_id']}")
+    if custom.get(PROJECT_PROPERTY):
+        tags.add(f"project:{custom[PROJECT_PROPERTY]}")
+        tags.add(f"project_branch:{custom[PROJECT_BRANCH_PROPERTY]}")
+    return frozenset(tags)
 
 
 class TaggingError(MetaflowStyleError):

@@ -20,6 +20,7 @@ from ._decorators import (
 )
 from ._graph import PARAMETERS_STEP, UNCATCHABLE_TYPES, FlowGraph, StepNode
 from ._params import IncludeFile, JSONType, Parameter
+from ._project import ProjectError, ProjectInfo, project, resolve_project
 from ._spec import ArtifactSource, BranchView, FlowSpec, Inputs, register_cli, step
 
 __all__ = [
@@ -37,6 +38,8 @@ __all__ = [
     "Inputs",
     "JSONType",
     "Parameter",
+    "ProjectError",
+    "ProjectInfo",
     "StepDecorator",
     "StepNode",
     "catch",
@@ -44,8 +47,10 @@ __all__ = [
     "environment",
     "parse_decospec",
     "pypi",
+    "project",
     "pypi_base",
     "register_cli",
+    "resolve_project",
     "resources",
     "retry",
     "step",

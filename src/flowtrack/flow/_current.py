@@ -1,7 +1,9 @@
 """``current``: what the running task knows about itself (Metaflow's singleton).
 
 The task entry point fills it in; outside a running flow every field is ``None``
-and ``current.is_running_flow`` is ``False``.
+and ``current.is_running_flow`` is ``False``. The ``@project`` fields
+(``project_name``, ``branch_name``, ...) exist only in a flow that has a project, as in
+Metaflow, where reading them elsewhere raises ``AttributeError``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ from typing import Any
 
 _FIELDS = ("flow_name", "run_id", "step_name", "task_id", "retry_count", "origin_run_id",
            "namespace", "username", "tags", "parameter_names")
+# set only in a flow decorated with @project (see flow._project)
+_PROJECT_FIELDS = ("project_name", "branch_name", "is_user_branch", "is_production",
+                   "project_flow_name")
 
 
 class Current:
@@ -18,11 +23,11 @@ class Current:
     def __init__(self) -> None:
         self._values: dict[str, Any] = {}
 
-    def _set(self, **values: Any) -> None:
+    def _set(self, project: dict[str, Any] | None = None, **values: Any) -> None:
         unknown = set(values) - set(_FIELDS)
-        if unknown:
-            raise TypeError(f"unknown current fields: {sorted(unknown)}")
-        self._values = dict(values)
+        if unknown or (project and set(project) != set(_PROJECT_FIELDS)):
+            raise TypeError(f"unknown current fields: {sorted(unknown or set(project or ()))}")
+        self._values = {**values, **(project or {})}
 
     def _clear(self) -> None:
         self._values = {}
@@ -38,9 +43,24 @@ class Current:
             return None
         return f"{v['flow_name']}/{v['run_id']}/{v['step_name']}/{v['task_id']}"
 
+    def get(self, name: str, default: Any = None) -> Any:
+        """The field ``name``, or ``default`` when it is not set (Metaflow's ``get``)."""
+        value = getattr(self, name, None)
+        return default if value is None else value
+
+    def __contains__(self, name: str) -> bool:
+        return getattr(self, name, None) is not None
+
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # not a field: keeps copy/pickle protocols working
+            raise AttributeError(name)
         if name in _FIELDS:
             return self._values.get(name)
+        if name in _PROJECT_FIELDS:
+            if name in self._values:
+                return self._values[name]
+            raise AttributeError(f"current.{name} is set only while a flow decorated with "
+                                 "@project(name=...) runs.")
         raise AttributeError(f"current has no attribute {name!r}; available: "
                              f"{', '.join(_FIELDS + ('pathspec', 'is_running_flow'))}")
 

@@ -78,6 +78,7 @@ class TaskSpec:
     user: str = ""
     tracking_run_id: str = ""  # the flow run's tracking run id (its context's external id)
     python_env: PythonEnv | None = None  # the step's own packages (@pypi / @pypi_base)
+    project: dict[str, Any] | None = None  # current's @project fields (None: no project)
 
     @property
     def pathspec(self) -> str:

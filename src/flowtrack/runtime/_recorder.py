@@ -28,7 +28,8 @@ from ..client._liveness import (
     SCHEDULER_PID_PROPERTY,
     scheduler_gone,
 )
-from ..flow import PARAMETERS_STEP
+from ..client._tags import PROJECT_BRANCH_PROPERTY, PROJECT_PROPERTY
+from ..flow import PARAMETERS_STEP, ProjectInfo
 from ..lineage import (
     DATASET_TYPE,
     EXPERIMENT_PROPERTIES,
@@ -128,10 +129,11 @@ class RunRecorder:
                   origin_run_id: str | None, script: str,
                   graph: list[dict[str, Any]] | None = None,
                   code: dict[str, Any] | None = None, executor: str = "local",
-                  commit: bool = True) -> int:
+                  commit: bool = True, project: ProjectInfo | None = None) -> int:
         """Record a new run (``graph``: its steps and edges, for the UI's DAG;
-        ``code``: its stored code package); ``commit=False`` leaves the transaction open
-        for the run's parameters."""
+        ``code``: its stored code package; ``project``: its ``@project`` branch, whose
+        names become system tags); ``commit=False`` leaves the transaction open for the
+        run's parameters."""
         s = self.session
         experiment, _ = s.get_or_create_context(self.experiment_type, flow_name,
                                                 properties={"kind": "flow"})
@@ -150,6 +152,11 @@ class RunRecorder:
         if code is not None:
             custom[CODE_PROPERTY] = code
         custom["executor"] = executor
+        if project is not None:
+            custom[PROJECT_PROPERTY] = project.project_name
+            custom[PROJECT_BRANCH_PROPERTY] = project.branch_name
+            custom["tag:flowtrack.project"] = project.project_name
+            custom["tag:flowtrack.project_branch"] = project.branch_name
         # liveness: readers tell a run whose scheduler died from one still going
         custom[SCHEDULER_PID_PROPERTY] = os.getpid()
         custom[HEARTBEAT_PROPERTY] = props["start_time"]

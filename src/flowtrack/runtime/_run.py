@@ -172,7 +172,7 @@ def _record_new_run(recorder: RunRecorder, request: RunRequest, origin_run_id: s
                                request.options.tags, origin_run_id, script_path(),
                                graph_description(flow_cls),
                                code.to_json() if code is not None else None,
-                               request.executor, commit=False)
+                               request.executor, commit=False, project=request.options.project)
             break
         except ValueError:  # the same microsecond as another run: take the next
             recorder.session.rollback()

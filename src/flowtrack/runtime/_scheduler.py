@@ -21,6 +21,7 @@ from ..flow import (
     UNCATCHABLE_TYPES,
     FlowGraph,
     FlowSpec,
+    ProjectInfo,
     StepDecorator,
     StepNode,
 )
@@ -50,6 +51,7 @@ class RunOptions:
     tags: list[str] = field(default_factory=list)
     with_decorators: list[StepDecorator] = field(default_factory=list)
     user: str = ""
+    project: ProjectInfo | None = None  # the run's @project and branch
 
 
 @dataclass
@@ -340,7 +342,8 @@ class Scheduler:
             catch_print=policy.catch_print, is_last_attempt=task.attempt >= policy.retries,
             fallback_error=task.fallback, origin_run_id=self.origin.run_id if self.origin else None,
             tags=tuple(self.options.tags), user=self.options.user,
-            tracking_run_id=self.recorder.tracking_run_id, python_env=policy.python_env)
+            tracking_run_id=self.recorder.tracking_run_id, python_env=policy.python_env,
+            project=self.options.project.to_current() if self.options.project else None)
         attempt = Attempt(spec, resources=policy.resources)
         self.recorder.release_write_lock()  # before the fork (see there)
         self.executor.submit(attempt)

@@ -241,7 +241,7 @@ def _run_task(spec: TaskSpec, flow_cls: type[FlowSpec], store: BlobStore) -> Man
     current._set(flow_name=spec.flow_name, run_id=spec.run_id, step_name=spec.step,
                  task_id=spec.task_id, retry_count=spec.attempt, origin_run_id=spec.origin_run_id,
                  namespace=f"user:{spec.user}", username=spec.user, tags=list(spec.tags),
-                 parameter_names=sorted(spec.parameters))
+                 parameter_names=sorted(spec.parameters), project=spec.project)
     os.environ.update(spec.env)
     cache: dict[str, Any] = {}
     flow = flow_cls(use_cli=False)

@@ -396,3 +396,70 @@ def test_a_ray_address_in_the_environment_does_not_stop_local_runs(write_flow, r
     path = write_flow(RESUMABLE_FLOW, "resumable_flow.py")
     proc = run_flow(path, "run", env={"FLOWTRACK_RUN_RAY_ADDRESS": "127.0.0.1:1"}, check=True)
     assert "Running tasks on Ray" not in proc.stdout
+
+
+GANG_FLOW = '''
+import os, time
+from pathlib import Path
+from flowtrack import FlowSpec, step, parallel, current
+
+class RayGangFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.work, num_parallel=2)
+
+    @parallel
+    @step
+    def work(self):
+        p = current.parallel
+        arrived = Path(os.environ["FLOWTRACK_TEST_GANG_DIR"])
+        arrived.mkdir(parents=True, exist_ok=True)
+        (arrived / str(p.node_index)).touch()
+        deadline = time.monotonic() + 60
+        while len(list(arrived.iterdir())) < p.num_nodes:  # the members run together
+            assert time.monotonic() < deadline, "the gang was not started together"
+            time.sleep(0.05)
+        self.gang = dict(p._asdict(), env_ip=os.environ["MF_PARALLEL_MAIN_IP"])
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.gangs = sorted((i.gang for i in inputs), key=lambda g: g["node_index"])
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    RayGangFlow()
+'''
+
+
+def test_a_parallel_gang_is_one_placement_group_on_ray(ray_cluster, write_flow, run_flow,
+                                                        tmp_path):
+    import ray
+
+    path = write_flow(GANG_FLOW, "ray_gang_flow.py")
+    proc = run_flow(path, "run", *on_ray(ray_cluster), env={"FLOWTRACK_TEST_GANG_DIR": str(tmp_path / "g")},
+                    check=True, timeout=300)
+    reset_client()
+    namespace(None)
+    run = Run(f"RayGangFlow/{run_id_of(proc)}")
+    gangs = run["join"].task.data.gangs
+    assert [g["node_index"] for g in gangs] == [0, 1]
+    assert {g["num_nodes"] for g in gangs} == {2}
+    ray.init(address=ray_cluster.address, logging_level="ERROR")
+    try:
+        node_ips = {n["NodeManagerAddress"] for n in ray.nodes() if n["Alive"]}
+        groups = list(ray.util.placement_group_table().values())
+    finally:
+        ray.shutdown()
+    # the gang had a placement group of one bundle per member, removed when it ended
+    assert any(len(g["bundles"]) == 2 and g["state"] == "REMOVED" for g in groups), groups
+    assert not [g for g in groups if g["state"] != "REMOVED"]
+    # every member knows the control node's address
+    assert {g["main_ip"] for g in gangs} <= node_ips
+    assert all(g["main_ip"] == g["env_ip"] for g in gangs)
+    assert len(list(run["work"].control_tasks())) == 1
+    assert {t.metadata_dict["executor"] for t in run["work"]} == {"ray"}

@@ -221,7 +221,9 @@ class Flow(MetaflowObject):
 # properties
 _TASK_METADATA_KEYS = ("num_splits", "switch_target", "iteration", "error_type", "resources",
                        "ray_node_id", "ray_worker_pid", "ray_resources", "requirements",
-                       "packages")
+                       "packages", "internal_task_type", "parallel-world-size",
+                       "parallel-node-index")
+CONTROL_TASK_TYPE = "control"  # internal_task_type of a @parallel gang's node 0
 
 
 def _user_tags(run: Node) -> frozenset[str]:
@@ -426,6 +428,13 @@ class Step(MetaflowObject):
             return
         for node in backend().tasks(self._run._node, self.id):
             yield Task(node.name or "", _node=node, _run=self._run)
+
+    def control_tasks(self, *tags: str) -> Iterator[Task]:
+        """The control tasks of a ``@parallel`` step (node 0 of each gang: the task
+        whose metadata ``internal_task_type`` is ``control``), carrying all ``tags``."""
+        for task in self.tasks(*tags):
+            if task._node.custom_properties.get("internal_task_type") == CONTROL_TASK_TYPE:
+                yield task
 
     def __iter__(self) -> Iterator[Task]:
         return self.tasks()

@@ -3,7 +3,7 @@
 Pure Python with no I/O: everything here can be imported and used without a store.
 """
 
-from ._current import Current, current
+from ._current import Current, Parallel, current
 from ._decorators import (
     DECORATORS,
     FLOW_DECORATORS_ATTRIBUTE,
@@ -11,6 +11,7 @@ from ._decorators import (
     StepDecorator,
     catch,
     environment,
+    parallel,
     parse_decospec,
     pypi,
     pypi_base,
@@ -37,6 +38,7 @@ __all__ = [
     "IncludeFile",
     "Inputs",
     "JSONType",
+    "Parallel",
     "Parameter",
     "ProjectError",
     "ProjectInfo",
@@ -45,6 +47,7 @@ __all__ = [
     "catch",
     "current",
     "environment",
+    "parallel",
     "parse_decospec",
     "pypi",
     "project",

@@ -72,6 +72,15 @@ def check_valid_transitions(graph: FlowGraph) -> None:
         if node.foreach_param and node.condition:
             raise graph.error(node, f"Step '{node.name}': foreach= and condition= cannot be "
                               "combined in one transition.", "valid-transitions", node.next_line)
+        if node.parallel_foreach and (node.foreach_param or node.condition):
+            raise graph.error(node, f"Step '{node.name}': num_parallel= cannot be combined with "
+                              "foreach= or condition= in one transition.", "valid-transitions",
+                              node.next_line)
+        if node.parallel_foreach and len(node.out_funcs) != 1:
+            raise graph.error(node, f"Step '{node.name}': only one destination is allowed when "
+                              "num_parallel is used in self.next(): "
+                              "self.next(self.train, num_parallel=4).", "valid-transitions",
+                              node.next_line)
         if len(set(node.out_funcs)) != len(node.out_funcs):
             raise graph.error(node, f"Step '{node.name}' names the same step twice in "
                               "self.next().", "valid-transitions", node.next_line)
@@ -215,10 +224,33 @@ def check_catch_placement(graph: FlowGraph) -> None:
                               "on the steps around it.", "catch-placement")
 
 
+def check_parallel(graph: FlowGraph) -> None:
+    """``num_parallel=`` goes to a ``@parallel`` step, only ``num_parallel=`` reaches
+    one, and a join follows it (Metaflow's three rules, in its words)."""
+    for node in graph:
+        if node.parallel_foreach and not all(graph[o].parallel_step for o in node.out_funcs):
+            raise graph.error(node, f"Step *{node.out_funcs[0]}* is called as a parallel step "
+                              "with self.next(num_parallel=..) but does not have a @parallel "
+                              "decorator.", "parallel", node.next_line)
+        if not node.parallel_step:
+            continue
+        for parent in node.in_funcs:
+            if not graph[parent].parallel_foreach:
+                raise graph.error(node, f"Step *{node.name}* has a @parallel decorator, but is "
+                                  f"not called with self.next(num_parallel=...) from step "
+                                  f"*{parent}*.", "parallel")
+        after = graph[node.out_funcs[0]] if node.out_funcs else None
+        if after is None or not after.is_join:
+            raise graph.error(node, "An @parallel step should be followed by a join step. Step "
+                              f"*{after.name if after else '?'}* is called after an @parallel "
+                              "step but is not a join step. Please add an extra `inputs` "
+                              "argument to the step.", "parallel", node.next_line)
+
+
 RULES = [check_basic_steps, check_reserved_names, check_num_args, check_end_is_end,
          check_static_transitions, check_valid_transitions, check_unknown_transitions,
-         check_reachability, check_acyclic, check_join_args, check_split_join_balance,
-         check_catch_placement]
+         check_reachability, check_acyclic, check_join_args, check_parallel,
+         check_split_join_balance, check_catch_placement]
 
 
 def run_checks(graph: FlowGraph) -> None:

@@ -8,13 +8,27 @@ Metaflow, where reading them elsewhere raises ``AttributeError``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 _FIELDS = ("flow_name", "run_id", "step_name", "task_id", "retry_count", "origin_run_id",
            "namespace", "username", "tags", "parameter_names")
+_COMPUTED = ("pathspec", "is_running_flow", "parallel", "is_parallel")
 # set only in a flow decorated with @project (see flow._project)
 _PROJECT_FIELDS = ("project_name", "branch_name", "is_user_branch", "is_production",
                    "project_flow_name")
+
+
+class Parallel(NamedTuple):
+    """``current.parallel``: where a task stands in its ``@parallel`` gang (Metaflow's
+    namedtuple, field for field). Outside a ``@parallel`` step: one node, index 0."""
+
+    main_ip: str
+    num_nodes: int
+    node_index: int
+    control_task_id: str | None
+
+
+NOT_PARALLEL = Parallel(main_ip="127.0.0.1", num_nodes=1, node_index=0, control_task_id=None)
 
 
 class Current:
@@ -22,15 +36,32 @@ class Current:
 
     def __init__(self) -> None:
         self._values: dict[str, Any] = {}
+        self._parallel: Parallel | None = None
 
-    def _set(self, project: dict[str, Any] | None = None, **values: Any) -> None:
+    def _set(self, project: dict[str, Any] | None = None, parallel: Parallel | None = None,
+             **values: Any) -> None:
         unknown = set(values) - set(_FIELDS)
         if unknown or (project and set(project) != set(_PROJECT_FIELDS)):
             raise TypeError(f"unknown current fields: {sorted(unknown or set(project or ()))}")
         self._values = {**values, **(project or {})}
+        self._parallel = parallel
+
+    @property
+    def parallel(self) -> Parallel | None:
+        """The task's place in its ``@parallel`` gang (one node, index 0 in other
+        steps; None outside a running flow)."""
+        if not self._values:
+            return None
+        return self._parallel or NOT_PARALLEL
+
+    @property
+    def is_parallel(self) -> bool:
+        """Whether the running task is one of a ``@parallel`` step's gang."""
+        return self._parallel is not None
 
     def _clear(self) -> None:
         self._values = {}
+        self._parallel = None
 
     @property
     def is_running_flow(self) -> bool:
@@ -62,7 +93,7 @@ class Current:
             raise AttributeError(f"current.{name} is set only while a flow decorated with "
                                  "@project(name=...) runs.")
         raise AttributeError(f"current has no attribute {name!r}; available: "
-                             f"{', '.join(_FIELDS + ('pathspec', 'is_running_flow'))}")
+                             f"{', '.join(_FIELDS + _COMPUTED)}")
 
     def __repr__(self) -> str:
         if not self._values:

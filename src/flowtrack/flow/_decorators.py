@@ -1,5 +1,5 @@
 """Step decorators: ``@retry``, ``@catch``, ``@timeout``, ``@resources``, ``@environment``,
-``@pypi``, and the flow decorator ``@pypi_base``.
+``@pypi``, ``@parallel``, and the flow decorator ``@pypi_base``.
 
 Decorators here only describe what a step asks for; the runtime honours them
 (retries, fallback attempts for ``@catch``, deadlines, the local concurrency budget,
@@ -155,6 +155,19 @@ class PypiDecorator(StepDecorator):
         _check_packages(self.name, self.attributes)
 
 
+class ParallelDecorator(StepDecorator):
+    """The step runs as a gang of ``num_parallel`` tasks started together (the step
+    before it calls ``self.next(self.<step>, num_parallel=N)``; a join follows).
+
+    Each task sees ``current.parallel`` (``main_ip``, ``num_nodes``, ``node_index``,
+    ``control_task_id``); node 0 is the control task. The gang starts and is retried as
+    a whole: when one task fails, the others are stopped.
+    """
+
+    name = "parallel"
+    defaults: dict[str, Any] = {}
+
+
 def _check_packages(name: str, attributes: dict[str, Any]) -> None:
     packages = attributes["packages"]
     if not isinstance(packages, dict) or not all(
@@ -224,6 +237,7 @@ timeout = _make_decorator(TimeoutDecorator)
 resources = _make_decorator(ResourcesDecorator)
 environment = _make_decorator(EnvironmentDecorator)
 pypi = _make_decorator(PypiDecorator)
+parallel = _make_decorator(ParallelDecorator)
 
 
 def parse_decospec(spec: str) -> StepDecorator:

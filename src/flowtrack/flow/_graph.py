@@ -49,6 +49,7 @@ class StepNode:
     num_args: int
     out_funcs: list[str] = field(default_factory=list)
     foreach_param: str | None = None
+    parallel_foreach: bool = False  # self.next(self.x, num_parallel=N): a gang of N tasks
     condition: str | None = None
     switch_cases: dict[str, str] = field(default_factory=dict)
     has_tail_next: bool = False
@@ -69,8 +70,8 @@ class StepNode:
             return "end"
         if self.is_join:
             return "join"
-        if self.foreach_param:
-            return "foreach"
+        if self.foreach_param or self.parallel_foreach:
+            return "foreach"  # (Metaflow's type for a num_parallel split too)
         if self.condition:
             return "split-switch"
         if len(self.out_funcs) > 1:
@@ -100,11 +101,8 @@ class StepNode:
 
     @property
     def parallel_step(self) -> bool:
-        return False  # flowtrack has no @parallel
-
-    @property
-    def parallel_foreach(self) -> bool:
-        return False
+        """Whether the step is decorated with ``@parallel``."""
+        return any(d.name == "parallel" for d in self.decorators)
 
 
 def _self_attr(node: ast.AST) -> str | None:
@@ -134,6 +132,8 @@ def _parse_next(node: StepNode, call: ast.Call) -> None:
             node.problem = f"{key}= must be a string literal naming an attribute, e.g. {key}='items'"
             return
         setattr(node, "foreach_param" if key == "foreach" else "condition", value.value)
+    # the number of tasks is evaluated when the step runs; any expression will do
+    node.parallel_foreach = "num_parallel" in kwargs
     if len(call.args) == 1 and isinstance(call.args[0], ast.Dict):
         _parse_switch(node, call.args[0])
         return

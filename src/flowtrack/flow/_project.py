@@ -65,7 +65,7 @@ def project(cls: Any = None, *, name: str | None = None, branch: str | None = No
     _check_name(name, "The @project name", needed=True)
     if branch is not None:
         _check_name(branch, "The branch name")
-    given = {"name": name}
+    given: dict[str, Any] = {"name": name}
     if branch is not None:
         given["branch"] = branch
     if production:

@@ -62,6 +62,13 @@ _NOT_CONSTANTS = (types.MethodType, types.FunctionType, property, type)
 MAX_FRAME_VALUE_CHARS = 30
 
 
+def _foreach_var(node: Any) -> str | None:
+    """The attribute a foreach splits over; Metaflow's for a ``num_parallel`` split."""
+    if node is None:
+        return None
+    return "_parallel_ubf_iter" if node.parallel_foreach else node.foreach_param
+
+
 def frame_value(item: Any) -> str:
     """A foreach item as Metaflow shows it in a frame: itself if a str, int, float or
     bool, else its ``reprlib`` form, as a string of at most 30 characters."""
@@ -298,7 +305,7 @@ class FlowSpec:
             node = graph[split] if split is not None else None
             stack.append(ForeachFrame(
                 step=node.out_funcs[0] if node is not None and node.out_funcs else None,
-                var=node.foreach_param if node is not None else None,
+                var=_foreach_var(node),
                 num_splits=num_splits, index=index, value=frame_value(item)))
         return stack
 
@@ -314,7 +321,12 @@ class FlowSpec:
                 str(k): _target_name(v) for k, v in targets[0].items()}
         else:
             names = [_target_name(t) for t in targets]
-        object.__setattr__(self, "_transition", (names, foreach, condition))
+        if num_parallel is not None and (isinstance(num_parallel, bool)
+                                         or not isinstance(num_parallel, int) or num_parallel < 1):
+            raise StepError(f"self.next(..., num_parallel={num_parallel!r}) in step "
+                            f"'{self.__dict__.get('_current_step')}': num_parallel must be a "
+                            "positive integer, the number of tasks to start together.")
+        object.__setattr__(self, "_transition", (names, foreach, condition, num_parallel))
 
     # -- joins -------------------------------------------------------------------
     def merge_artifacts(self, inputs: Inputs, exclude: Iterable[str] | None = None,

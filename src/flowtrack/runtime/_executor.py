@@ -65,6 +65,14 @@ class Executor(ABC):
     def submit(self, attempt: Attempt) -> None:
         """Start the attempt; fill ``attempt.pid`` / ``host`` where known."""
 
+    def submit_gang(self, attempts: list[Attempt]) -> None:
+        """Start attempts that must run at the same time (a ``@parallel`` gang, whose
+        members wait for each other): all of them or, until there is room, none. Locally
+        every attempt is its own process at once; a cluster executor reserves the
+        resources of the whole gang first."""
+        for attempt in attempts:
+            self.submit(attempt)
+
     @abstractmethod
     def poll(self, timeout: float) -> list[LogLine | Finished]:
         """Wait up to ``timeout`` seconds for events from running attempts."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..flow import Parallel
 from ..store import BlobRef
 from ._pypi import PythonEnv
 
@@ -79,6 +80,7 @@ class TaskSpec:
     tracking_run_id: str = ""  # the flow run's tracking run id (its context's external id)
     python_env: PythonEnv | None = None  # the step's own packages (@pypi / @pypi_base)
     project: dict[str, Any] | None = None  # current's @project fields (None: no project)
+    parallel: Parallel | None = None  # the task's place in its @parallel gang
 
     @property
     def pathspec(self) -> str:

@@ -16,6 +16,10 @@ tracking and resume cannot tell the executors apart (except for each task's
   failed attempt, retried if ``@retry`` asks.
 - ``@timeout`` is armed in the task itself; the deadline behind it counts from the
   moment a worker starts the attempt, not from when it was queued.
+- A ``@parallel`` gang is one placement group with a bundle per member (strategy
+  SPREAD: on separate nodes where the cluster has them), so Ray starts all members
+  or none; the group is removed when its last member ends. Each member learns the
+  control task's node address (``current.parallel.main_ip``) in the worker.
 """
 
 from __future__ import annotations
@@ -91,6 +95,7 @@ class RayExecutor(Executor):
         self._infeasible_warned: set[str] = set()
         self._node_capacity = self._largest_node()
         self._step_remotes: dict[str, Any] = {}
+        self._gangs: dict[Any, Any] = {}  # ObjectRefGenerator -> its gang's placement group
 
     # -- connection --------------------------------------------------------------
     def _connect(self, address: str | None) -> bool:
@@ -189,6 +194,44 @@ class RayExecutor(Executor):
         attempt.executor, attempt.host = self.name, ""
         self.running[generator] = attempt
 
+    def submit_gang(self, attempts: list[Attempt]) -> None:
+        from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+        options = self._options(attempts[0])
+        bundle = {"CPU": options["num_cpus"]}
+        if options.get("num_gpus"):
+            bundle["GPU"] = options["num_gpus"]
+        if options.get("memory"):
+            bundle["memory"] = options["memory"]
+        self._warn_if_gang_infeasible(attempts[0].spec.step, bundle, len(attempts))
+        group = self.ray.util.placement_group([dict(bundle) for _ in attempts],
+                                              strategy="SPREAD")
+        for index, attempt in enumerate(attempts):
+            strategy = PlacementGroupSchedulingStrategy(
+                placement_group=group, placement_group_bundle_index=index)
+            remote = self._remote.options(**options, scheduling_strategy=strategy)
+            generator = remote.remote(TaskJob(attempt.spec, self.code, self.store_url))
+            attempt.executor, attempt.host = self.name, ""
+            self.running[generator] = attempt
+            self._gangs[generator] = group
+
+    def _warn_if_gang_infeasible(self, step: str, bundle: dict[str, float], size: int) -> None:
+        total = self.ray.cluster_resources()
+        short = [k for k, v in bundle.items() if v * size > total.get(k, 0.0) + 1e-9]
+        if short and step not in self._infeasible_warned:
+            self._infeasible_warned.add(step)
+            self.console.error(
+                f"The @parallel gang of step '{step}' needs {size} x {bundle} at once, more "
+                f"{', '.join(short)} than the Ray cluster has; it starts when enough nodes "
+                "join (or lower num_parallel / @resources).")
+
+    def _finished(self, generator: Any) -> None:
+        """Forget a generator that ended; the last member of a gang frees its group."""
+        del self.running[generator]
+        group = self._gangs.pop(generator, None)
+        if group is not None and group not in self._gangs.values():
+            self.ray.util.remove_placement_group(group)
+
     def arm_deadline(self, attempt: Attempt, seconds: float) -> None:
         # armed when a worker starts it (a worker reports at once on steps with @timeout)
         attempt.deadline_after_start = seconds
@@ -218,17 +261,17 @@ class RayExecutor(Executor):
         except StopIteration:
             item = None
         except self.ray.exceptions.RayError as exc:
-            del self.running[generator]
+            self._finished(generator)
             return [Finished(attempt, None,
                              attempt.killed_reason or _describe_failure(self.ray, exc))]
         if item is None:
-            del self.running[generator]
+            self._finished(generator)
             return [Finished(attempt, None, "the Ray task ended without reporting a result")]
         self._place(attempt, item.placement)
         events: list[LogLine | Finished] = [LogLine(attempt, stream, text)
                                             for stream, text in item.lines]
         if isinstance(item, WorkerDone):
-            del self.running[generator]
+            self._finished(generator)
             attempt.stdout[:] = item.stdout
             attempt.stderr[:] = item.stderr
             manifest = None if attempt.killed_reason else item.manifest

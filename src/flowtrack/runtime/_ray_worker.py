@@ -15,13 +15,13 @@ import os
 import socket
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ._executor import Attempt, Finished, LogLine
 from ._fork_server import ForkServer
 from ._local import LocalExecutor
-from ._model import Manifest
+from ._model import Manifest, TaskSpec
 from ._task_job import TaskJob, job_store, load_job_flow
 
 LOG_BATCH_SECONDS = 0.1  # how long a printed line may wait to be batched with others
@@ -73,10 +73,26 @@ def run_attempt(job: TaskJob) -> Iterator[WorkerLogs | WorkerDone]:
     # so the attempt is forked (by the fork server), never spawned in another env
     executor = LocalExecutor(flow_cls, job_store(job.store_url), code=job.code,
                              spawn_envs=False, fork_server=_server())
+    spec = job.spec
+    if spec.parallel is not None:
+        spec = _with_gang_address(spec)
     try:
-        yield from _run(executor, Attempt(job.spec))
+        yield from _run(executor, Attempt(spec))
     finally:
         executor.close()
+
+
+def _with_gang_address(spec: TaskSpec) -> TaskSpec:
+    """The spec of a ``@parallel`` member with the address of the node that holds the
+    gang's first bundle (where the control task runs) as ``main_ip``."""
+    import ray
+
+    group = ray.util.get_current_placement_group()
+    node_id = ray.util.placement_group_table(group)["bundles_to_node_id"][0]
+    address = next(n["NodeManagerAddress"] for n in ray.nodes() if n["NodeID"] == node_id)
+    assert spec.parallel is not None
+    parallel = spec.parallel._replace(main_ip=address)
+    return replace(spec, parallel=parallel, env={**spec.env, "MF_PARALLEL_MAIN_IP": address})
 
 
 def _run(executor: LocalExecutor, attempt: Attempt) -> Iterator[WorkerLogs | WorkerDone]:

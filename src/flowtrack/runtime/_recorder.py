@@ -84,6 +84,7 @@ class StartedTask:
     parents: list[str]
     iteration: int
     resources: dict[str, Any] | None = None  # what @resources asked for
+    metadata: dict[str, Any] | None = None  # more task metadata (e.g. a @parallel gang's)
 
 
 @dataclass
@@ -210,6 +211,8 @@ class RunRecorder:
                 custom["iteration"] = t.iteration
             if t.resources:
                 custom["resources"] = t.resources
+            if t.metadata:
+                custom.update(t.metadata)
             new.append(NewExecution(self.task_type, self.pathspec(t.step, t.task_id),
                                     int(ExecutionState.RUNNING), props, custom,
                                     [self.run_context]))

@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import RunFailedError, RunInterruptedError
+from ..client._objects import CONTROL_TASK_TYPE
 from ..flow import (
     FLOW_DECORATORS_ATTRIBUTE,
     UNCATCHABLE_TYPES,
     FlowGraph,
     FlowSpec,
+    Parallel,
     ProjectInfo,
     StepDecorator,
     StepNode,
@@ -73,11 +75,42 @@ class Task:
     switch_target: str | None = None
     fallback_used: bool = False
     fallback: ErrorInfo | None = None  # set for @catch's fallback attempt
+    gang: Gang | None = None  # the @parallel gang this task is one node of
 
     @property
     def key(self) -> tuple[str, tuple[tuple[str, int], ...], int]:
         """Identity of the task across runs of the same flow (used by resume)."""
         return (self.step, tuple((f.step, f.index) for f in self.frames), self.iteration)
+
+
+@dataclass(eq=False)
+class Gang:
+    """The tasks of one ``@parallel`` step, started, stopped and retried together
+    (members[0], node 0, is the control task). Members that succeed are held back
+    until all have, so a gang that is retried leaves no half-recorded success."""
+
+    members: list[Task]
+    finished: list[tuple[Task, FinishedTask]] = field(default_factory=list)
+    failed_task: str | None = None  # pathspec of the member whose failure stops the rest
+
+    @property
+    def control_task_id(self) -> str:
+        return self.members[0].task_id
+
+    def parallel(self, task: Task) -> Parallel:
+        return Parallel(main_ip=PARALLEL_MAIN_IP, num_nodes=len(self.members),
+                        node_index=task.frames[-1].index, control_task_id=self.control_task_id)
+
+
+PARALLEL_MAIN_IP = "127.0.0.1"  # local gangs share the machine
+
+
+def parallel_env(info: Parallel) -> dict[str, str]:
+    """The variables Metaflow sets in each task of a gang (read by the libraries that
+    start distributed training from them)."""
+    return {"MF_PARALLEL_MAIN_IP": info.main_ip, "MF_PARALLEL_NUM_NODES": str(info.num_nodes),
+            "MF_PARALLEL_NODE_INDEX": str(info.node_index),
+            "MF_PARALLEL_CONTROL_TASK_ID": str(info.control_task_id)}
 
 
 SEGFAULT_LINE = "Task failed with a segmentation fault."  # Metaflow's words, in stderr
@@ -270,9 +303,7 @@ class Scheduler:
             if isinstance(event, LogLine):
                 self.console.task_line(self._prefix(event.attempt), event.text, event.stream)
             else:
-                final = self._on_finished(event)
-                if final is not None:
-                    finals.append(final)
+                finals.extend(self._on_finished(event))
         self._flush_starts()  # retries and fallbacks launched above
         if not finals:
             return
@@ -320,6 +351,9 @@ class Scheduler:
         waiting: list[Task] = []  # tasks that do not fit the resource budget yet
         while self.ready and len(self.running) < self.options.max_workers:
             task = self.ready.popleft()
+            if task.gang is not None:
+                self._launch_gang(task)
+                continue
             if self.origin is not None and self.origin.can_clone(task):
                 self._clone(task)  # its successors join the end of the queue
                 continue
@@ -331,22 +365,60 @@ class Scheduler:
             self._submit(task)
         self.ready.extendleft(reversed(waiting))
 
+    def _launch_gang(self, first: Task) -> None:
+        """Start every queued member of ``first``'s gang at once, whatever --max-workers
+        and the resource budget say: a gang's tasks wait for each other, so a part of it
+        alone could never finish. On resume, a gang is cloned only as a whole."""
+        gang = first.gang
+        assert gang is not None
+        queued = [first, *(t for t in self.ready if t.gang is gang)]
+        for task in queued[1:]:
+            self.ready.remove(task)
+        if self.origin is not None and all(self.origin.can_clone(t) for t in gang.members):
+            for task in queued:
+                self._clone(task)
+            return
+        policy = self.policies[first.step]
+        if self.executor.uses_local_budget:
+            for task in queued:
+                self.budget.acquire(task.step, policy.cpu, policy.memory, others_running=False)
+        self._submit_together(queued)
+
     def _submit(self, task: Task) -> None:
+        self._submit_together([task])
+
+    def _submit_together(self, tasks: list[Task]) -> None:
+        """Start an attempt of each task; several are a gang's members, which the
+        executor must start together (on Ray: one placement group)."""
+        attempts = [self._attempt(task) for task in tasks]
+        self.recorder.release_write_lock()  # before the fork (see there)
+        if len(attempts) == 1:
+            self.executor.submit(attempts[0])
+        else:
+            self.executor.submit_gang(attempts)
+        for task, attempt in zip(tasks, attempts):
+            self._started(task, attempt)
+
+    def _attempt(self, task: Task) -> Attempt:
         policy = self.policies[task.step]
+        parallel = task.gang.parallel(task) if task.gang is not None else None
         spec = TaskSpec(
             flow_name=self.flow_name, run_id=self.run_id, step=task.step, task_id=task.task_id,
             attempt=task.attempt, namespace=task.inherited, parameters=self.parameters,
             frames=task.frames, branches=task.branches,
-            max_num_splits=self.options.max_num_splits, env=policy.env,
+            max_num_splits=self.options.max_num_splits,
+            env={**policy.env, **parallel_env(parallel)} if parallel else policy.env,
             timeout_seconds=policy.timeout, catch_var=policy.catch_var,
             catch_print=policy.catch_print, is_last_attempt=task.attempt >= policy.retries,
             fallback_error=task.fallback, origin_run_id=self.origin.run_id if self.origin else None,
             tags=tuple(self.options.tags), user=self.options.user,
             tracking_run_id=self.recorder.tracking_run_id, python_env=policy.python_env,
-            project=self.options.project.to_current() if self.options.project else None)
-        attempt = Attempt(spec, resources=policy.resources)
-        self.recorder.release_write_lock()  # before the fork (see there)
-        self.executor.submit(attempt)
+            project=self.options.project.to_current() if self.options.project else None,
+            parallel=parallel)
+        return Attempt(spec, resources=policy.resources)
+
+    def _started(self, task: Task, attempt: Attempt) -> None:
+        policy = self.policies[task.step]
         if policy.timeout:
             self.executor.arm_deadline(attempt, policy.timeout + TIMEOUT_GRACE_SECONDS)
         self.running[id(attempt)] = task
@@ -354,7 +426,8 @@ class Scheduler:
         if task.exec_id is None:
             self.pending_starts.append((task, StartedTask(task.step, task.task_id, attempt,
                                                           task.frames, task.parents,
-                                                          task.iteration, policy.resources)))
+                                                          task.iteration, policy.resources,
+                                                          _gang_metadata(attempt.spec.parallel))))
         else:
             self.recorder.attempt_started(task.exec_id, attempt)
         if self._verbose(task.step):
@@ -375,7 +448,7 @@ class Scheduler:
                                      f"{limit:g} s and was killed.")
 
     # -- completion --------------------------------------------------------------
-    def _on_finished(self, event: Finished) -> tuple[Task, FinishedTask] | None:
+    def _on_finished(self, event: Finished) -> list[tuple[Task, FinishedTask]]:
         """Retry or fall back if the policy says so; otherwise return the final record."""
         attempt = event.attempt
         task = self.running.pop(id(attempt))
@@ -396,12 +469,63 @@ class Scheduler:
                              **attempt.placement,
                              "error": str(error) if not ok and error else None})
         self._flush_starts()  # the task's execution id is needed from here on
+        if task.gang is not None:
+            return self._gang_member_finished(task, attempt, manifest, error, ok)
         if not ok and not self._stopping and self._retry(task, policy, manifest, error):
             self._store_failed_attempt_logs(task, attempt)
-            return None
+            return []
         assert task.exec_id is not None
-        return task, FinishedTask(task.exec_id, attempt, manifest, error, task.inherited,
-                                  task.history)
+        return [(task, FinishedTask(task.exec_id, attempt, manifest, error, task.inherited,
+                                    task.history))]
+
+    def _gang_member_finished(self, task: Task, attempt: Attempt, manifest: Manifest | None,
+                              error: ErrorInfo | None, ok: bool) -> list[tuple[Task, FinishedTask]]:
+        """Hold a member's result until its whole gang has finished; the first failure
+        stops the other members. Then retry the gang as a whole, give crashed members
+        @catch's fallback attempt, or hand every result over for recording."""
+        gang = task.gang
+        assert gang is not None and task.exec_id is not None
+        gang.finished.append((task, FinishedTask(task.exec_id, attempt, manifest, error,
+                                                 task.inherited, task.history)))
+        if not ok and gang.failed_task is None:
+            gang.failed_task = f"{self.run_id}/{task.step}/{task.task_id}"
+            for key, other in self.running.items():
+                if other.gang is gang:
+                    self.executor.cancel(self.attempts[key], "Stopped because task "
+                                         f"{gang.failed_task} of the same @parallel gang failed.")
+        if any(other.gang is gang for other in self.running.values()):
+            return []
+        finished, gang.finished = gang.finished, []
+        failed_task, gang.failed_task = gang.failed_task, None
+        if failed_task is None or self._stopping:
+            return finished
+        policy = self.policies[task.step]
+        if all(t.attempt < policy.retries for t, _ in finished):
+            self.console.error(f"[{failed_task}] A task of the @parallel gang failed; retrying "
+                               f"all {len(gang.members)} tasks of the gang.")
+            for member, record in finished:
+                self._store_failed_attempt_logs(member, record.attempt)
+                member.attempt += 1
+            self._requeue([m for m, _ in finished], policy.retry_delay)
+            return []
+        crashed = [(m, r) for m, r in finished if not (r.manifest and r.manifest.ok)]
+        if policy.catch_var and all(r.manifest is None and not m.fallback_used
+                                    for m, r in crashed):
+            for member, record in crashed:  # @catch records each crash, the flow goes on
+                assert record.error is not None
+                member.attempt += 1
+                member.fallback_used = True
+                member.fallback = caught_crash(member.attempt, record.error)
+            gang.finished = [(m, r) for m, r in finished if r.manifest and r.manifest.ok]
+            self._requeue([m for m, _ in crashed], 0.0)
+            return []
+        return finished
+
+    def _requeue(self, tasks: list[Task], delay: float) -> None:
+        if delay:
+            self.delayed.extend((time.monotonic() + delay, t) for t in tasks)
+        else:
+            self.ready.extendleft(reversed(tasks))
 
     def _retry(self, task: Task, policy: StepPolicy, manifest: Manifest | None,
                error: ErrorInfo | None) -> bool:
@@ -462,7 +586,10 @@ class Scheduler:
         node = self.graph[task.step]
         if node.name == "end":
             return
-        if node.type == "foreach":
+        if node.parallel_foreach:
+            assert task.num_splits is not None
+            self._start_gang(node.out_funcs[0], task, task.num_splits)
+        elif node.type == "foreach":
             assert task.num_splits is not None and node.foreach_param
             items = (task.namespace.get(node.foreach_param)
                      or self.parameters[node.foreach_param])  # foreach over a Parameter
@@ -479,6 +606,18 @@ class Scheduler:
                           task.iteration + 1 if task.switch_target == node.name else 0)
         else:
             self._to_step(node.out_funcs[0], task, task.frames)
+
+    def _start_gang(self, step: str, parent: Task, size: int) -> None:
+        """Queue the ``size`` tasks of a ``@parallel`` step as one gang; each is one
+        split of a foreach over its node index, so the join after it works as usual."""
+        gang = Gang([])
+        for index in range(size):
+            frame = Frame("foreach", parent.step, index, size, parent.task_id)
+            member = self._new_task(step, parent.frames + (frame,), [parent.task_id],
+                                    parent.namespace)
+            member.gang = gang
+            gang.members.append(member)
+        self.ready.extend(gang.members)
 
     def _to_step(self, step: str, parent: Task, frames: tuple[Frame, ...], iteration: int = 0) -> None:
         child = self.graph[step]
@@ -571,3 +710,15 @@ class Scheduler:
                 f"{task.task_id}) failed: {str(info).rstrip('.')}. Fix the step and continue with `resume`; "
                 "see the task's output with `logs`.")
         self.recorder.finish_run("FINISHED")
+
+
+def _gang_metadata(parallel: Parallel | None) -> dict[str, Any] | None:
+    """A gang member's task metadata, under Metaflow's names: the gang's size, and
+    for node 0 that it is the control task (what ``Step.control_tasks()`` finds)."""
+    if parallel is None:
+        return None
+    meta: dict[str, Any] = {"parallel-world-size": parallel.num_nodes,
+                            "parallel-node-index": parallel.node_index}
+    if parallel.node_index == 0:
+        meta["internal_task_type"] = CONTROL_TASK_TYPE
+    return meta

@@ -146,7 +146,8 @@ class TaskSource(ArtifactSource):
         return next((f for f in reversed(self._frames) if f.kind == "foreach"), None)
 
     def _item(self, frame: Frame) -> Any:
-        assert frame.items is not None
+        if frame.items is None:  # a @parallel gang: the input is the node index (as Metaflow)
+            return frame.index
         return foreach_item(self._load_ref(frame.items), frame.index)
 
 
@@ -241,7 +242,8 @@ def _run_task(spec: TaskSpec, flow_cls: type[FlowSpec], store: BlobStore) -> Man
     current._set(flow_name=spec.flow_name, run_id=spec.run_id, step_name=spec.step,
                  task_id=spec.task_id, retry_count=spec.attempt, origin_run_id=spec.origin_run_id,
                  namespace=f"user:{spec.user}", username=spec.user, tags=list(spec.tags),
-                 parameter_names=sorted(spec.parameters), project=spec.project)
+                 parameter_names=sorted(spec.parameters), project=spec.project,
+                 parallel=spec.parallel)
     os.environ.update(spec.env)
     cache: dict[str, Any] = {}
     flow = flow_cls(use_cli=False)
@@ -342,17 +344,22 @@ def _decide_transition(flow: FlowSpec, node: StepNode, spec: TaskSpec, manifest:
     if transition is None:
         raise StepError(f"Step '{node.name}' finished without calling self.next(); the graph "
                         f"expects a transition to {', '.join(node.out_funcs)}.")
-    targets, foreach, condition = transition
+    targets, foreach, condition, num_parallel = transition
     if node.condition:
         _decide_switch(flow, node, targets, condition, manifest)
         return
-    if list(targets) != node.out_funcs or foreach != node.foreach_param:
+    if (list(targets) != node.out_funcs or foreach != node.foreach_param
+            or (num_parallel is not None) != node.parallel_foreach):
+        declared = ("num_parallel=..." if node.parallel_foreach
+                    else f"foreach={node.foreach_param!r}")
         raise StepError(f"Step '{node.name}' called self.next() with {targets} (foreach="
-                        f"{foreach!r}) but its last statement declares {node.out_funcs} "
-                        f"(foreach={node.foreach_param!r}); self.next() must be called once, as "
-                        "written in the step's last statement.")
+                        f"{foreach!r}, num_parallel={num_parallel!r}) but its last statement "
+                        f"declares {node.out_funcs} ({declared}); self.next() must be called "
+                        "once, as written in the step's last statement.")
     if foreach:
         manifest.num_splits = _count_splits(flow, node.name, foreach, spec.max_num_splits)
+    elif num_parallel is not None:
+        manifest.num_splits = num_parallel
 
 
 def _decide_switch(flow: FlowSpec, node: StepNode, targets: Any, condition: str | None,

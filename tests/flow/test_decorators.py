@@ -43,7 +43,8 @@ def _step(func=None):
 
 
 def test_registry():
-    assert set(DECORATORS) == {"retry", "catch", "timeout", "resources", "environment", "pypi"}
+    assert set(DECORATORS) == {"retry", "catch", "timeout", "resources", "environment", "pypi",
+                               "card", "secrets"}
     for name, cls in DECORATORS.items():
         assert issubclass(cls, StepDecorator) and cls.name == name
     assert issubclass(DecoratorError, FlowtrackError)
@@ -221,8 +222,8 @@ def test_parse_environment_json_with_commas():
 
 
 @pytest.mark.parametrize(("spec", "fragment"), [
-    ("retries", "--with 'retries': unknown decorator 'retries'; choose from catch, environment, "
-                "pypi, resources, retry, timeout."),
+    ("retries", "--with 'retries': unknown decorator 'retries'; choose from card, catch, "
+                "environment, pypi, resources, retry, secrets, timeout."),
     ("", "unknown decorator ''"),
     ("retry:times", "--with 'retry:times': expected attr=value, got 'times'."),
     ("retry:attempts=2", "@retry got unknown argument(s) attempts"),

@@ -1,4 +1,4 @@
-"""The command line of a flow file: ``python flow.py run|resume|show|check|logs|dump|tag``.
+"""The command line of a flow file: ``python flow.py run|resume|show|check|logs|dump|tag|card``.
 
 Built per flow class with click. Every Parameter becomes ``--<name>`` on ``run``
 (listed first in ``run --help``); every option also reads
@@ -23,6 +23,7 @@ from ..client import Run, namespace
 from ..flow import FlowSpec, IncludeFile, Parameter, parse_decospec, resolve_project
 from ..flow._project import flow_project
 from ..runtime import EXECUTORS, RunOptions, RunRequest, resume_run, start_run
+from ._cards import add_card_commands
 from ._errors import run_reporting_errors
 from ._inspect import dump_tasks, print_logs, resolve_tasks, show_graph
 from ._lint import lint_file
@@ -279,6 +280,7 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
         click.echo(f"  user tags:   {', '.join(sorted(run.user_tags)) or '(none)'}")
         click.echo(f"  system tags: {', '.join(sorted(run.system_tags))}")
 
+    add_card_commands(cli, flow_cls.__name__)
     _add_metaflow_names(cli, "FLOWTRACK")
     return cli
 

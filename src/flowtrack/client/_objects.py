@@ -338,7 +338,8 @@ class Run(MetaflowObject):
         if node is None:
             return {}
         task = Task(node.name or "", _node=node, _run=self)
-        return {a.id: a.data for a in task}
+        constants = set(node.custom_properties.get("constants") or ())  # stored beside them
+        return {a.id: a.data for a in task if a.id not in constants}
 
     @property
     def origin_run_id(self) -> str | None:

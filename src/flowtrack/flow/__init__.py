@@ -9,6 +9,7 @@ from ._decorators import (
     FLOW_DECORATORS_ATTRIBUTE,
     DecoratorError,
     StepDecorator,
+    card,
     catch,
     environment,
     parallel,
@@ -17,6 +18,7 @@ from ._decorators import (
     pypi_base,
     resources,
     retry,
+    secrets,
     timeout,
 )
 from ._graph import PARAMETERS_STEP, UNCATCHABLE_TYPES, FlowGraph, StepNode
@@ -44,6 +46,7 @@ __all__ = [
     "ProjectInfo",
     "StepDecorator",
     "StepNode",
+    "card",
     "catch",
     "current",
     "environment",
@@ -56,6 +59,7 @@ __all__ = [
     "resolve_project",
     "resources",
     "retry",
+    "secrets",
     "step",
     "timeout",
 ]

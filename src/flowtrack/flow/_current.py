@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 _FIELDS = ("flow_name", "run_id", "step_name", "task_id", "retry_count", "origin_run_id",
            "namespace", "username", "tags", "parameter_names")
-_COMPUTED = ("pathspec", "is_running_flow", "parallel", "is_parallel")
+_COMPUTED = ("pathspec", "is_running_flow", "parallel", "is_parallel", "card")
 # set only in a flow decorated with @project (see flow._project)
 _PROJECT_FIELDS = ("project_name", "branch_name", "is_user_branch", "is_production",
                    "project_flow_name")
@@ -37,14 +37,22 @@ class Current:
     def __init__(self) -> None:
         self._values: dict[str, Any] = {}
         self._parallel: Parallel | None = None
+        self._card: Any = None
 
     def _set(self, project: dict[str, Any] | None = None, parallel: Parallel | None = None,
-             **values: Any) -> None:
+             card: Any = None, **values: Any) -> None:
         unknown = set(values) - set(_FIELDS)
         if unknown or (project and set(project) != set(_PROJECT_FIELDS)):
             raise TypeError(f"unknown current fields: {sorted(unknown or set(project or ()))}")
         self._values = {**values, **(project or {})}
         self._parallel = parallel
+        self._card = card
+
+    @property
+    def card(self) -> Any:
+        """The step's cards, to add components to (``current.card.append(...)``,
+        ``current.card['id']``); see flowtrack.cards. None outside a running task."""
+        return self._card if self._values else None
 
     @property
     def parallel(self) -> Parallel | None:
@@ -62,6 +70,7 @@ class Current:
     def _clear(self) -> None:
         self._values = {}
         self._parallel = None
+        self._card = None
 
     @property
     def is_running_flow(self) -> bool:

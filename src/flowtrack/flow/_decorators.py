@@ -1,5 +1,5 @@
 """Step decorators: ``@retry``, ``@catch``, ``@timeout``, ``@resources``, ``@environment``,
-``@pypi``, ``@parallel``, and the flow decorator ``@pypi_base``.
+``@pypi``, ``@parallel``, ``@card``, ``@secrets``, and the flow decorator ``@pypi_base``.
 
 Decorators here only describe what a step asks for; the runtime honours them
 (retries, fallback attempts for ``@catch``, deadlines, the local concurrency budget,
@@ -15,6 +15,7 @@ what to do with its attributes.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +44,7 @@ class StepDecorator:
 
     name = ""
     defaults: dict[str, Any] = {}
+    allow_multiple = False  # whether a step may carry it more than once (@card)
 
     def __init__(self, **attributes: Any) -> None:
         unknown = set(attributes) - set(self.defaults)
@@ -168,6 +170,56 @@ class ParallelDecorator(StepDecorator):
     defaults: dict[str, Any] = {}
 
 
+class SecretsDecorator(StepDecorator):
+    """Set environment variables from secrets before the step runs:
+    ``@secrets(sources=['file./etc/team.env', {'type': 'inline', 'id': 'x',
+    'options': {'env_vars': {...}}}], role=None, allow_override=False)``. The values
+    are fetched in the task process and never stored (see runtime/_secrets.py)."""
+
+    name = "secrets"
+    defaults = {"sources": [], "role": None, "allow_override": False}
+
+    def _validate(self) -> None:
+        sources = self.attributes["sources"]
+        if not isinstance(sources, (list, tuple)) or not all(
+                isinstance(s, (str, dict)) for s in sources):
+            raise DecoratorError("@secrets sources items must be either a string or a dict, "
+                                 f"in a list; got {sources!r}.")
+        self.attributes["sources"] = list(sources)
+        role = self.attributes["role"]
+        if role is not None and not isinstance(role, str):
+            raise DecoratorError(f"@secrets(role={role!r}): role must be a string.")
+        self.attributes["allow_override"] = bool(self.attributes["allow_override"])
+
+
+_CARD_ID = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+class CardDecorator(StepDecorator):
+    """Render a card (an HTML report) of the task after the step body:
+    ``@card(type='default', id=None, options={}, timeout=45, save_errors=True,
+    customize=False, refresh_interval=5)``. A step may have several; see cards/."""
+
+    name = "card"
+    defaults = {"type": "default", "id": None, "options": {}, "scope": "task", "timeout": 45,
+                "save_errors": True, "customize": False, "refresh_interval": 5}
+    allow_multiple = True
+
+    def _validate(self) -> None:
+        a = self.attributes
+        if not isinstance(a["type"], str) or not a["type"]:
+            raise DecoratorError(f"@card(type={a['type']!r}): type must name a card type, e.g. "
+                                 "'default' or 'blank'.")
+        if a["id"] is not None and not (isinstance(a["id"], str) and _CARD_ID.match(a["id"])):
+            raise DecoratorError(f"@card(id={a['id']!r}): an id may contain only letters, digits "
+                                 "and underscores.")
+        if not isinstance(a["options"], dict):
+            raise DecoratorError(f"@card(options={a['options']!r}): options must be a dict.")
+        self._number("timeout", 0)
+        self._number("refresh_interval", 0)
+        a["save_errors"], a["customize"] = bool(a["save_errors"]), bool(a["customize"])
+
+
 def _check_packages(name: str, attributes: dict[str, Any]) -> None:
     packages = attributes["packages"]
     if not isinstance(packages, dict) or not all(
@@ -184,7 +236,8 @@ def _check_packages(name: str, attributes: dict[str, Any]) -> None:
 
 DECORATORS: dict[str, type[StepDecorator]] = {
     cls.name: cls for cls in (RetryDecorator, CatchDecorator, TimeoutDecorator,
-                              ResourcesDecorator, EnvironmentDecorator, PypiDecorator)
+                              ResourcesDecorator, EnvironmentDecorator, PypiDecorator,
+                              CardDecorator, SecretsDecorator)
 }
 
 FLOW_DECORATORS_ATTRIBUTE = "_flow_decorators"
@@ -213,7 +266,8 @@ def _attach(func: Callable[..., Any], deco: StepDecorator) -> Callable[..., Any]
         raise DecoratorError(
             f"@{deco.name} on '{getattr(func, '__name__', func)}': step decorators apply only to "
             f"steps and must be written above @step (so @step is applied first).")
-    if any(d.name == deco.name for d in func.decorators):  # type: ignore[attr-defined]
+    if not deco.allow_multiple and any(
+            d.name == deco.name for d in func.decorators):  # type: ignore[attr-defined]
         raise DecoratorError(f"@{deco.name} is given twice on step '{func.__name__}'.")
     func.decorators.append(deco)  # type: ignore[attr-defined]
     return func
@@ -238,6 +292,8 @@ resources = _make_decorator(ResourcesDecorator)
 environment = _make_decorator(EnvironmentDecorator)
 pypi = _make_decorator(PypiDecorator)
 parallel = _make_decorator(ParallelDecorator)
+card = _make_decorator(CardDecorator)
+secrets = _make_decorator(SecretsDecorator)
 
 
 def parse_decospec(spec: str) -> StepDecorator:

@@ -47,6 +47,8 @@ from ._schema import (
     parent_contexts,
 )
 from ._types import (
+    CARD_PROPERTIES,
+    CARD_TYPE,
     DATASET_TYPE,
     EXPERIMENT_PROPERTIES,
     EXPERIMENT_TYPE,
@@ -89,6 +91,8 @@ __all__ = [
     "TASK_TYPE",
     "VALUE_PROPERTIES",
     "VALUE_TYPE",
+    "CARD_PROPERTIES",
+    "CARD_TYPE",
     "alembic_config",
     "artifacts",
     "associations",

@@ -1,7 +1,8 @@
 """The node types flowtrack itself records, shared by everything that reads or
 writes runs: a flow or experiment is an ``Experiment`` context, a run a ``Run``
 context, a task a ``Task`` execution, a stored value a ``Value`` artifact and an
-included file a ``Dataset`` artifact (see ARCHITECTURE.md's table)."""
+included file a ``Dataset`` artifact, a rendered card a ``Card`` artifact (see
+ARCHITECTURE.md's table)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ TASK_PROPERTIES = {"flow_name": _S, "run_id": _S, "step_name": _S, "task_id": _S
                    "finished_at": _I, "state": _S, "origin_run_id": _S, "origin_task": _S}
 VALUE_PROPERTIES = {"digest": _S, "size": _I, "python_type": _S, "preview": _S,
                     "artifact_name": _S, "inline": PropertyType.BYTES}
+# a card a task rendered (@card): self-contained HTML in the blob store
+CARD_TYPE = "Card"
+CARD_PROPERTIES = {"card_type": _S, "card_id": _S, "hash": _S, "digest": _S, "size": _I}
 # a file logged to a tracking run (log_artifact, log_text, a saved model's files)
 FILE_TYPE = "File"
 FILE_PROPERTIES = {"digest": _S, "size": _I, "path": _S, "run_id": _S}

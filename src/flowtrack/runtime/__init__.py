@@ -13,6 +13,7 @@ from ._model import (
 )
 from ._run import EXECUTORS, RunRequest, resume_run, start_run
 from ._scheduler import RunOptions, Scheduler
+from ._secrets import SecretsError, SecretsProvider, get_secret
 from ._task import CaughtException, run_task
 
 __all__ = [
@@ -32,7 +33,10 @@ __all__ = [
     "RunOptions",
     "RunRequest",
     "Scheduler",
+    "SecretsError",
+    "SecretsProvider",
     "TaskSpec",
+    "get_secret",
     "resume_run",
     "run_task",
     "start_run",

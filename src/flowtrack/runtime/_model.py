@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..cards._render import RenderedCard
 from ..flow import Parallel
 from ..store import BlobRef
 from ._pypi import PythonEnv
@@ -81,6 +82,8 @@ class TaskSpec:
     python_env: PythonEnv | None = None  # the step's own packages (@pypi / @pypi_base)
     project: dict[str, Any] | None = None  # current's @project fields (None: no project)
     parallel: Parallel | None = None  # the task's place in its @parallel gang
+    cards: list[dict[str, Any]] = field(default_factory=list)  # the step's @card attributes
+    secrets: dict[str, Any] | None = None  # the step's @secrets attributes (fetched in the task)
 
     @property
     def pathspec(self) -> str:
@@ -145,3 +148,4 @@ class Manifest:
     finished_ms: int = 0
     tracking: TaskTracking | None = None
     packages: dict[str, str] | None = None  # versions a @pypi step really imported
+    cards: list[RenderedCard] = field(default_factory=list)  # the cards rendered, or failed

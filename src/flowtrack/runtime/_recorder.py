@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._util import now_ms
+from ..cards._client import CARDS_PROPERTY
 from ..client import CODE_PROPERTY
 from ..client._liveness import (
     HEARTBEAT_PROPERTY,
@@ -31,6 +32,8 @@ from ..client._liveness import (
 from ..client._tags import PROJECT_BRANCH_PROPERTY, PROJECT_PROPERTY
 from ..flow import PARAMETERS_STEP, ProjectInfo
 from ..lineage import (
+    CARD_PROPERTIES,
+    CARD_TYPE,
     DATASET_TYPE,
     EXPERIMENT_PROPERTIES,
     EXPERIMENT_TYPE,
@@ -68,6 +71,7 @@ from ._model import ArtifactRef, ErrorInfo, Frame, Manifest, TaskTracking
 from ._task import SchedulerDied, failure
 
 LOG_INLINE_LIMIT = 2048
+CONSTANTS_PROPERTY = "constants"  # on the _parameters task: which outputs are constants
 COMMIT_INTERVAL = 0.25
 
 
@@ -116,6 +120,7 @@ class RunRecorder:
         self.task_type = s.type_id(TypeKind.EXECUTION, TASK_TYPE, TASK_PROPERTIES)
         self.value_type = s.type_id(TypeKind.ARTIFACT, VALUE_TYPE, VALUE_PROPERTIES)
         self.dataset_type = s.type_id(TypeKind.ARTIFACT, DATASET_TYPE, VALUE_PROPERTIES)
+        self.card_type = s.type_id(TypeKind.ARTIFACT, CARD_TYPE, CARD_PROPERTIES)
         self.run_context: int | None = None
         self.parameter_ids: dict[str, int | None] = {}
         self.flow_name = ""
@@ -235,6 +240,7 @@ class RunRecorder:
                   for art_id, (i, name, _) in zip(ids, outputs)]
         events += [(a, f.exec_id, int(EventType.INPUT), None) for f in finished if f.manifest
                    for a in sorted(f.manifest.reads)]
+        events += self._card_events(finished)
         self.session.insert_events(events)
         namespaces = []
         for f in finished:
@@ -250,6 +256,24 @@ class RunRecorder:
             if f.manifest is not None and f.manifest.tracking:
                 self._record_tracking(f.exec_id, f.manifest.tracking)
         return namespaces
+
+    def _card_events(self, finished: list[FinishedTask]) -> list[tuple[int, int, int, str]]:
+        """Each rendered card is a ``Card`` artifact, an OUTPUT of its task (named
+        ``card:<type>``), so lineage shows which task produced which report."""
+        cards = [(f, c, c.digest) for f in finished if f.manifest is not None
+                 for c in f.manifest.cards if c.digest]
+        if not cards:
+            return []
+        assert self.run_context is not None
+        ids = self.session.insert_artifacts([NewArtifact(
+            type_id=self.card_type,
+            name=f"{self.pathspec(f.attempt.spec.step, f.attempt.spec.task_id)}/card/{c.card_hash}",
+            uri=value_uri(digest), state=int(ArtifactState.LIVE),
+            properties={"card_type": c.card_type, "card_id": c.card_id or "",
+                        "hash": c.card_hash, "digest": digest, "size": c.size})
+            for f, c, digest in cards], [self.run_context])
+        return [(art_id, f.exec_id, int(EventType.OUTPUT), f"card:{c.card_type}")
+                for art_id, (f, c, _) in zip(ids, cards)]
 
     def _record_tracking(self, exec_id: int, logged: TaskTracking) -> None:
         """What a step logged through the tracking API, on the flow run (a task's
@@ -298,6 +322,8 @@ class RunRecorder:
                           error_message=f.error.message.replace("\x00", "\\x00"),
                           error_traceback=f.error.traceback.replace("\x00", "\\x00"))
         if f.manifest is not None:
+            if f.manifest.cards:
+                custom[CARDS_PROPERTY] = [c.to_json() for c in f.manifest.cards]
             if f.manifest.caught:
                 custom["caught_exception"] = True
             if f.ok and f.manifest.num_splits is not None:
@@ -349,8 +375,10 @@ class RunRecorder:
 
     # -- parameters -------------------------------------------------------------
     def record_parameters(self, outputs: dict[str, Any], datasets: set[str],
-                          reused: dict[str, ArtifactRef] | None = None) -> dict[str, ArtifactRef]:
-        """Record the run's parameters as the ``_parameters`` task: new values in
+                          reused: dict[str, ArtifactRef] | None = None,
+                          constants: set[str] | None = None) -> dict[str, ArtifactRef]:
+        """Record the run's parameters (and class-level ``constants``, named in the
+        task's ``constants`` property) as the ``_parameters`` task: new values in
         ``outputs`` become its output artifacts, ``reused`` ones (a resumed run's) are
         referenced as they are. Returns the refs of all of them."""
         assert self.run_context is not None
@@ -372,7 +400,8 @@ class RunRecorder:
                      for n, i in zip(names, ids)})
         self.parameter_ids = {n: r.id for n, r in refs.items()}
         self.session.set_properties("execution", exec_id,
-                                    custom={"artifacts": self.parameter_ids})
+                                    custom={"artifacts": self.parameter_ids,
+                                            CONSTANTS_PROPERTY: sorted(constants or ())})
         return refs
 
     # -- transactions -----------------------------------------------------------

@@ -70,7 +70,10 @@ class Origin:
                 f"Run {self.run.name} cannot be resumed: it was stopped while it was starting, "
                 "before it recorded its parameters or ran any task, so there is nothing to "
                 "reuse. Start a new run with `run` (a plain `resume` skips such runs).")
-        return {n: self.refs[i] for n, i in self._parameter_ids().items() if i in self.refs}
+        # the origin's constants are not reused: the new run stores the code's own
+        constants = set(self.parameter_task.custom_properties.get("constants") or ())
+        return {n: self.refs[i] for n, i in self._parameter_ids().items()
+                if i in self.refs and n not in constants}
 
 
 def _downstream(graph: FlowGraph, step: str) -> set[str]:

@@ -108,6 +108,23 @@ def parameter_outputs(flow_cls: type[FlowSpec], values: dict[str, Any], store: B
     return outputs, datasets, display
 
 
+def constant_outputs(flow_cls: type[FlowSpec], store: BlobStore,
+                     console: RunConsole) -> dict[str, OutputRecord]:
+    """The flow's class-level constants, stored once per run (as Metaflow does), so
+    every task's data has them; one that cannot be stored is left out, with a note."""
+    outputs = {}
+    for name, value in sorted(flow_cls._constants().items()):
+        try:
+            ref = store.put_value(value)
+        except EncodeError as exc:
+            console.info(f"Class-level constant '{name}' is not stored with the run ({exc}); "
+                         f"steps still read it from the class.")
+            continue
+        outputs[name] = OutputRecord(ref.digest, ref.size, ref.inline, type_name(value),
+                                     short_repr(value))
+    return outputs
+
+
 def _read_include(param: IncludeFile, path: str) -> Any:
     try:
         data = Path(path).expanduser().read_bytes()
@@ -179,10 +196,13 @@ def _record_new_run(recorder: RunRecorder, request: RunRequest, origin_run_id: s
             time.sleep(0.001)
     else:
         raise FlowtrackError("Could not allocate a unique run id; try again.")
-    refs = recorder.record_parameters(parameters.outputs, parameters.datasets, parameters.reused)
+    constants = constant_outputs(flow_cls, recorder.store, console)
+    refs = recorder.record_parameters({**parameters.outputs, **constants}, parameters.datasets,
+                                      parameters.reused, constants=set(constants))
     recorder.set_run_params(parameters.display)
     recorder.maybe_commit(force=True)
-    return run_id, refs
+    # tasks get the parameters; the constants are in every task's data through the record
+    return run_id, {name: ref for name, ref in refs.items() if name not in constants}
 
 
 def _executor(request: RunRequest, store: BlobStore, code: CodeInfo | None,

@@ -163,6 +163,18 @@ class StepPolicy:
         self.memory = float(res["memory"]) if res else 0.0
         self.resources = dict(res) if res else None
         self.python_env = step_environment(pypi_base, attr.get("pypi"))
+        self.cards = _step_cards(node, extra)
+        self.secrets = dict(attr["secrets"]) if "secrets" in attr else None
+
+
+def _step_cards(node: StepNode, extra: list[StepDecorator]) -> list[dict[str, Any]]:
+    """The @card attributes of a step: its own cards, then a ``--with card`` one unless
+    the step has a card of that type and id already."""
+    own = [dict(d.attributes) for d in reversed(node.decorators) if d.name == "card"]
+    seen = {(c["type"], c["id"]) for c in own}
+    added = [dict(d.attributes) for d in extra
+             if d.name == "card" and (d.attributes["type"], d.attributes["id"]) not in seen]
+    return own + added
 
 
 def step_policies(flow_cls: type[FlowSpec], graph: FlowGraph,
@@ -414,7 +426,7 @@ class Scheduler:
             tags=tuple(self.options.tags), user=self.options.user,
             tracking_run_id=self.recorder.tracking_run_id, python_env=policy.python_env,
             project=self.options.project.to_current() if self.options.project else None,
-            parallel=parallel)
+            parallel=parallel, cards=policy.cards, secrets=policy.secrets)
         return Attempt(spec, resources=policy.resources)
 
     def _started(self, task: Task, attempt: Attempt) -> None:

@@ -18,6 +18,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Iterable
+from datetime import datetime, timezone
 from typing import Any
 
 from .._errors import ArtifactError, StepError
@@ -28,12 +29,14 @@ from .._util import (
     short_repr,
     type_name,
 )
+from ..cards import CardComponentCollector, RenderedCard, TaskView, card_graph, render_task_cards
 from ..client._data import TaskException, exception_type
 from ..flow import UNCATCHABLE_TYPES, ArtifactSource, FlowSpec, Inputs, StepNode, current
 from ..store import BlobStore, EncodeError
 from ._model import ArtifactRef, ErrorInfo, Frame, Manifest, OutputRecord, TaskSpec
 from ._previews import rich_preview
 from ._pypi import resolved_versions
+from ._secrets import apply_secrets
 from ._tracking_sink import TaskTrackingSink
 
 # -- failures and their recorded types ----------------------------------------------
@@ -243,7 +246,7 @@ def _run_task(spec: TaskSpec, flow_cls: type[FlowSpec], store: BlobStore) -> Man
                  task_id=spec.task_id, retry_count=spec.attempt, origin_run_id=spec.origin_run_id,
                  namespace=f"user:{spec.user}", username=spec.user, tags=list(spec.tags),
                  parameter_names=sorted(spec.parameters), project=spec.project,
-                 parallel=spec.parallel)
+                 parallel=spec.parallel, card=CardComponentCollector(spec.cards))
     os.environ.update(spec.env)
     cache: dict[str, Any] = {}
     flow = flow_cls(use_cli=False)
@@ -253,6 +256,8 @@ def _run_task(spec: TaskSpec, flow_cls: type[FlowSpec], store: BlobStore) -> Man
     try:
         if spec.fallback_error is not None:
             raise _Fallback(spec.fallback_error)
+        if spec.secrets:
+            apply_secrets(spec.secrets)  # in the task only: the values are never recorded
         _run_step(flow, node, spec, manifest, store, cache)
         _decide_transition(flow, node, spec, manifest)
     except BaseException as exc:  # noqa: BLE001 - every failure becomes the manifest's error
@@ -281,8 +286,26 @@ def _run_task(spec: TaskSpec, flow_cls: type[FlowSpec], store: BlobStore) -> Man
     manifest.merged = {name: _branch_ns(spec, pos)[name] for name, pos in flow._merged.items()
                        if name not in manifest.outputs}
     manifest.ok = True
+    if spec.cards:
+        manifest.cards = _render_cards(flow, spec, manifest, store)
     manifest.finished_ms = now_ms()
     return manifest
+
+
+def _render_cards(flow: FlowSpec, spec: TaskSpec, manifest: Manifest,
+                  store: BlobStore) -> list[RenderedCard]:
+    """The step's cards, rendered now that its artifacts are stored; a fault here is
+    reported in the task's output and costs the cards, never the task."""
+    pathspec = f"{spec.flow_name}/{spec.run_id}/{spec.step}/{spec.task_id}"
+    names = [*spec.parameters, *spec.namespace, *manifest.merged, *manifest.outputs]
+    task = TaskView(flow, pathspec, [n for n in names if not n.startswith("_")], spec.attempt,
+                    datetime.fromtimestamp(manifest.started_ms / 1000, timezone.utc))
+    try:
+        return render_task_cards(spec.cards, current.card, flow, task,
+                                 card_graph(type(flow)), store)
+    except Exception as exc:  # noqa: BLE001 - flowtrack's fault: keep the task's result
+        sys.stderr.write(f"[@card] cards of {pathspec} were not rendered: {exc!r}\n")
+        return []
 
 
 class _StorageFailure(Exception):

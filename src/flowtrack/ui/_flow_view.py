@@ -17,7 +17,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..lineage import TASK_TYPE, EventType, Node, TypeKind, events, executions
+from ..cards._client import CARDS_PROPERTY
+from ..lineage import CARD_TYPE, TASK_TYPE, EventType, Node, TypeKind, events, executions
 from ..tracking.errors import ResourceDoesNotExistError
 from ..tracking.service import TrackingStore
 from ._lineage_view import node_id
@@ -135,14 +136,36 @@ def task_view(store: TrackingStore, task_pk: int | str) -> dict[str, Any]:
         task = found[0]
         artifact_ids = list(s.conn.execute(select(events.c.artifact_id).where(
             events.c.execution_id == task_pk, events.c.type == int(EventType.OUTPUT))).scalars())
-        outputs = s.nodes_by_ids("artifact", artifact_ids)
+        card_type = s.find_type_id(TypeKind.ARTIFACT, CARD_TYPE)
+        outputs = [a for a in s.nodes_by_ids("artifact", artifact_ids) if a.type_id != card_type]
     values = sorted(({"name": a.properties.get("artifact_name") or a.name,
                       "type": a.properties.get("python_type"), "size": a.properties.get("size"),
                       "preview": a.properties.get("preview"),
                       "rich": _rich(a.custom_properties.get("rich_preview"))} for a in outputs),
                     key=lambda v: str(v["name"]))
     return {"task": _task_row(task), "pathspec": task.name, "values": values,
+            "cards": _cards(task),
             "stdout": _log(store, task, "stdout"), "stderr": _log(store, task, "stderr")}
+
+
+def _cards(task: Node) -> list[dict[str, Any]]:
+    """The task's cards (rendered or failed), as recorded on it."""
+    return [{"type": c.get("type"), "id": c.get("id"), "hash": c.get("hash"),
+             "error": c.get("error"), "size": c.get("size")}
+            for c in task.custom_properties.get(CARDS_PROPERTY) or [] if isinstance(c, dict)]
+
+
+def card_html(store: TrackingStore, task_pk: int | str, card_hash: str) -> bytes:
+    """The HTML of the task's card ``card_hash``."""
+    task_pk = node_id(task_pk, "task")
+    with store.read() as s:
+        found = s.nodes_by_ids("execution", [task_pk])
+    if not found:
+        raise ResourceDoesNotExistError(f"No task with id {task_pk}.")
+    for card in found[0].custom_properties.get(CARDS_PROPERTY) or []:
+        if isinstance(card, dict) and card.get("hash") == card_hash and card.get("digest"):
+            return read_blob(store, card["digest"], f"Card {card_hash} of task {task_pk}")
+    raise ResourceDoesNotExistError(f"Task {task_pk} has no card {card_hash!r}.")
 
 
 def _rich(preview: Any) -> dict[str, Any] | None:

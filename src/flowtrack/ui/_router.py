@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from ..tracking.errors import InvalidParameterError, TrackingError
 from ..tracking.service import Registry, TrackingStore, list_files
 from . import _api
-from ._flow_view import flow_run_view, preview_image, task_view
+from ._flow_view import card_html, flow_run_view, preview_image, task_view
 from ._lineage_view import lineage_view, starting_points
 from ._previews import IMAGE_TYPES, file_preview
 from ._reading import read_artifact
@@ -75,6 +75,17 @@ def ui_router(store: TrackingStore, read_json: JsonReader) -> APIRouter:
             return found
         data, media = found
         return Response(data, media_type=media, headers={"X-Content-Type-Options": "nosniff"})
+
+    @router.get("/tasks/{task_pk}/cards/{card_hash}")
+    async def task_card(task_pk: str, card_hash: str) -> Response:
+        found = await _call(card_html, store, task_pk, card_hash, html=True)
+        if isinstance(found, Response):
+            return found
+        # a card is the step author's HTML: sandboxed even when opened directly, so its
+        # scripts (charts) run without the UI's origin
+        return Response(found, media_type="text/html; charset=utf-8",
+                        headers={"Content-Security-Policy": "sandbox allow-scripts",
+                                 "X-Content-Type-Options": "nosniff"})
 
     @router.get("/ui-api/runs/{run_id}/progress")
     async def progress(run_id: str) -> Response:

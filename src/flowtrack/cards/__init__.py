@@ -27,7 +27,7 @@ from ._components import (
     VegaChart,
 )
 from ._errors import CardNotPresentException
-from ._render import RenderedCard, render_task_cards
+from ._render import RenderedCard, preload_renderers, render_task_cards
 from ._task_view import TaskView
 
 __all__ = [
@@ -56,6 +56,7 @@ __all__ = [
     "card_graph",
     "card_types",
     "get_cards",
+    "preload_renderers",
     "render_task_cards",
     "task_cards",
 ]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import RunFailedError, RunInterruptedError
+from ..cards import preload_renderers
 from ..client._objects import CONTROL_TASK_TYPE
 from ..flow import (
     FLOW_DECORATORS_ATTRIBUTE,
@@ -201,6 +202,8 @@ class Scheduler:
         self.run_id, self.parameters, self.origin = run_id, parameters, origin
         self.flow_name = flow_cls.__name__
         self.policies = step_policies(flow_cls, graph, options)
+        if any(p.cards for p in self.policies.values()):
+            preload_renderers()  # once here, inherited by every forked task
         self._warn_uncaught_steps()
         self.budget = ResourceBudget(console)
         self.ready: deque[Task] = deque()

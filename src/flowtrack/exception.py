@@ -91,6 +91,14 @@ class MetaflowUnknownUser(_ConfigurationError):
         return type(self), ()
 
 
+# The classes defined here stand for Metaflow's classes of the same name: a task that
+# raises one records Metaflow's name for it (``metaflow.exception.ExternalCommandFailed``),
+# as Metaflow does, so ported checks of ``task.exception.type`` hold.
+for _cls in (MetaflowInternalError, MetaflowDataMissing, CommandException,
+             ExternalCommandFailed, MetaflowUnknownUser):
+    _cls.RECORDED_TYPE = f"metaflow.exception.{_cls.__name__}"  # type: ignore[union-attr]
+
+
 def __getattr__(name: str) -> _Any:
     # what @catch stores in its variable (and task.exception returns) and the tagging
     # error live in the client: each loaded only when asked for

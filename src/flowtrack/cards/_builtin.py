@@ -1,6 +1,6 @@
 """The card types flowtrack ships: ``default`` (the task's parameters, artifacts and
 place in the graph, then the user's components) and ``blank`` (only the user's
-components); both are editable, as in Metaflow. Also the flow-graph description a
+components), both editable, and ``taskspec_card`` (the pathspec), as in Metaflow. Also the flow-graph description a
 card class receives as ``graph``."""
 
 from __future__ import annotations
@@ -53,6 +53,15 @@ class BlankCard(MetaflowCard):
     def render(self, task: Any) -> str:
         body = blank_card_body(self._components)
         return card_page(task.pathspec, body, charts=has_charts(body))
+
+
+class TaskSpecCard(MetaflowCard):
+    """Metaflow's ``taskspec_card``: the task's pathspec as the whole card."""
+
+    type = "taskspec_card"
+
+    def render(self, task: Any) -> str:
+        return str(task.pathspec)
 
 
 def graph_description(flow_cls: Any) -> dict[str, Any]:

@@ -14,9 +14,10 @@ Metaflow's rules, kept exactly (its ``CardComponentCollector``):
 - Each card's components form a ``ComponentStore``: list-like (``append``,
   ``extend``, ``clear``, ``len``, iteration) and dict-like by component id.
 
-Warnings go to stderr prefixed ``[@card WARNING]`` and are added to the cards as an
-error component, unless ``FLOWTRACK_CARD_NO_WARNING`` (or Metaflow's
-``METAFLOW_CARD_NO_WARNING``) is set or the card has ``suppress_warnings``.
+Warnings go to stderr prefixed ``[@card WARNING]``; those about ``current.card``
+itself (an ambiguous append, an unknown id) are also added to every card of the step
+as an error component, while a value that is no component is only logged. Neither
+when ``FLOWTRACK_CARD_NO_WARNING`` (or Metaflow's ``METAFLOW_CARD_NO_WARNING``) is set.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ class CardComponentCollector:
         self._cards = cards  # the @card attributes, in order
         self._no_warnings = any(os.environ.get(v) for v in NO_WARNING_VARIABLES)
         self._warned: set[str] = set()
-        self._stores = [ComponentStore(self._warning) for _ in cards]
+        self._stores = [ComponentStore(self._log) for _ in cards]
         self._warnings: list[str] = []  # shown in the cards as an error component
         self._by_id: dict[str, int] = {}
         self._default: int | None = None
@@ -143,10 +144,17 @@ class CardComponentCollector:
             self._default = customized[0]
 
     # -- warnings ---------------------------------------------------------------
+    def _log(self, message: str) -> None:
+        """A warning for the task's log only (e.g. a value that is no component)."""
+        if not self._no_warnings:
+            print(f"[@card WARNING] {message}", file=sys.stderr)
+
     def _warning(self, message: str) -> None:
+        """A warning for the log and for every card of the step (Metaflow's rule for
+        misuses of current.card)."""
         if self._no_warnings:
             return
-        print(f"[@card WARNING] {message}", file=sys.stderr)
+        self._log(message)
         self._warnings.append(message)
 
     def _warn_once(self, key: str, message: str) -> None:
@@ -221,7 +229,7 @@ class CardComponentCollector:
             self._warning(f"`current.card['{card_id}']` not set. `current.card['{card_id}']` "
                           "should be a `list` of `MetaflowCardComponent`.")
             return
-        self._stores[self._by_id[card_id]] = ComponentStore(self._warning, components)
+        self._stores[self._by_id[card_id]] = ComponentStore(self._log, components)
 
     # -- for the renderer -------------------------------------------------------
     def store_of(self, index: int) -> ComponentStore:

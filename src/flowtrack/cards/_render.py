@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import select
 import signal
 import time
@@ -128,6 +129,7 @@ def _isolated(render: Any, timeout: float) -> tuple[str | None, str | None]:
     pid = os.fork()
     if pid == 0:  # the child: render, report, leave without running any cleanup
         os.close(read_end)
+        random.seed()  # not the task's random state: two cards must not draw alike
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
         signal.alarm(0)
         _child(render, write_end)

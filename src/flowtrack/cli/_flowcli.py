@@ -20,12 +20,12 @@ import click
 from .._config import env_names, settings
 from .._errors import FlowtrackError, ParameterError
 from ..client import Run, namespace
-from ..flow import FlowSpec, IncludeFile, Parameter, parse_decospec, resolve_project
+from ..flow import FlowSpec, IncludeFile, Parameter, current, parse_decospec, resolve_project
 from ..flow._project import flow_project
 from ..runtime import EXECUTORS, RunOptions, RunRequest, resume_run, start_run
 from ._cards import add_card_commands
 from ._errors import run_reporting_errors
-from ._inspect import dump_tasks, print_logs, resolve_tasks, show_graph
+from ._inspect import dump_tasks, dump_to_file, print_logs, resolve_tasks, show_graph
 from ._lint import lint_file
 
 
@@ -133,8 +133,7 @@ def _request(ctx: click.Context, kwargs: dict[str, Any]) -> RunRequest:
     except FlowtrackError as exc:
         raise click.BadParameter(exc.message, param_hint="--with") from None
     user = settings().user
-    project = resolve_project(state["flow_cls"], branch=state["branch"],
-                              production=state["production"], user=user)
+    project = state["project"]
     if project is not None and not state["quiet"]:
         click.echo(f"Project: {project.project_name}, Branch: {project.branch_name}", err=True)
     options = RunOptions(max_workers=kwargs["max_workers"], max_num_splits=kwargs["max_num_splits"],
@@ -168,8 +167,12 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
     def cli(ctx: click.Context, quiet: bool, traceback: bool, no_lint: bool,
             branch: str | None = None, production: bool = False) -> None:
         graph.check()
+        project = resolve_project(flow_cls, branch=branch, production=production,
+                                  user=settings().user)
+        # as in Metaflow, parameters' deploy-time defaults already see the project
+        current._set_project(project.to_current() if project else None)
         ctx.obj = {"flow_cls": flow_cls, "file": file, "quiet": quiet, "no_lint": no_lint,
-                   "branch": branch, "production": production}
+                   "project": project}
         if ctx.invoked_subcommand is None:
             click.echo(f"Flow {flow_cls.__name__}: the graph is valid ({len(graph.nodes)} steps).")
             click.echo(ctx.get_help())
@@ -229,9 +232,21 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
     @click.argument("pathspec")
     @click.option("--max-value-size", type=click.IntRange(min=0), default=1000, show_default=True,
                   help="Show values only of artifacts at most this many bytes.")
-    def dump(pathspec: str, max_value_size: int) -> None:
+    @click.option("--private/--no-private", default=False, show_default=True,
+                  help="Include artifacts whose names start with _ (flowtrack stores none).")
+    @click.option("--include", help="Only these artifacts (comma-separated names).")
+    @click.option("--file", "out_file", type=click.Path(dir_okay=False),
+                  help="Write the values, pickled as {RUN_ID/STEP/TASK_ID: {name: value}}, "
+                       "to this file (as Metaflow's dump --file) instead of printing them.")
+    def dump(pathspec: str, max_value_size: int, private: bool, include: str | None,
+             out_file: str | None) -> None:
         """Show the artifacts of the tasks of RUN_ID/STEP[/TASK_ID]."""
-        dump_tasks(resolve_tasks(flow_cls.__name__, pathspec), max_value_size)
+        tasks = resolve_tasks(flow_cls.__name__, pathspec)
+        names = {n.strip() for n in include.split(",") if n.strip()} if include else None
+        if out_file:
+            dump_to_file(tasks, max_value_size, names, private, out_file)
+        else:
+            dump_tasks(tasks, max_value_size, names, private)
 
     @cli.group()
     def tag() -> None:
@@ -271,14 +286,41 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
         run.remove_tags(list(tags))
         click.echo(f"{run.pathspec}: tags {', '.join(sorted(run.user_tags)) or '(none)'}")
 
+    @tag.command("replace")
+    @run_id_option
+    @click.option("--remove", "removes", multiple=True, help="A tag to remove (repeatable).")
+    @click.option("--add", "adds", multiple=True, help="A tag to add (repeatable).")
+    @click.argument("pair", nargs=-1)
+    def tag_replace(run_id: str | None, removes: tuple[str, ...], adds: tuple[str, ...],
+                    pair: tuple[str, ...]) -> None:
+        """Replace tags in one change: OLD NEW, or --remove OLD... --add NEW..."""
+        if pair and (removes or adds or len(pair) != 2):
+            raise click.UsageError("Give either OLD NEW, or --remove/--add options.")
+        remove, add = ([pair[0]], [pair[1]]) if pair else (list(removes), list(adds))
+        if not remove and not add:
+            raise click.UsageError("Nothing to replace: give OLD NEW, or --remove/--add.")
+        run = _run_for(run_id)
+        run.replace_tags(remove, add)
+        click.echo(f"{run.pathspec}: tags {', '.join(sorted(run.user_tags)) or '(none)'}")
+
     @tag.command("list")
     @run_id_option
-    def tag_list(run_id: str | None) -> None:
+    @click.option("--flat", is_flag=True,
+                  help="One tag per line on stderr, after a heading line (as Metaflow's).")
+    @click.option("--hide-system-tags", is_flag=True, help="Only the user tags.")
+    def tag_list(run_id: str | None, flat: bool, hide_system_tags: bool) -> None:
         """List the tags of a run."""
         run = _run_for(run_id)
+        if flat:
+            tags = run.user_tags if hide_system_tags else run.tags
+            click.echo(f"Tags of {run.pathspec}:", err=True)
+            for tag_name in sorted(tags):
+                click.echo(tag_name, err=True)
+            return
         click.echo(f"{run.pathspec}")
         click.echo(f"  user tags:   {', '.join(sorted(run.user_tags)) or '(none)'}")
-        click.echo(f"  system tags: {', '.join(sorted(run.system_tags))}")
+        if not hide_system_tags:
+            click.echo(f"  system tags: {', '.join(sorted(run.system_tags))}")
 
     add_card_commands(cli, flow_cls.__name__)
     _add_metaflow_names(cli, "FLOWTRACK")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 import click
@@ -55,16 +56,35 @@ def print_logs(tasks: list[Task], streams: list[str]) -> None:
     for task in tasks:
         for stream in streams:
             text = getattr(task, stream)
+            # on stdout, both streams, as Metaflow's `logs` prints them
             if len(tasks) > 1 or len(streams) > 1:
-                click.secho(f"--- {task.pathspec} {stream} ---", fg="cyan", err=stream == "stderr")
+                click.secho(f"--- {task.pathspec} {stream} ---", fg="cyan")
             if text:
-                click.echo(text.rstrip("\n"), err=stream == "stderr")
+                click.echo(text.rstrip("\n"))
 
 
-def dump_tasks(tasks: list[Task], max_value_size: int) -> None:
+def _wanted(task: Task, include: set[str] | None, private: bool) -> list[Any]:
+    return [a for a in task if (include is None or a.id in include)
+            and (private or not a.id.startswith("_"))]
+
+
+def dump_to_file(tasks: list[Task], max_value_size: int, include: set[str] | None,
+                 private: bool, path: str) -> None:
+    """Metaflow's ``dump --file``: a pickled dict ``{"RUN_ID/STEP/TASK_ID": {name:
+    value}}`` of the artifacts at most ``max_value_size`` bytes."""
+    found = {"/".join(t.path_components[1:]): {a.id: a.data for a in _wanted(t, include, private)
+                                               if a.size <= max_value_size}
+             for t in tasks}
+    with open(path, "wb") as handle:
+        pickle.dump(found, handle)
+    click.echo(f"Artifacts of {len(found)} task(s) written to {path}.", err=True)
+
+
+def dump_tasks(tasks: list[Task], max_value_size: int, include: set[str] | None = None,
+               private: bool = False) -> None:
     for task in tasks:
         click.secho(f"Task {task.pathspec} ({task.state})", bold=True)
-        for artifact in task:
+        for artifact in _wanted(task, include, private):
             head = f"  {artifact.id}  [{artifact.type}, {artifact.size} bytes]"
             if artifact.size > max_value_size:
                 click.echo(f"{head}  (not shown: larger than --max-value-size {max_value_size})")

@@ -74,12 +74,13 @@ class Backend:
         with self.session() as s:
             return s.nodes_by_ids("artifact", ids)
 
-    def update_run_tags(self, run_ctx: int, change: Callable[[Node], Iterable[str]]) -> None:
+    def update_run_tags(self, run_ctx: int,
+                        change: Callable[[Node], Iterable[str]]) -> list[str]:
         """Set a run's Metaflow tags to ``change(run)``, reading the run and writing its
         tags in one transaction with the run's row locked, so concurrent changes never
         lose each other's tags; if ``change`` raises, nothing is written. The tags are
         also the run's tracking tags ``tag:<t>`` with an empty value, which follow
-        (removed ones go unless given a value)."""
+        (removed ones go unless given a value). Returns the tags as written."""
         with self.session(write=True) as s:
             s.conn.execute(select(contexts.c.id).where(contexts.c.id == run_ctx)
                            .with_for_update())  # SQLite: its write transactions lock
@@ -87,13 +88,14 @@ class Backend:
             old = set(node.properties.get("tags") or [])
             new = set(change(node))
             if new == old:
-                return
+                return sorted(old)
             s.set_properties("context", run_ctx, {"tags": sorted(new)},
                              {f"tag:{t}": "" for t in sorted(new - old)})
             s.delete_properties("context", run_ctx, [
                 f"tag:{t}" for t in sorted(old - new)
                 if node.custom_properties.get(f"tag:{t}") == ""])
             s.commit()
+            return sorted(new)
 
     def load_value(self, artifact: Node) -> Any:
         p = artifact.properties

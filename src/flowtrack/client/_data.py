@@ -14,8 +14,12 @@ if TYPE_CHECKING:
 
 def exception_type(cls: type[BaseException]) -> str:
     """The name Metaflow records for an exception class: ``module.Name``
-    (``builtins.KeyError``; ``__main__.MyError`` for a class in the flow file)."""
-    return f"{cls.__module__}.{cls.__name__}"
+    (``builtins.KeyError``; ``__main__.MyError`` for a class in the flow file). A
+    class of flowtrack's that stands for one of Metaflow's own failures names it in
+    ``RECORDED_TYPE`` (e.g. ``metaflow.plugins.timeout_decorator.TimeoutException``),
+    so code that checks the recorded type works unchanged."""
+    recorded = cls.__dict__.get("RECORDED_TYPE")
+    return recorded if isinstance(recorded, str) else f"{cls.__module__}.{cls.__name__}"
 
 
 class TaskException(Exception):

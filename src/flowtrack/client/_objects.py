@@ -11,13 +11,15 @@ and artifacts carry their run's tags.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 from .._config import settings
 from .._errors import NotFoundError
-from ..flow import PARAMETERS_STEP
+from ..flow import PARAMETERS_STEP, current
 from ..lineage import SUCCESS_STATES, LineageGraph, Node
 from . import _dag, _lineage, _tags
 from ._backend import backend
@@ -292,9 +294,12 @@ class Run(MetaflowObject):
         """Remove, then add user tags, in one transaction; the rules (and
         ``TaggingError``) are Metaflow's, see ``_tags``."""
         remove, add = _tags.check_change(tags_to_remove, tags_to_add)
-        backend().update_run_tags(self._node.id, lambda node: _tags.next_user_tags(
+        tags = backend().update_run_tags(self._node.id, lambda node: _tags.next_user_tags(
             _user_tags(node), _system_tags(node), remove, add))
-        self._refresh()
+        # this object shows the tags its own change left (as Metaflow's does), not
+        # those of changes other processes make meanwhile
+        node = self._refresh()
+        self._node = replace(node, properties={**node.properties, "tags": tags})
 
     @property
     def status(self) -> str:
@@ -474,6 +479,33 @@ class Step(MetaflowObject):
         return None if not times or None in times else max(t for t in times if t)
 
 
+OWN_RECORD_WAIT_SECONDS = 10.0
+
+
+def _own_record(pathspec: str) -> Node | None:
+    """The record of the task that is running this code: the scheduler writes it just
+    after starting the task, so a step that looks itself up at once (``Task(
+    current.pathspec)``) waits for it, briefly, instead of finding nothing."""
+    deadline = time.monotonic() + OWN_RECORD_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        node = backend().task(pathspec)
+        if node is not None:
+            return node
+    return None
+
+
+def _attempt_numbers(node: Node) -> list[int]:
+    """The attempts a task made, in order (its recorded attempt history, or just its
+    final attempt when it had one)."""
+    history = node.custom_properties.get("attempts") or []
+    numbers = [int(h["attempt"]) for h in history if isinstance(h, dict) and "attempt" in h]
+    final = node.properties.get("attempt")
+    if final is not None and int(final) not in numbers:
+        numbers.append(int(final))
+    return numbers
+
+
 class Metadata(NamedTuple):
     """One recorded fact about a task (Metaflow's ``Metadata``): ``created_at`` is when
     it was recorded, in ms since the epoch; ``type`` is the name again."""
@@ -498,6 +530,8 @@ class Task(MetaflowObject):
                 self._run_object = Run("/".join(self.path_components[:2]),
                                        _namespace_check=_namespace_check)
             node = backend().task(self.pathspec)
+            if node is None and self.pathspec == current.pathspec:
+                node = _own_record(self.pathspec)
         if node is None:
             raise NotFoundError(f"Task '{self.pathspec}' does not exist in this store.")
         self._node = node
@@ -643,12 +677,20 @@ class Task(MetaflowObject):
         (values keep their types) and, where they apply, the keys of
         ``_TASK_METADATA_KEYS``."""
         node = self._refresh()
-        meta = {k: v for k, v in node.properties.items() if v is not None}
+        meta = {k: v for k, v in node.properties.items() if v is not None and k != "attempt"}
         meta.update({k: v for k, v in node.custom_properties.items()
                      if k in _TASK_METADATA_KEYS})
         meta.update(self._metaflow_origin(node))
+        run_python = self._parent_run()._node.properties.get("python_version")
+        if run_python:  # Metaflow records the interpreter's version on every task
+            meta.setdefault("python_version", run_python)
         when = node.last_update_time_since_epoch
-        return [Metadata(name, value, when, name, self) for name, value in meta.items()]
+        found = [Metadata(name, value, when, name, self) for name, value in meta.items()]
+        # one "attempt" entry per attempt, its number as a string (as Metaflow records
+        # them); the last is the final attempt, so metadata_dict shows that one
+        found += [Metadata("attempt", str(n), when, "attempt", self)
+                  for n in _attempt_numbers(node)]
+        return found
 
     def _metaflow_origin(self, node: Node) -> dict[str, str]:
         """Metaflow's resume records under its names: every task has ``origin-run-id``
@@ -700,7 +742,8 @@ class Task(MetaflowObject):
     def exception(self) -> TaskException | None:
         """The error that failed (or was caught in) this task; None if there was none."""
         custom = self._refresh().custom_properties
-        if not custom.get("error_type"):
+        # a failure @catch handled is in the catch variable, not the task (as Metaflow)
+        if not custom.get("error_type") or custom.get("caught_exception"):
             return None
         return TaskException(custom["error_type"], custom.get("error_message", ""),
                              custom.get("error_traceback", ""))

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 _FIELDS = ("flow_name", "run_id", "step_name", "task_id", "retry_count", "origin_run_id",
            "namespace", "username", "tags", "parameter_names")
-_COMPUTED = ("pathspec", "is_running_flow", "parallel", "is_parallel", "card")
+_COMPUTED = ("pathspec", "is_running_flow", "parallel", "is_parallel", "card", "task", "run")
 # set only in a flow decorated with @project (see flow._project)
 _PROJECT_FIELDS = ("project_name", "branch_name", "is_user_branch", "is_production",
                    "project_flow_name")
@@ -37,16 +37,32 @@ class Current:
     def __init__(self) -> None:
         self._values: dict[str, Any] = {}
         self._parallel: Parallel | None = None
+        self._project: dict[str, Any] = {}
         self._card: Any = None
+        # set by the task runtime: builds the client's Task / Run of the running task
+        # (the client sits above this layer)
+        self._objects: Any = None
 
     def _set(self, project: dict[str, Any] | None = None, parallel: Parallel | None = None,
-             card: Any = None, **values: Any) -> None:
+             card: Any = None, objects: Any = None, **values: Any) -> None:
         unknown = set(values) - set(_FIELDS)
         if unknown or (project and set(project) != set(_PROJECT_FIELDS)):
             raise TypeError(f"unknown current fields: {sorted(unknown or set(project or ()))}")
-        self._values = {**values, **(project or {})}
+        self._values = dict(values)
+        self._project = dict(project or {})
         self._parallel = parallel
         self._card = card
+        self._objects = objects
+
+    @property
+    def task(self) -> Any:
+        """The running task as a client ``Task`` (None outside a running task)."""
+        return self._objects("task") if self._values and self._objects else None
+
+    @property
+    def run(self) -> Any:
+        """The running run as a client ``Run`` (None outside a running task)."""
+        return self._objects("run") if self._values and self._objects else None
 
     @property
     def card(self) -> Any:
@@ -67,10 +83,17 @@ class Current:
         """Whether the running task is one of a ``@parallel`` step's gang."""
         return self._parallel is not None
 
+    def _set_project(self, project: dict[str, Any] | None) -> None:
+        """The project fields alone: set by the command line of a flow with
+        ``@project`` before parameters' deploy-time defaults are evaluated."""
+        self._project = dict(project or {})
+
     def _clear(self) -> None:
         self._values = {}
+        self._project = {}
         self._parallel = None
         self._card = None
+        self._objects = None
 
     @property
     def is_running_flow(self) -> bool:
@@ -97,8 +120,8 @@ class Current:
         if name in _FIELDS:
             return self._values.get(name)
         if name in _PROJECT_FIELDS:
-            if name in self._values:
-                return self._values[name]
+            if name in self._project:
+                return self._project[name]
             raise AttributeError(f"current.{name} is set only while a flow decorated with "
                                  "@project(name=...) runs.")
         raise AttributeError(f"current has no attribute {name!r}; available: "

@@ -281,6 +281,12 @@ class FlowSpec:
         source = self.__dict__.get("_source")
         return source.foreach_index() if source is not None else None
 
+    def __iter__(self) -> Iterator[Any]:
+        """The flow's step functions, in graph order, each with its ``name``
+        (Metaflow's legacy ``for step in flow``)."""
+        cls = type(self)
+        return iter([getattr(cls, node.name) for node in cls._graph])
+
     def foreach_stack(self) -> list[tuple[int, int, Any]]:
         """(index, num_splits, value) for each enclosing foreach, outermost first."""
         source = self.__dict__.get("_source")

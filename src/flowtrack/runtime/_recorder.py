@@ -260,20 +260,21 @@ class RunRecorder:
     def _card_events(self, finished: list[FinishedTask]) -> list[tuple[int, int, int, str]]:
         """Each rendered card is a ``Card`` artifact, an OUTPUT of its task (named
         ``card:<type>``), so lineage shows which task produced which report."""
-        cards = [(f, c, c.digest) for f in finished if f.manifest is not None
-                 for c in f.manifest.cards if c.digest]
+        cards = [(f, c, c.digest, i) for f in finished if f.manifest is not None
+                 for i, c in enumerate(f.manifest.cards) if c.digest]
         if not cards:
             return []
         assert self.run_context is not None
         ids = self.session.insert_artifacts([NewArtifact(
             type_id=self.card_type,
-            name=f"{self.pathspec(f.attempt.spec.step, f.attempt.spec.task_id)}/card/{c.card_hash}",
+            # by position too: two cards of a task may be alike
+            name=f"{self.pathspec(f.attempt.spec.step, f.attempt.spec.task_id)}/card/{i}/{digest}",
             uri=value_uri(digest), state=int(ArtifactState.LIVE),
             properties={"card_type": c.card_type, "card_id": c.card_id or "",
                         "hash": c.card_hash, "digest": digest, "size": c.size})
-            for f, c, digest in cards], [self.run_context])
+            for f, c, digest, i in cards], [self.run_context])
         return [(art_id, f.exec_id, int(EventType.OUTPUT), f"card:{c.card_type}")
-                for art_id, (f, c, _) in zip(ids, cards)]
+                for art_id, (f, c, _, _) in zip(ids, cards)]
 
     def _record_tracking(self, exec_id: int, logged: TaskTracking) -> None:
         """What a step logged through the tracking API, on the flow run (a task's

@@ -30,6 +30,7 @@ from .._util import (
     type_name,
 )
 from ..cards import CardComponentCollector, RenderedCard, TaskView, card_graph, render_task_cards
+from ..client import Run, Task
 from ..client._data import TaskException, exception_type
 from ..flow import UNCATCHABLE_TYPES, ArtifactSource, FlowSpec, Inputs, StepNode, current
 from ..store import BlobStore, EncodeError
@@ -50,10 +51,14 @@ class TimeoutException(Exception):
     """Raised inside a step that ran past its @timeout (Metaflow's name); also the
     type recorded for an attempt killed because it overran its @timeout."""
 
+    RECORDED_TYPE = "metaflow.plugins.timeout_decorator.TimeoutException"
+
 
 class FailureHandledByCatch(Exception):
     """What @catch stores when every attempt's process died without reporting (a
     crash, ``os._exit``, a signal); see ``caught_crash``."""
+
+    RECORDED_TYPE = "metaflow.plugins.catch_decorator.FailureHandledByCatch"
 
 
 class TaskCrashed(Exception):
@@ -244,10 +249,12 @@ def _run_task(spec: TaskSpec, flow_cls: type[FlowSpec], store: BlobStore) -> Man
     node = flow_cls._graph[spec.step]
     current._set(flow_name=spec.flow_name, run_id=spec.run_id, step_name=spec.step,
                  task_id=spec.task_id, retry_count=spec.attempt, origin_run_id=spec.origin_run_id,
-                 namespace=f"user:{spec.user}", username=spec.user, tags=list(spec.tags),
+                 namespace=f"user:{spec.user}", username=spec.user, tags=set(spec.tags),
                  parameter_names=sorted(spec.parameters), project=spec.project,
-                 parallel=spec.parallel, card=CardComponentCollector(spec.cards))
+                 parallel=spec.parallel, objects=_client_objects)
     os.environ.update(spec.env)
+    # after the step's environment: @environment may set FLOWTRACK_CARD_NO_WARNING
+    current._card = CardComponentCollector(spec.cards)
     cache: dict[str, Any] = {}
     flow = flow_cls(use_cli=False)
     flow._current_step = spec.step
@@ -290,6 +297,14 @@ def _run_task(spec: TaskSpec, flow_cls: type[FlowSpec], store: BlobStore) -> Man
         manifest.cards = _render_cards(flow, spec, manifest, store)
     manifest.finished_ms = now_ms()
     return manifest
+
+
+def _client_objects(kind: str) -> Any:
+    """``current.task`` / ``current.run``: the client's view of the running task (the
+    client waits briefly for the scheduler to have recorded it)."""
+    if kind == "run":
+        return Run(f"{current.flow_name}/{current.run_id}", _namespace_check=False)
+    return Task(str(current.pathspec), _namespace_check=False)
 
 
 def _render_cards(flow: FlowSpec, spec: TaskSpec, manifest: Manifest,
@@ -364,6 +379,10 @@ def _decide_transition(flow: FlowSpec, node: StepNode, spec: TaskSpec, manifest:
         if transition is not None:
             raise StepError("Step 'end' called self.next(); the end step has no successor.")
         return
+    if transition is None and node.parallel_step:
+        # a @parallel step goes to its join anyway (Metaflow does not ask its workers
+        # to call self.next() either)
+        transition = (list(node.out_funcs), None, None, None)
     if transition is None:
         raise StepError(f"Step '{node.name}' finished without calling self.next(); the graph "
                         f"expects a transition to {', '.join(node.out_funcs)}.")

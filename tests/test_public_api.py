@@ -18,7 +18,7 @@ PACKAGES = ["flowtrack", "flowtrack.flow", "flowtrack.store", "flowtrack.lineage
 
 METAFLOW_NAMES = {
     "FlowSpec", "step", "Parameter", "JSONType", "IncludeFile", "current", "retry", "catch",
-    "timeout", "resources", "environment", "pypi", "pypi_base", "project", "parallel", "card", "secrets", "Flow", "Run", "Step", "Task", "DataArtifact",
+    "timeout", "resources", "environment", "pypi", "pypi_base", "project", "parallel", "card", "secrets", "Config", "config_expr", "Flow", "Run", "Step", "Task", "DataArtifact",
     "namespace", "get_namespace", "default_namespace", "get_metadata", "Metaflow",
 }
 
@@ -72,7 +72,7 @@ def test_flowtrack_names_are_the_subpackages_objects():
     import flowtrack.flow as flow
 
     for name in ("FlowSpec", "step", "Parameter", "JSONType", "IncludeFile", "current",
-                 "retry", "catch", "timeout", "resources", "environment", "pypi", "pypi_base", "project", "parallel", "card", "secrets"):
+                 "retry", "catch", "timeout", "resources", "environment", "pypi", "pypi_base", "project", "parallel", "card", "secrets", "Config", "config_expr"):
         assert getattr(flowtrack, name) is getattr(flow, name), name
     for name in ("Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace",
                  "default_namespace", "get_metadata", "Metaflow"):

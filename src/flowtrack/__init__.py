@@ -16,12 +16,14 @@ from ._errors import FlowtrackError
 from ._lazy_names import CLIENT_NAMES as _CLIENT_NAMES
 from ._lazy_names import TRACKING_NAMES as _TRACKING_NAMES
 from .flow import (
+    Config,
     FlowSpec,
     IncludeFile,
     JSONType,
     Parameter,
     card,
     catch,
+    config_expr,
     current,
     environment,
     parallel,
@@ -39,6 +41,7 @@ from .flow import register_cli as _register_cli
 __version__ = "0.1.0"
 
 __all__ = [
+    "Config",
     "DataArtifact",
     "Flow",
     "FlowSpec",
@@ -54,6 +57,7 @@ __all__ = [
     "active_run",
     "card",
     "catch",
+    "config_expr",
     "create_experiment",
     "current",
     "default_namespace",

@@ -448,7 +448,7 @@ def test_callable_default_is_evaluated_with_a_context(monkeypatch):
                                         "ds_type", "configs")
     assert ctx.parameter_name == "alpha"
     assert ctx.user_name == "ctx-user"
-    assert ctx.ds_type == "local" and ctx.configs is None
+    assert ctx.ds_type == "local" and ctx.configs == {}  # the flow has no Config
     assert callable(ctx.logger)
 
 

@@ -21,6 +21,8 @@ from .._config import env_names, settings
 from .._errors import FlowtrackError, ParameterError
 from ..client import Run, namespace
 from ..flow import FlowSpec, IncludeFile, Parameter, current, parse_decospec, resolve_project
+from ..flow._configs import Config, flow_configs, resolve_flow_configs
+from ..flow._params import ParameterContext
 from ..flow._project import flow_project
 from ..runtime import EXECUTORS, RunOptions, RunRequest, resume_run, start_run
 from ._cards import add_card_commands
@@ -46,6 +48,8 @@ class ParameterType(click.ParamType):
 def _parameter_options(flow_cls: type[FlowSpec]) -> list[click.Parameter]:
     options: list[click.Parameter] = []
     for p in flow_cls._parameters():
+        if isinstance(p, Config):
+            continue  # given with the top-level --config / --config-value
         help_text = p.help or ""
         if isinstance(p, IncludeFile):
             help_text = (help_text + " (a file; its content is stored with the run)").strip()
@@ -111,6 +115,29 @@ def _add_metaflow_names(command: click.Command, prefix: str) -> None:
             _add_metaflow_names(sub, f"{prefix}_{name}".upper().replace("-", "_"))
 
 
+def _add_config_options(cli: click.Group) -> None:
+    """``--config NAME PATH`` and ``--config-value NAME JSON``: the top-level options of
+    a flow with ``Config``s (their variables are FLOWTRACK_FLOW_CONFIG[_VALUE])."""
+    cli.params.append(click.Option(
+        ["--config", "config_paths"], nargs=2, multiple=True, metavar="NAME PATH",
+        help="Read config NAME from the file PATH (repeatable)."))
+    cli.params.append(click.Option(
+        ["--config-value", "config_values"], nargs=2, multiple=True, metavar="NAME JSON",
+        help="Set config NAME to the JSON value (repeatable)."))
+
+
+def _resolve_configs(flow_cls: type[FlowSpec], values: dict[str, str],
+                     paths: dict[str, str]) -> None:
+    """The flow's config values, then every decorator that used them."""
+    context = ParameterContext(flow_name=flow_cls.__name__, user_name=settings().user,
+                               parameter_name="", logger=lambda *a, **k: None, ds_type="local",
+                               configs=None)
+    resolve_flow_configs(flow_cls, values, paths, context)
+    for node in flow_cls._graph:
+        for decorator in node.decorators:
+            decorator.resolve_configs()
+
+
 def _add_project_options(cli: click.Group) -> None:
     """``--branch`` and ``--production``: the top-level options of a flow with
     ``@project`` (Metaflow adds them only to such flows too)."""
@@ -165,7 +192,11 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
     @click.option("--no-lint", is_flag=True, help="Skip the lint before run/resume.")
     @click.pass_context
     def cli(ctx: click.Context, quiet: bool, traceback: bool, no_lint: bool,
-            branch: str | None = None, production: bool = False) -> None:
+            branch: str | None = None, production: bool = False,
+            config_paths: tuple[tuple[str, str], ...] = (),
+            config_values: tuple[tuple[str, str], ...] = ()) -> None:
+        if flow_configs(flow_cls):
+            _resolve_configs(flow_cls, dict(config_values), dict(config_paths))
         graph.check()
         project = resolve_project(flow_cls, branch=branch, production=production,
                                   user=settings().user)
@@ -180,11 +211,14 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
     def run(**kwargs: Any) -> None:
         ctx = click.get_current_context()
         request = _request(ctx, kwargs)
-        values = {p.attr_name: kwargs[p.attr_name] for p in flow_cls._parameters()}
+        values = {p.attr_name: p.default_value() if isinstance(p, Config) else kwargs[p.attr_name]
+                  for p in flow_cls._parameters()}
         start_run(request, values)
 
     if flow_project(flow_cls) is not None:
         _add_project_options(cli)
+    if flow_configs(flow_cls):
+        _add_config_options(cli)
     run_cmd = click.Command("run", callback=run, params=_parameter_options(flow_cls),
                             help="Run the flow from start.")
     cli.add_command(_run_options(run_cmd))

@@ -3,6 +3,7 @@
 Pure Python with no I/O: everything here can be imported and used without a store.
 """
 
+from ._configs import Config, ConfigValue, config_expr
 from ._current import Current, Parallel, current
 from ._decorators import (
     DECORATORS,
@@ -33,6 +34,8 @@ __all__ = [
     "UNCATCHABLE_TYPES",
     "ArtifactSource",
     "BranchView",
+    "Config",
+    "ConfigValue",
     "Current",
     "DecoratorError",
     "FlowGraph",
@@ -48,6 +51,7 @@ __all__ = [
     "StepNode",
     "card",
     "catch",
+    "config_expr",
     "current",
     "environment",
     "parallel",

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._errors import FlowtrackError
+from ._configs import has_delayed, resolve_delayed
 
 
 class DecoratorError(FlowtrackError):
@@ -47,12 +48,27 @@ class StepDecorator:
     allow_multiple = False  # whether a step may carry it more than once (@card)
 
     def __init__(self, **attributes: Any) -> None:
+        self._delayed: dict[str, Any] | None = None
+        if has_delayed(attributes):
+            # a Config's value is not known yet: checked once it is (resolve_configs)
+            self._delayed = attributes
+            self.attributes = dict(self.defaults)
+            return
+        self._apply(attributes)
+
+    def _apply(self, attributes: dict[str, Any]) -> None:
         unknown = set(attributes) - set(self.defaults)
         if unknown:
             raise UnknownDecoratorAttributeError(self.name, ", ".join(sorted(unknown)),
                                                  self.defaults)
         self.attributes = {**self.defaults, **attributes}
         self._validate()
+
+    def resolve_configs(self) -> None:
+        """Evaluate the config expressions among the attributes, then check them."""
+        if self._delayed is not None:
+            delayed, self._delayed = self._delayed, None
+            self._apply(resolve_delayed(delayed))
 
     def _validate(self) -> None:
         """Check the attributes; raise DecoratorError naming the bad one."""
@@ -262,7 +278,7 @@ def pypi_base(cls: Any = None, *, packages: dict[str, str] | None = None,
 
 
 def _attach(func: Callable[..., Any], deco: StepDecorator) -> Callable[..., Any]:
-    if not getattr(func, "is_step", False):
+    if getattr(func, "is_step", False) is not True:
         raise DecoratorError(
             f"@{deco.name} on '{getattr(func, '__name__', func)}': step decorators apply only to "
             f"steps and must be written above @step (so @step is applied first).")

@@ -277,12 +277,12 @@ def _step_names_in_order(flow_cls: type) -> list[str]:
     found: dict[str, int] = {}
     for klass in reversed(flow_cls.__mro__):
         for attr, value in vars(klass).items():
-            if getattr(value, "is_step", False):
+            if getattr(value, "is_step", False) is True:
                 try:
                     line = inspect.getsourcelines(inspect.unwrap(value))[1]
                 except (OSError, TypeError):
                     line = 0
                 found[attr] = line
     # keep only those still steps on the final class (a subclass may override)
-    names = [n for n in found if getattr(getattr(flow_cls, n, None), "is_step", False)]
+    names = [n for n in found if getattr(getattr(flow_cls, n, None), "is_step", False) is True]
     return sorted(names, key=lambda n: found[n])

@@ -82,7 +82,7 @@ class ParameterContext(NamedTuple):
     parameter_name: str
     logger: Callable[..., None]
     ds_type: str  # "local", or the blob store URL's scheme ("s3", ...)
-    configs: Any  # Metaflow's Config values; flowtrack has none, so always None
+    configs: Any  # the flow's Config values (a ConfigValue of name -> value)
 
 
 # the flow class whose command line is running (set by FlowSpec() around it)
@@ -104,6 +104,12 @@ def _log(line: Any, **_style: Any) -> None:
     """``ctx.logger``: print a line to stderr (Metaflow's echo; styling is ignored)."""
     sys.stderr.write(str(line) + ("\n" if _style.get("nl", True) else ""))
     sys.stderr.flush()
+
+
+def _configs() -> Any:
+    from ._configs import resolved_configs  # (that module builds on this one)
+
+    return resolved_configs()
 
 
 def _store_type() -> str:
@@ -136,7 +142,7 @@ class DeployTimeField:
         flow = _flow_stack[-1] if _flow_stack else self.param.owner
         return ParameterContext(flow_name=flow.__name__ if flow is not None else None,
                                 user_name=settings().user, parameter_name=self.param.name,
-                                logger=_log, ds_type=_store_type(), configs=None)
+                                logger=_log, ds_type=_store_type(), configs=_configs())
 
     def _takes_deploy_time_flag(self) -> bool:
         try:

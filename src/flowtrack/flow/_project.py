@@ -20,6 +20,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ._configs import has_delayed, resolve_delayed
 from ._decorators import FLOW_DECORATORS_ATTRIBUTE, DecoratorError
 
 # other systems that see project and branch names rely on these limits (as in Metaflow)
@@ -62,9 +63,10 @@ def project(cls: Any = None, *, name: str | None = None, branch: str | None = No
     """
     if cls is not None and not isinstance(cls, type):
         raise ProjectError("@project needs a name. Try @project(name='some_name')")
-    _check_name(name, "The @project name", needed=True)
-    if branch is not None:
-        _check_name(branch, "The branch name")
+    if not has_delayed([name, branch]):  # else checked once the configs are known
+        _check_name(name, "The @project name", needed=True)
+        if branch is not None:
+            _check_name(branch, "The branch name")
     given: dict[str, Any] = {"name": name}
     if branch is not None:
         given["branch"] = branch
@@ -94,6 +96,9 @@ def resolve_project(flow_cls: type, *, branch: str | None, production: bool,
     given = flow_project(flow_cls)
     if given is None:
         return None
+    if has_delayed(given):
+        given = resolve_delayed(given)
+        _check_name(given["name"], "The @project name", needed=True)
     for option, cli_value, default in (("branch", branch, None), ("production", production, False)):
         if option in given and cli_value != default and given[option] != cli_value:
             raise ProjectError(f"You cannot pass {option} as both a command-line argument and "

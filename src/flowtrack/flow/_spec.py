@@ -386,7 +386,7 @@ class FlowSpec:
 
 def _target_name(target: Any) -> str:
     name = getattr(target, "__name__", None)
-    if name is None or not getattr(target, "is_step", False):
+    if name is None or getattr(target, "is_step", False) is not True:
         raise StepError(f"self.next() got {target!r}; pass steps as self.<step_name>.")
     return str(name)
 

@@ -22,7 +22,7 @@ import _common as c
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ("bench_import", "bench_linear", "bench_foreach", "bench_array", "bench_disk",
               "bench_lineage", "bench_tracking", "bench_search_filters", "bench_server",
-              "bench_ui", "bench_ray")
+              "bench_ui", "bench_ray", "bench_cards")
 
 
 def parse_args() -> argparse.Namespace:

@@ -225,6 +225,9 @@ _TASK_METADATA_KEYS = ("num_splits", "switch_target", "iteration", "error_type",
                        "ray_node_id", "ray_worker_pid", "ray_resources", "requirements",
                        "packages", "internal_task_type", "parallel-world-size",
                        "parallel-node-index")
+# task properties metadata leaves out: one record per attempt instead, and the
+# origin of a cloned task under Metaflow's names
+_NOT_METADATA_PROPERTIES = ("attempt", "origin_run_id", "origin_task")
 CONTROL_TASK_TYPE = "control"  # internal_task_type of a @parallel gang's node 0
 
 
@@ -677,7 +680,9 @@ class Task(MetaflowObject):
         (values keep their types) and, where they apply, the keys of
         ``_TASK_METADATA_KEYS``."""
         node = self._refresh()
-        meta = {k: v for k, v in node.properties.items() if v is not None and k != "attempt"}
+        # (a clone's origin is given under Metaflow's names, origin-run-id/-task-id)
+        meta = {k: v for k, v in node.properties.items()
+                if v is not None and k not in _NOT_METADATA_PROPERTIES}
         meta.update({k: v for k, v in node.custom_properties.items()
                      if k in _TASK_METADATA_KEYS})
         meta.update(self._metaflow_origin(node))

@@ -11,7 +11,6 @@ and artifacts carry their run's tags.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -26,6 +25,13 @@ from ._backend import backend
 from ._code import CODE_PROPERTY, MetaflowCode
 from ._data import MetaflowData, TaskException
 from ._liveness import effective_status
+from ._task_records import (
+    CONTROL_TASK_TYPE,
+    NOT_METADATA_PROPERTIES,
+    TASK_METADATA_KEYS,
+    attempt_numbers,
+    own_record,
+)
 
 _UNSET = object()
 RUN_PAGE_SIZE = 100  # runs are read page by page, so latest_run stays cheap
@@ -219,16 +225,6 @@ class Flow(MetaflowObject):
         return _time(self._node.create_time_since_epoch)
 
 
-# a task's custom properties that Task.metadata (and metadata_dict) shows besides its
-# properties
-_TASK_METADATA_KEYS = ("num_splits", "switch_target", "iteration", "error_type", "resources",
-                       "ray_node_id", "ray_worker_pid", "ray_resources", "requirements",
-                       "packages", "internal_task_type", "parallel-world-size",
-                       "parallel-node-index")
-# task properties metadata leaves out: one record per attempt instead, and the
-# origin of a cloned task under Metaflow's names
-_NOT_METADATA_PROPERTIES = ("attempt", "origin_run_id", "origin_task")
-CONTROL_TASK_TYPE = "control"  # internal_task_type of a @parallel gang's node 0
 
 
 def _user_tags(run: Node) -> frozenset[str]:
@@ -482,33 +478,6 @@ class Step(MetaflowObject):
         return None if not times or None in times else max(t for t in times if t)
 
 
-OWN_RECORD_WAIT_SECONDS = 10.0
-
-
-def _own_record(pathspec: str) -> Node | None:
-    """The record of the task that is running this code: the scheduler writes it just
-    after starting the task, so a step that looks itself up at once (``Task(
-    current.pathspec)``) waits for it, briefly, instead of finding nothing."""
-    deadline = time.monotonic() + OWN_RECORD_WAIT_SECONDS
-    while time.monotonic() < deadline:
-        time.sleep(0.05)
-        node = backend().task(pathspec)
-        if node is not None:
-            return node
-    return None
-
-
-def _attempt_numbers(node: Node) -> list[int]:
-    """The attempts a task made, in order (its recorded attempt history, or just its
-    final attempt when it had one)."""
-    history = node.custom_properties.get("attempts") or []
-    numbers = [int(h["attempt"]) for h in history if isinstance(h, dict) and "attempt" in h]
-    final = node.properties.get("attempt")
-    if final is not None and int(final) not in numbers:
-        numbers.append(int(final))
-    return numbers
-
-
 class Metadata(NamedTuple):
     """One recorded fact about a task (Metaflow's ``Metadata``): ``created_at`` is when
     it was recorded, in ms since the epoch; ``type`` is the name again."""
@@ -534,7 +503,7 @@ class Task(MetaflowObject):
                                        _namespace_check=_namespace_check)
             node = backend().task(self.pathspec)
             if node is None and self.pathspec == current.pathspec:
-                node = _own_record(self.pathspec)
+                node = own_record(self.pathspec)
         if node is None:
             raise NotFoundError(f"Task '{self.pathspec}' does not exist in this store.")
         self._node = node
@@ -678,13 +647,13 @@ class Task(MetaflowObject):
     def metadata(self) -> list[Metadata]:
         """What was recorded about the task, one ``Metadata`` per name: its properties
         (values keep their types) and, where they apply, the keys of
-        ``_TASK_METADATA_KEYS``."""
+        ``TASK_METADATA_KEYS``."""
         node = self._refresh()
         # (a clone's origin is given under Metaflow's names, origin-run-id/-task-id)
         meta = {k: v for k, v in node.properties.items()
-                if v is not None and k not in _NOT_METADATA_PROPERTIES}
+                if v is not None and k not in NOT_METADATA_PROPERTIES}
         meta.update({k: v for k, v in node.custom_properties.items()
-                     if k in _TASK_METADATA_KEYS})
+                     if k in TASK_METADATA_KEYS})
         meta.update(self._metaflow_origin(node))
         run_python = self._parent_run()._node.properties.get("python_version")
         if run_python:  # Metaflow records the interpreter's version on every task
@@ -694,7 +663,7 @@ class Task(MetaflowObject):
         # one "attempt" entry per attempt, its number as a string (as Metaflow records
         # them); the last is the final attempt, so metadata_dict shows that one
         found += [Metadata("attempt", str(n), when, "attempt", self)
-                  for n in _attempt_numbers(node)]
+                  for n in attempt_numbers(node)]
         return found
 
     def _metaflow_origin(self, node: Node) -> dict[str, str]:

@@ -44,14 +44,14 @@ class Current:
         self._objects: Any = None
 
     def _set(self, project: dict[str, Any] | None = None, parallel: Parallel | None = None,
-             card: Any = None, objects: Any = None, **values: Any) -> None:
+             objects: Any = None, **values: Any) -> None:
         unknown = set(values) - set(_FIELDS)
         if unknown or (project and set(project) != set(_PROJECT_FIELDS)):
             raise TypeError(f"unknown current fields: {sorted(unknown or set(project or ()))}")
         self._values = dict(values)
         self._project = dict(project or {})
         self._parallel = parallel
-        self._card = card
+        self._card = None
         self._objects = objects
 
     @property
@@ -82,6 +82,10 @@ class Current:
     def is_parallel(self) -> bool:
         """Whether the running task is one of a ``@parallel`` step's gang."""
         return self._parallel is not None
+
+    def _set_cards(self, collector: Any) -> None:
+        """The step's cards (a ``cards.CardComponentCollector``), set by the task."""
+        self._card = collector
 
     def _set_project(self, project: dict[str, Any] | None) -> None:
         """The project fields alone: set by the command line of a flow with

@@ -17,7 +17,7 @@ from typing import Any
 
 from .._errors import RunFailedError, RunInterruptedError
 from ..cards import preload_renderers
-from ..client._objects import CONTROL_TASK_TYPE
+from ..client._task_records import CONTROL_TASK_TYPE
 from ..flow import (
     FLOW_DECORATORS_ATTRIBUTE,
     UNCATCHABLE_TYPES,
@@ -538,7 +538,8 @@ class Scheduler:
 
     def _requeue(self, tasks: list[Task], delay: float) -> None:
         if delay:
-            self.delayed.extend((time.monotonic() + delay, t) for t in tasks)
+            due = time.monotonic() + delay  # one time for all: a gang is released whole
+            self.delayed.extend((due, t) for t in tasks)
         else:
             self.ready.extendleft(reversed(tasks))
 

@@ -254,7 +254,7 @@ def _run_task(spec: TaskSpec, flow_cls: type[FlowSpec], store: BlobStore) -> Man
                  parallel=spec.parallel, objects=_client_objects)
     os.environ.update(spec.env)
     # after the step's environment: @environment may set FLOWTRACK_CARD_NO_WARNING
-    current._card = CardComponentCollector(spec.cards)
+    current._set_cards(CardComponentCollector(spec.cards))
     cache: dict[str, Any] = {}
     flow = flow_cls(use_cli=False)
     flow._current_step = spec.step

@@ -463,3 +463,37 @@ def test_a_parallel_gang_is_one_placement_group_on_ray(ray_cluster, write_flow, 
     assert all(g["main_ip"] == g["env_ip"] for g in gangs)
     assert len(list(run["work"].control_tasks())) == 1
     assert {t.metadata_dict["executor"] for t in run["work"]} == {"ray"}
+
+
+CARD_FLOW = '''
+from flowtrack import FlowSpec, card, current, step
+from flowtrack.cards import Markdown
+
+class RayCardFlow(FlowSpec):
+    @card
+    @step
+    def start(self):
+        self.value = 42
+        current.card.append(Markdown("# rendered on a Ray worker"))
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    RayCardFlow()
+'''
+
+
+def test_cards_render_on_ray_workers(ray_cluster, write_flow, run_flow):
+    from flowtrack.cards import get_cards
+
+    path = write_flow(CARD_FLOW, "ray_card_flow.py")
+    proc = run_flow(path, "run", *on_ray(ray_cluster), check=True, timeout=300)
+    reset_client()
+    namespace(None)
+    run = Run(f"RayCardFlow/{run_id_of(proc)}")
+    assert run["start"].task.metadata_dict["executor"] == "ray"
+    html = get_cards(run["start"].task)[0].get()
+    assert "rendered on a Ray worker" in html and "42" in html

@@ -28,6 +28,7 @@ from ._collector import CardComponentCollector
 from ._page import card_page, component_html
 
 MAX_CARD_BYTES = 64 << 20  # a card bigger than this is refused (a runaway render)
+_preloaded = False
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,14 @@ def preload_renderers() -> None:
     """Import and warm up what rendering cards needs (Markdown, syntax highlighting),
     in the process that forks tasks: each task then inherits it instead of paying
     about 200 ms of imports for its first card."""
+    global _preloaded
+    if _preloaded:
+        return
     from ._component_html import highlighted_python, markdown_html
 
     markdown_html("*warm*")
     highlighted_python("warm = 1")
+    _preloaded = True
 
 
 def render_task_cards(cards: list[dict[str, Any]], collector: CardComponentCollector,

@@ -32,6 +32,7 @@ import subprocess
 import sys
 from typing import Any
 
+from ..cards import preload_renderers
 from ._code import install_as_main
 from ._executor import Attempt, TaskLaunchError
 from ._task_job import TaskJob, job_store, load_job_flow
@@ -198,6 +199,8 @@ def _fork(job: TaskJob, environment: dict[str, str], fds: list[int]) -> int:
     try:
         out_w, err_w, man_w = fds
         flow_cls, module = load_job_flow(job)
+        if job.spec.cards:
+            preload_renderers()  # once per server (cheap after): its forks inherit it
         return fork_attempt(Attempt(job.spec), flow_cls, job_store(job.store_url),
                             out_w, err_w, man_w, (), setup)
     finally:

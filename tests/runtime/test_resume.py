@@ -249,6 +249,14 @@ def test_resume_foreach_with_one_failed_split(flow_store: FlowStore) -> None:
     assert all(t.successful for t in new_body)
     assert [t.data.square for t in new_body] == [1, 4, 9, 16]
     assert resumed["join"].task.data.squares == [1, 4, 9, 16]
+    # a plain resume reuses the items that succeeded; only the failed one ran again
+    assert [t.origin_pathspec is not None for t in new_body] == [True, True, False, True]
+
+    # resume STEP runs the whole step (and what follows) again
+    proc = flow_store.run(path, "resume", "body", "--origin-run-id", resumed.id, check=True)
+    again = Run(f"ResumeForeachFlow/{run_id_of(proc)}")
+    assert all(t.origin_pathspec is None for t in again["body"].tasks())
+    assert again["start"].task.origin_pathspec is not None
 
 
 def test_resume_failed_branch_clones_the_other_branch(flow_store: FlowStore) -> None:

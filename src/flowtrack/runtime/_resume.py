@@ -1,8 +1,8 @@
 """Resume: which tasks of an origin run a new run may reuse, and their artifacts.
 
-A task is reused ("cloned") when its step is not downstream of the resume step in
-the graph and the origin run has a successful task with the same identity (step,
-foreach indices, loop iteration). Clones point at the origin's artifacts by id;
+A task is reused ("cloned") when the origin run has a successful task with the same
+identity (step, foreach indices, loop iteration) and, for ``resume STEP``, its step is
+not STEP or downstream of it. Clones point at the origin's artifacts by id;
 no blob is copied. Everything from the resume step on runs with the current code.
 """
 
@@ -36,7 +36,10 @@ class Origin:
         self.parameter_task = next((t for t in tasks
                                     if t.properties.get("step_name") == PARAMETERS_STEP), None)
         self.resume_step = resume_step or self._failed_step(tasks)
-        self.rerun = _downstream(graph, self.resume_step) if self.resume_step else set()
+        # ``resume STEP`` runs STEP and what follows it again; a plain resume reuses
+        # every task that succeeded, so the iterations of a loop before the one that
+        # failed are reused too (as in Metaflow)
+        self.rerun = _downstream(graph, resume_step) if resume_step else set()
         self.refs = _load_refs(session, tasks)
 
     def _failed_step(self, tasks: list[Node]) -> str | None:

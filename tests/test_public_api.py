@@ -18,9 +18,15 @@ PACKAGES = ["flowtrack", "flowtrack.flow", "flowtrack.store", "flowtrack.lineage
 
 METAFLOW_NAMES = {
     "FlowSpec", "step", "Parameter", "JSONType", "IncludeFile", "current", "retry", "catch",
-    "timeout", "resources", "environment", "pypi", "pypi_base", "project", "parallel", "card", "secrets", "Config", "config_expr", "Flow", "Run", "Step", "Task", "DataArtifact",
-    "namespace", "get_namespace", "default_namespace", "get_metadata", "Metaflow",
+    "timeout", "resources", "environment", "pypi", "pypi_base", "project", "parallel",
+    "pytorch_parallel", "card", "secrets", "Config", "config_expr", "user_step_decorator",
+    "UserStepDecorator", "StepMutator", "FlowMutator", "Flow", "Run", "Step", "Task",
+    "DataArtifact", "namespace", "get_namespace", "default_namespace", "get_metadata",
+    "Metaflow",
 }
+# flowtrack's own top-level names besides the tracking API: the base classes of
+# extension decorators (Metaflow keeps them in metaflow.decorators)
+FLOWTRACK_NAMES = {"FlowtrackError", "StepDecorator", "FlowDecorator"}
 
 def exposed_names(module: types.ModuleType) -> set[str]:
     """Public names the module exposes: not starting with '_', not modules (submodules or
@@ -61,7 +67,7 @@ def test_flowtrack_has_the_metaflow_names():
     assert METAFLOW_NAMES <= set(flowtrack.__all__)
     from flowtrack.tracking import FLUENT_NAMES
 
-    assert set(flowtrack.__all__) - METAFLOW_NAMES == {"FlowtrackError", *FLUENT_NAMES}
+    assert set(flowtrack.__all__) - METAFLOW_NAMES == {*FLOWTRACK_NAMES, *FLUENT_NAMES}
     for name in METAFLOW_NAMES:
         assert getattr(flowtrack, name) is not None
 
@@ -72,7 +78,10 @@ def test_flowtrack_names_are_the_subpackages_objects():
     import flowtrack.flow as flow
 
     for name in ("FlowSpec", "step", "Parameter", "JSONType", "IncludeFile", "current",
-                 "retry", "catch", "timeout", "resources", "environment", "pypi", "pypi_base", "project", "parallel", "card", "secrets", "Config", "config_expr"):
+                 "retry", "catch", "timeout", "resources", "environment", "pypi", "pypi_base",
+                 "project", "parallel", "pytorch_parallel", "card", "secrets", "Config",
+                 "config_expr", "user_step_decorator", "UserStepDecorator", "StepMutator",
+                 "FlowMutator", "StepDecorator", "FlowDecorator"):
         assert getattr(flowtrack, name) is getattr(flow, name), name
     for name in ("Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace",
                  "default_namespace", "get_metadata", "Metaflow"):

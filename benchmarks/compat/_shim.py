@@ -18,9 +18,12 @@ which is ``from flowtrack import *`` without paying for loading ``flowtrack.trac
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from pathlib import Path
+
+from _extension_loader import card_packages, load_extensions, render_entry_points
 
 # Metaflow's top-level names that test/core uses (generated header, @tag decorators,
 # step bodies, checkers), each pointing at flowtrack's top-level name.
@@ -28,7 +31,7 @@ _TOP_LEVEL = [
     # authoring
     "FlowSpec", "step", "Parameter", "IncludeFile", "JSONType", "current", "project",
     "Config", "config_expr", "FlowMutator", "StepMutator", "UserStepDecorator",
-    "user_step_decorator", "parallel",
+    "user_step_decorator", "parallel", "pytorch_parallel", "StepDecorator", "FlowDecorator",
     # step decorators named by the tests' @tag(...)
     "catch", "retry", "timeout", "environment", "resources", "card", "secrets",
     "unbounded_test_foreach_internal", "pypi", "pypi_base", "conda", "conda_base",
@@ -46,6 +49,14 @@ MODULES: dict[str, dict] = {
     "metaflow.includefile": {"module": None, "names": {
         "IncludeFile": "flowtrack.IncludeFile",
         "IncludedFile": None,  # Metaflow's value type of an IncludeFile artifact
+    }},
+    "metaflow.decorators": {"module": None, "names": {
+        "StepDecorator": "flowtrack.StepDecorator", "FlowDecorator": "flowtrack.FlowDecorator",
+    }},
+    "metaflow.plugins.frameworks": {"module": None, "names": {}},
+    "metaflow.plugins.frameworks.pytorch": {"module": None, "names": {
+        "PytorchParallelDecorator": "flowtrack.flow.PytorchParallelDecorator",
+        "setup_torch_distributed": "flowtrack.flow.setup_torch_distributed",
     }},
     "metaflow.util": {"module": None, "names": {"is_stringish": "helper:is_stringish"}},
     # cards: flowtrack.cards where flowtrack has it (placeholders where it does not)
@@ -74,10 +85,10 @@ install(__name__)
 '''
 
 
-def _module_path(root: Path, name: str) -> Path:
+def _module_path(root: Path, name: str, table: dict[str, dict]) -> Path:
     """The file of shim module ``name``: a package ``__init__`` when it has children."""
     parts = name.split(".")
-    is_package = any(other.startswith(name + ".") for other in MODULES)
+    is_package = any(other.startswith(name + ".") for other in table)
     if is_package:
         return root.joinpath(*parts, "__init__.py")
     return root.joinpath(*parts[:-1], parts[-1] + ".py")
@@ -88,25 +99,35 @@ def _module_path(root: Path, name: str) -> Path:
 # test_org extension's cards offered as an installed package would (an entry point).
 FIXTURES = {"_test_cards.py": "metaflow/plugins/cards/card_modules/test_cards.py",
             "_test_org_cards.py": "metaflow_test_org_cards.py"}
-_TEST_ORG_ENTRY_POINTS = """[flowtrack.cards]
-simplecard = metaflow_test_org_cards:CARDS
-brokencard = metaflow_test_org_brokencard:CARDS
-"""
+_TEST_ORG_CARDS = ["simplecard = metaflow_test_org_cards:CARDS",
+                   "brokencard = metaflow_test_org_brokencard:CARDS"]
 # the generated flows name Metaflow's test card types without importing them
 _REGISTER_TEST_CARDS = ("\n# Metaflow's test card types, registered as its plugins are\n"
                         "from metaflow.plugins.cards.card_modules import test_cards  # noqa\n")
 
 
-def write_shim(root: Path) -> Path:
-    """Write the ``metaflow`` shim package under ``root``; return ``root`` (for PYTHONPATH)."""
+def write_shim(root: Path, extensions: Path | None = None,
+               packages: Path | None = None) -> Path:
+    """Write the ``metaflow`` shim package under ``root``; return ``root`` (for
+    PYTHONPATH). ``extensions``: a ``metaflow_extensions`` directory (test/core's) to
+    install as Metaflow's loader would; ``packages``: a directory of extension
+    packages (test/extensions/packages) whose card types to install (see
+    ``_extension_loader.py``)."""
     package = root / "metaflow"
     package.mkdir(parents=True, exist_ok=True)
-    for name in MODULES:
-        path = _module_path(root, name)
+    table = copy.deepcopy(MODULES)
+    entry_points = {"flowtrack.cards": list(_TEST_ORG_CARDS)}
+    if extensions is not None and extensions.is_dir():
+        shutil.copytree(extensions, root / extensions.name, dirs_exist_ok=True)
+        load_extensions(extensions, table, entry_points)
+    if packages is not None and packages.is_dir():
+        card_packages(packages, root, entry_points)
+    for name in table:
+        path = _module_path(root, name, table)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(_MODULE_SOURCE.format(name=name), encoding="utf-8")
     shutil.copy(Path(__file__).with_name("_shim_runtime.py"), package / "_shim_runtime.py")
-    (package / "shim_table.json").write_text(json.dumps(MODULES, indent=1), encoding="utf-8")
+    (package / "shim_table.json").write_text(json.dumps(table, indent=1), encoding="utf-8")
     for source, target in FIXTURES.items():
         shutil.copy(Path(__file__).with_name(source), root / target)
     with (package / "__init__.py").open("a", encoding="utf-8") as init:
@@ -115,7 +136,8 @@ def write_shim(root: Path) -> Path:
     dist_info.mkdir(exist_ok=True)
     (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: flowtrack-test-org\n"
                                         "Version: 0.0\n", encoding="utf-8")
-    (dist_info / "entry_points.txt").write_text(_TEST_ORG_ENTRY_POINTS, encoding="utf-8")
+    (dist_info / "entry_points.txt").write_text(render_entry_points(entry_points),
+                                                encoding="utf-8")
     return root
 
 

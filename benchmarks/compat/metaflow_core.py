@@ -13,8 +13,10 @@ placeholders that fail when used). It prints one line per pair, the pass rate, a
 failures grouped by test class and by a failure category derived from the output.
 
 Metaflow's tests are read at run time from a git snapshot of Metaflow (``--metaflow-git``,
-a bare git directory): ``test/core`` and the ``metaflow`` package are extracted into a
-temporary directory. The real ``metaflow`` package is only used, in a child process, to
+a bare git directory): ``test/core``, ``test/extensions`` and the ``metaflow`` package
+are extracted into a temporary directory. Metaflow's test extensions
+(``test/core/metaflow_extensions`` and the card packages of ``test/extensions``) are
+installed the way flowtrack takes extensions, as entry points (``_extension_loader.py``). The real ``metaflow`` package is only used, in a child process, to
 enumerate the pairs and generate their code with Metaflow's own ``FlowFormatter``
 (``_generate.py``); every flow and checker runs on flowtrack. Nothing of Metaflow's is
 copied into this repository.
@@ -118,11 +120,13 @@ def map_options(options: list[str], table: dict) -> list[str]:
 
 
 def extract_snapshot(git_dir: str, rev: str, dest: Path) -> str:
-    """Extract ``test/core`` and ``metaflow/`` of ``rev`` into ``dest``; return the commit."""
+    """Extract ``test/core``, ``test/extensions`` and ``metaflow/`` of ``rev`` into
+    ``dest``; return the commit."""
     commit = subprocess.run(["git", "--git-dir", git_dir, "rev-parse", rev], check=True,
                             capture_output=True, text=True).stdout.strip()
     archive = subprocess.run(["git", "--git-dir", git_dir, "archive", "--format=tar", commit,
-                              "test/core", "metaflow"], check=True, capture_output=True).stdout
+                              "test/core", "test/extensions", "metaflow"], check=True,
+                             capture_output=True).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         try:
             tar.extractall(dest, filter="data")
@@ -517,7 +521,9 @@ def write_json(path: str, commit: str, gen: dict, setup: Setup, shim: dict,
 
 
 def make_setup(args: argparse.Namespace, work: Path, context: dict) -> Setup:
-    pythonpath = [str(_shim.write_shim(work / "shim"))]
+    core = work / "src" / "test" / "core"
+    pythonpath = [str(_shim.write_shim(work / "shim", core / "metaflow_extensions",
+                                       work / "src" / "test" / "extensions" / "packages"))]
     if args.flowtrack_src:
         pythonpath.append(str(Path(args.flowtrack_src).resolve()))
     return Setup(args.python, work / "src" / "test" / "core", pythonpath, work, context,

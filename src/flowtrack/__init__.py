@@ -17,10 +17,15 @@ from ._lazy_names import CLIENT_NAMES as _CLIENT_NAMES
 from ._lazy_names import TRACKING_NAMES as _TRACKING_NAMES
 from .flow import (
     Config,
+    FlowDecorator,
+    FlowMutator,
     FlowSpec,
     IncludeFile,
     JSONType,
     Parameter,
+    StepDecorator,
+    StepMutator,
+    UserStepDecorator,
     card,
     catch,
     config_expr,
@@ -30,11 +35,13 @@ from .flow import (
     project,
     pypi,
     pypi_base,
+    pytorch_parallel,
     resources,
     retry,
     secrets,
     step,
     timeout,
+    user_step_decorator,
 )
 from .flow import register_cli as _register_cli
 
@@ -44,6 +51,8 @@ __all__ = [
     "Config",
     "DataArtifact",
     "Flow",
+    "FlowDecorator",
+    "FlowMutator",
     "FlowSpec",
     "FlowtrackError",
     "IncludeFile",
@@ -52,8 +61,11 @@ __all__ = [
     "Parameter",
     "Run",
     "Step",
+    "StepDecorator",
+    "StepMutator",
     "Task",
     "TrackingClient",
+    "UserStepDecorator",
     "active_run",
     "card",
     "catch",
@@ -89,6 +101,7 @@ __all__ = [
     "project",
     "pypi",
     "pypi_base",
+    "pytorch_parallel",
     "register_model",
     "resources",
     "retry",
@@ -102,6 +115,7 @@ __all__ = [
     "start_run",
     "step",
     "timeout",
+    "user_step_decorator",
 ]
 
 
@@ -115,6 +129,13 @@ def __getattr__(name: str) -> _typing.Any:
 
         value = globals()[name] = getattr(tracking, name)  # later lookups skip this hook
         return value
+    if not name.startswith("_"):
+        from .flow import extension_decorator
+
+        # a decorator an installed extension adds (flow/_extensions.py)
+        found = extension_decorator(name)
+        if found is not None:
+            return found
     raise AttributeError(f"module 'flowtrack' has no attribute {name!r}")
 
 

@@ -20,13 +20,25 @@ import click
 from .._config import env_names, settings
 from .._errors import FlowtrackError, ParameterError
 from ..client import Run, namespace
-from ..flow import FlowSpec, IncludeFile, Parameter, current, parse_decospec, resolve_project
+from ..flow import (
+    DecoratorError,
+    FlowSpec,
+    IncludeFile,
+    Parameter,
+    current,
+    flow_decorators,
+    mutate_flow,
+    parse_decospec,
+    pre_mutate_flow,
+    resolve_project,
+)
 from ..flow._configs import Config, flow_configs, resolve_flow_configs
 from ..flow._params import ParameterContext
 from ..flow._project import flow_project
 from ..runtime import EXECUTORS, RunOptions, RunRequest, resume_run, start_run
 from ._cards import add_card_commands
 from ._errors import run_reporting_errors
+from ._extension_options import add_flow_decorator_options, flow_option_names
 from ._inspect import dump_tasks, dump_to_file, print_logs, resolve_tasks, show_graph
 from ._lint import lint_file
 
@@ -138,6 +150,39 @@ def _resolve_configs(flow_cls: type[FlowSpec], values: dict[str, str],
             decorator.resolve_configs()
 
 
+def _mutate(flow_cls: type[FlowSpec], decorators: list[Any]) -> None:
+    """The mutators' ``mutate`` once ``--with`` is known, then the step decorators'
+    ``step_init`` (Metaflow's order); their errors are the user's, shown as such."""
+    try:
+        mutate_flow(flow_cls, decorators)
+        flow = flow_cls(use_cli=False)
+        for node in flow_cls._graph:
+            for deco in node.decorators:
+                deco.step_init(flow, flow_cls._graph, node.name, node.decorators, None, None,
+                               _echo_error)
+    except FlowtrackError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - user code in a mutator or decorator
+        raise DecoratorError(f"A decorator of flow {flow_cls.__name__} failed while "
+                             f"preparing the run: {type(exc).__name__}: {exc}") from exc
+
+
+def _flow_inits(flow_cls: type[FlowSpec], options: dict[str, Any]) -> None:
+    """``flow_init`` of the extension flow decorators in this process (each task runs
+    it again before its step)."""
+    decorators = flow_decorators(flow_cls)
+    if not decorators:
+        return
+    flow = flow_cls(use_cli=False)
+    for deco in decorators:
+        deco.flow_init(flow, flow_cls._graph, None, None, None, _echo_error, _echo_error,
+                       dict(options))
+
+
+def _echo_error(*args: Any, **_kwargs: Any) -> None:
+    click.echo(" ".join(map(str, args)), err=True)
+
+
 def _add_project_options(cli: click.Group) -> None:
     """``--branch`` and ``--production``: the top-level options of a flow with
     ``@project`` (Metaflow adds them only to such flows too)."""
@@ -159,13 +204,14 @@ def _request(ctx: click.Context, kwargs: dict[str, Any]) -> RunRequest:
         decorators = [parse_decospec(s) for s in kwargs["decospecs"]]
     except FlowtrackError as exc:
         raise click.BadParameter(exc.message, param_hint="--with") from None
+    _mutate(state["flow_cls"], decorators)
     user = settings().user
     project = state["project"]
     if project is not None and not state["quiet"]:
         click.echo(f"Project: {project.project_name}, Branch: {project.branch_name}", err=True)
     options = RunOptions(max_workers=kwargs["max_workers"], max_num_splits=kwargs["max_num_splits"],
                          tags=list(kwargs["tags"]), with_decorators=decorators,
-                         user=user, project=project)
+                         user=user, project=project, flow_options=state["flow_options"])
     if not (kwargs["no_lint"] or state["no_lint"]):
         for warning in lint_file(state["file"]):
             if not state["quiet"]:
@@ -194,16 +240,20 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
     def cli(ctx: click.Context, quiet: bool, traceback: bool, no_lint: bool,
             branch: str | None = None, production: bool = False,
             config_paths: tuple[tuple[str, str], ...] = (),
-            config_values: tuple[tuple[str, str], ...] = ()) -> None:
+            config_values: tuple[tuple[str, str], ...] = (),
+            **extension_options: Any) -> None:
         if flow_configs(flow_cls):
             _resolve_configs(flow_cls, dict(config_values), dict(config_paths))
+        pre_mutate_flow(flow_cls)
         graph.check()
         project = resolve_project(flow_cls, branch=branch, production=production,
                                   user=settings().user)
         # as in Metaflow, parameters' deploy-time defaults already see the project
         current._set_project(project.to_current() if project else None)
+        flow_options = {name: extension_options[name] for name in flow_option_names(flow_cls)}
+        _flow_inits(flow_cls, flow_options)
         ctx.obj = {"flow_cls": flow_cls, "file": file, "quiet": quiet, "no_lint": no_lint,
-                   "project": project}
+                   "project": project, "flow_options": flow_options}
         if ctx.invoked_subcommand is None:
             click.echo(f"Flow {flow_cls.__name__}: the graph is valid ({len(graph.nodes)} steps).")
             click.echo(ctx.get_help())
@@ -219,6 +269,7 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
         _add_project_options(cli)
     if flow_configs(flow_cls):
         _add_config_options(cli)
+    add_flow_decorator_options(cli, flow_cls)
     run_cmd = click.Command("run", callback=run, params=_parameter_options(flow_cls),
                             help="Run the flow from start.")
     cli.add_command(_run_options(run_cmd))

@@ -16,9 +16,11 @@ TASK_METADATA_KEYS = ("num_splits", "switch_target", "iteration", "error_type", 
                       "ray_node_id", "ray_worker_pid", "ray_resources", "requirements",
                       "packages", "internal_task_type", "parallel-world-size",
                       "parallel-node-index")
-# task properties metadata leaves out: one record per attempt instead, and the
-# origin of a cloned task under Metaflow's names
-NOT_METADATA_PROPERTIES = ("attempt", "origin_run_id", "origin_task")
+# task properties metadata leaves out: one record per attempt instead, the origin of
+# a cloned task under Metaflow's names, and the task's identity, which is its pathspec
+# (Metaflow's metadata has no such entries, so a clone's metadata equals its origin's)
+NOT_METADATA_PROPERTIES = ("attempt", "origin_run_id", "origin_task", "flow_name", "run_id",
+                           "step_name", "task_id")
 CONTROL_TASK_TYPE = "control"  # internal_task_type of a @parallel gang's node 0
 OWN_RECORD_WAIT_SECONDS = 10.0
 

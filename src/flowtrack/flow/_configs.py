@@ -271,6 +271,13 @@ def resolve_flow_configs(flow_cls: type, values: dict[str, str], paths: dict[str
     return dict(_resolved)
 
 
+def install_resolved_configs(values: dict[str, Any]) -> None:
+    """Take configs another process resolved (a task loading the flow from its code
+    package gets the launching process's values, not its files)."""
+    _resolved.clear()
+    _resolved.update(values)
+
+
 def resolved_configs() -> ConfigValue:
     """The configs resolved for this run (``ctx.configs`` of deploy-time functions)."""
     return ConfigValue({k: v for k, v in _resolved.items()})

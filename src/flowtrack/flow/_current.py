@@ -42,6 +42,7 @@ class Current:
         # set by the task runtime: builds the client's Task / Run of the running task
         # (the client sits above this layer)
         self._objects: Any = None
+        self._extra: dict[str, Any] = {}  # fields extensions add (_update_env)
 
     def _set(self, project: dict[str, Any] | None = None, parallel: Parallel | None = None,
              objects: Any = None, **values: Any) -> None:
@@ -92,7 +93,18 @@ class Current:
         ``@project`` before parameters' deploy-time defaults are evaluated."""
         self._project = dict(project or {})
 
+    def _update_env(self, env: dict[str, Any]) -> None:
+        """Add fields (Metaflow's extension hook: a decorator's ``flow_init`` or
+        ``task_pre_step`` publishes values as ``current.<name>``). They last until
+        the task ends; built-in fields cannot be replaced."""
+        clashing = sorted(set(env) & set(_FIELDS + _COMPUTED + _PROJECT_FIELDS))
+        if clashing:
+            raise AttributeError(f"current.{clashing[0]} is flowtrack's own field; an "
+                                 "extension cannot replace it.")
+        self._extra.update(env)
+
     def _clear(self) -> None:
+        self._extra = {}
         self._values = {}
         self._project = {}
         self._parallel = None
@@ -123,6 +135,8 @@ class Current:
             raise AttributeError(name)
         if name in _FIELDS:
             return self._values.get(name)
+        if name in self._extra:
+            return self._extra[name]
         if name in _PROJECT_FIELDS:
             if name in self._project:
                 return self._project[name]

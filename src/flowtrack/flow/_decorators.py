@@ -1,5 +1,7 @@
 """Step decorators: ``@retry``, ``@catch``, ``@timeout``, ``@resources``, ``@environment``,
-``@pypi``, ``@parallel``, ``@card``, ``@secrets``, and the flow decorator ``@pypi_base``.
+``@pypi``, ``@parallel`` (and ``@pytorch_parallel``), ``@card``, ``@secrets``, the flow
+decorator ``@pypi_base``, and the base classes of extensions' decorators
+(``StepDecorator`` with Metaflow's task hooks, ``FlowDecorator``).
 
 Decorators here only describe what a step asks for; the runtime honours them
 (retries, fallback attempts for ``@catch``, deadlines, the local concurrency budget,
@@ -15,6 +17,7 @@ what to do with its attributes.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable
 from typing import Any
@@ -41,13 +44,25 @@ class UnknownDecoratorAttributeError(DecoratorError):
 
 
 class StepDecorator:
-    """A named set of attributes attached to a step function."""
+    """A named set of attributes attached to a step function.
+
+    Also Metaflow's base class for step decorators that plug into the task: a
+    subclass registered as an extension (``flowtrack.step_decorators`` entry point,
+    see ``_extensions.py``) overrides the hooks below, which flowtrack calls with
+    Metaflow's arguments. Objects Metaflow passes that flowtrack has no counterpart
+    of (its datastores, metadata provider, environment and UBF context) are None.
+    """
 
     name = ""
     defaults: dict[str, Any] = {}
     allow_multiple = False  # whether a step may carry it more than once (@card)
 
-    def __init__(self, **attributes: Any) -> None:
+    def __init__(self, attributes: dict[str, Any] | None = None,
+                 statically_defined: bool = True, inserted_by: Any = None,
+                 **more_attributes: Any) -> None:
+        attributes = {**(attributes or {}), **more_attributes}
+        self.statically_defined, self.inserted_by = statically_defined, inserted_by
+        self._given: set[str] = set(attributes)
         self._delayed: dict[str, Any] | None = None
         if has_delayed(attributes):
             # a Config's value is not known yet: checked once it is (resolve_configs)
@@ -69,6 +84,40 @@ class StepDecorator:
         if self._delayed is not None:
             delayed, self._delayed = self._delayed, None
             self._apply(resolve_delayed(delayed))
+
+    def get_args_kwargs(self) -> tuple[list[Any], dict[str, Any]]:
+        """The arguments given to the decorator (no positional ones, the attributes
+        that were set explicitly)."""
+        return [], {k: self.attributes[k] for k in self._given if k in self.attributes}
+
+    # -- hooks (Metaflow's names and arguments) -----------------------------------
+    def step_init(self, flow: Any, graph: Any, step_name: str, decorators: list[Any],
+                  environment: Any, flow_datastore: Any, logger: Any) -> None:
+        """Before the run starts, in the process that starts it: check the step."""
+
+    def task_pre_step(self, step_name: str, task_datastore: Any, metadata: Any, run_id: str,
+                      task_id: str, flow: Any, graph: Any, retry_count: int,
+                      max_user_code_retries: int, ubf_context: Any, inputs: Any) -> None:
+        """In the task process, before the step body."""
+
+    def task_decorate(self, step_func: Callable[..., Any], flow: Any, graph: Any,
+                      retry_count: int, max_user_code_retries: int,
+                      ubf_context: Any) -> Callable[..., Any]:
+        """Return the function to run as the step body (``step_func`` or a wrapper)."""
+        return step_func
+
+    def task_post_step(self, step_name: str, flow: Any, graph: Any, retry_count: int,
+                       max_user_code_retries: int) -> None:
+        """After a successful step body, before its artifacts are stored."""
+
+    def task_exception(self, exception: BaseException, step_name: str, flow: Any, graph: Any,
+                       retry_count: int, max_user_code_retries: int) -> bool:
+        """After the step failed; return True to count the task as a success."""
+        return False
+
+    def task_finished(self, step_name: str, flow: Any, graph: Any, is_task_ok: bool,
+                      retry_count: int, max_user_code_retries: int) -> None:
+        """Last, once the task's artifacts are stored (or it failed)."""
 
     def _validate(self) -> None:
         """Check the attributes; raise DecoratorError naming the bad one."""
@@ -184,6 +233,7 @@ class ParallelDecorator(StepDecorator):
 
     name = "parallel"
     defaults: dict[str, Any] = {}
+    IS_PARALLEL = True  # what makes a step a gang (subclasses keep it)
 
 
 class SecretsDecorator(StepDecorator):
@@ -236,6 +286,88 @@ class CardDecorator(StepDecorator):
         a["save_errors"], a["customize"] = bool(a["save_errors"]), bool(a["customize"])
 
 
+class FlowDecorator:
+    """Metaflow's base class for flow decorators that extensions add (registered as
+    ``flowtrack.flow_decorators`` entry points, see ``_extensions.py``).
+
+    ``defaults`` are its attributes; ``options`` (name -> click option settings:
+    ``default``, ``help``, ``show_default``, ``is_flag``, ``type``...) become top-level
+    options of the flow's command line (``--name``, also read from
+    ``FLOWTRACK_NAME`` / ``METAFLOW_NAME``). ``flow_init`` runs once the command line
+    is parsed, in the process that starts the run and again in each task process
+    before the step, with the options' values.
+    """
+
+    name = ""
+    defaults: dict[str, Any] = {}
+    options: dict[str, dict[str, Any]] = {}
+    allow_multiple = False
+
+    def __init__(self, attributes: dict[str, Any] | None = None,
+                 statically_defined: bool = True, inserted_by: Any = None,
+                 **more_attributes: Any) -> None:
+        attributes = {**(attributes or {}), **more_attributes}
+        unknown = set(attributes) - set(self.defaults)
+        if unknown:
+            raise UnknownDecoratorAttributeError(self.name, ", ".join(sorted(unknown)),
+                                                 self.defaults)
+        self.attributes = {**self.defaults, **attributes}
+        self._given = set(attributes)
+        self.statically_defined, self.inserted_by = statically_defined, inserted_by
+
+    def get_args_kwargs(self) -> tuple[list[Any], dict[str, Any]]:
+        return [], {k: self.attributes[k] for k in self._given}
+
+    def flow_init(self, flow: Any, graph: Any, environment: Any, flow_datastore: Any,
+                  metadata: Any, logger: Any, echo: Any, options: dict[str, Any]) -> None:
+        """Once the command line is parsed (see the class docstring)."""
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.attributes.items())
+        return f"@{self.name}({args})"
+
+
+FLOW_PLUGINS_ATTRIBUTE = "_flow_decorator_objects"
+
+
+def make_flow_decorator(cls: type[FlowDecorator]) -> Callable[..., Any]:
+    """The ``@name`` / ``@name(attr=...)`` decorator of flow decorator class ``cls``."""
+
+    def apply(flow_cls: Any, deco: FlowDecorator) -> Any:
+        if not isinstance(flow_cls, type):
+            raise DecoratorError(f"@{cls.name} applies to a FlowSpec class, above "
+                                 "`class ...:`.")
+        add_flow_decorator(flow_cls, deco)
+        return flow_cls
+
+    def decorator(flow_cls: Any = None, **attributes: Any) -> Any:
+        if flow_cls is not None:
+            return apply(flow_cls, cls())
+        deco = cls(**attributes)
+        return lambda klass: apply(klass, deco)
+
+    decorator.__name__ = cls.name
+    decorator.__doc__ = cls.__doc__
+    decorator.decorator_class = cls  # type: ignore[attr-defined]
+    return decorator
+
+
+def add_flow_decorator(flow_cls: type, deco: FlowDecorator) -> None:
+    own = list(vars(flow_cls).get(FLOW_PLUGINS_ATTRIBUTE, []))
+    if not deco.allow_multiple and any(d.name == deco.name for d in flow_decorators(flow_cls)):
+        raise DecoratorError(f"@{deco.name} is given twice on flow {flow_cls.__name__}.")
+    own.append(deco)
+    setattr(flow_cls, FLOW_PLUGINS_ATTRIBUTE, own)
+
+
+def flow_decorators(flow_cls: type) -> list[FlowDecorator]:
+    """The extension flow decorators on the flow class (its bases' first)."""
+    found: list[FlowDecorator] = []
+    for klass in reversed(flow_cls.__mro__):
+        found.extend(vars(klass).get(FLOW_PLUGINS_ATTRIBUTE, []))
+    return found
+
+
 def _check_packages(name: str, attributes: dict[str, Any]) -> None:
     packages = attributes["packages"]
     if not isinstance(packages, dict) or not all(
@@ -248,6 +380,44 @@ def _check_packages(name: str, attributes: dict[str, Any]) -> None:
     if python is not None and not (isinstance(python, str) and python.strip()):
         raise DecoratorError(f"@{name}(python={python!r}) must be a version string such as "
                              "'3.11', or None for the driver's Python.")
+
+
+class PytorchParallelDecorator(ParallelDecorator):
+    """``@parallel`` for PyTorch distributed training: before the step, each task of
+    the gang gets the variables ``torch.distributed`` and PyTorch Lightning read
+    (``MASTER_ADDR``, ``MASTER_PORT``, ``NODE_RANK``, ``WORLD_SIZE``, ``NUM_NODES``),
+    from ``current.parallel``. ``master_port`` defaults to one derived from the run
+    id, so concurrent runs on one machine do not collide."""
+
+    name = "pytorch_parallel"
+    defaults = {"master_port": None}
+
+    def task_pre_step(self, step_name: str, task_datastore: Any, metadata: Any, run_id: str,
+                      task_id: str, flow: Any, graph: Any, retry_count: int,
+                      max_user_code_retries: int, ubf_context: Any, inputs: Any) -> None:
+        self.setup_distributed_env(flow)
+
+    def setup_distributed_env(self, flow: Any) -> None:
+        setup_torch_distributed(self.attributes["master_port"])
+
+
+def setup_torch_distributed(master_port: int | str | None = None) -> None:
+    """Set the environment variables of PyTorch's distributed launch for this task of
+    a ``@parallel`` gang (Metaflow's function of the same name)."""
+    from ._current import current
+
+    info = current.parallel
+    if info is None:
+        raise DecoratorError("setup_torch_distributed() runs inside a task of a @parallel "
+                             "step (current.parallel is not set).")
+    if master_port is None:
+        run_id = str(current.run_id)
+        master_port = 51000 + abs(int(run_id)) % 10000 if run_id.lstrip("-").isdigit() else 51001
+    os.environ.update({"MASTER_PORT": str(master_port), "MASTER_ADDR": info.main_ip,
+                       "NODE_RANK": str(info.node_index), "WORLD_SIZE": str(info.num_nodes),
+                       "NUM_NODES": str(info.num_nodes),
+                       # gloo: NCCL needs GPUs and a network setup not every cluster has
+                       "PL_TORCH_DISTRIBUTED_BACKEND": "gloo"})
 
 
 DECORATORS: dict[str, type[StepDecorator]] = {
@@ -298,6 +468,7 @@ def _make_decorator(cls: type[StepDecorator]) -> Callable[..., Any]:
 
     decorator.__name__ = cls.name
     decorator.__doc__ = cls.__doc__
+    decorator.decorator_class = cls  # type: ignore[attr-defined]  # for MutableStep
     return decorator
 
 
@@ -308,6 +479,7 @@ resources = _make_decorator(ResourcesDecorator)
 environment = _make_decorator(EnvironmentDecorator)
 pypi = _make_decorator(PypiDecorator)
 parallel = _make_decorator(ParallelDecorator)
+pytorch_parallel = _make_decorator(PytorchParallelDecorator)
 card = _make_decorator(CardDecorator)
 secrets = _make_decorator(SecretsDecorator)
 
@@ -316,6 +488,9 @@ def parse_decospec(spec: str) -> StepDecorator:
     """Parse a ``--with`` spec: ``retry``, ``retry:times=2``, ``environment:vars={...}``,
     ``pypi:packages={"a": "1", "b": "2"},python=3.11`` (commas inside brackets or quotes
     belong to the value)."""
+    from ._extensions import load_extensions
+
+    load_extensions()  # decorators of installed extensions are valid names too
     name, _, rest = spec.partition(":")
     name = name.strip()
     if name not in DECORATORS:

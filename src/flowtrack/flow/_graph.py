@@ -101,8 +101,9 @@ class StepNode:
 
     @property
     def parallel_step(self) -> bool:
-        """Whether the step is decorated with ``@parallel``."""
-        return any(d.name == "parallel" for d in self.decorators)
+        """Whether the step is decorated with ``@parallel`` (or a decorator built on it,
+        such as ``@pytorch_parallel``)."""
+        return any(getattr(d, "IS_PARALLEL", False) for d in self.decorators)
 
 
 def _self_attr(node: ast.AST) -> str | None:

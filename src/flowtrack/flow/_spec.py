@@ -116,6 +116,8 @@ def step(func: Callable[..., Any]) -> Callable[..., Any]:
     """Mark a method of a ``FlowSpec`` as a step of the flow."""
     func.is_step = True  # type: ignore[attr-defined]
     func.decorators = []  # type: ignore[attr-defined]
+    func.wrappers = []  # type: ignore[attr-defined]  # user step decorators (pre/post_step)
+    func.config_decorators = []  # type: ignore[attr-defined]  # step mutators
     func.name = func.__name__  # type: ignore[attr-defined]
     return func
 

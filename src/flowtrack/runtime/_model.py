@@ -7,11 +7,13 @@ small inline values travel; artifact values stay in the blob store.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..cards._render import RenderedCard
-from ..flow import Parallel
+from ..flow import Parallel, StepDecorator
 from ..store import BlobRef
 from ._pypi import PythonEnv
 
@@ -55,6 +57,23 @@ class BranchInput:
     frames: tuple[Frame, ...]
 
 
+@dataclass(frozen=True)
+class FlowSetup:
+    """What the launching process did to the flow class after importing it: the
+    resolved configs (decorators may use them) and the ``--with`` decorators, which
+    mutators see. A process that loads the flow from its code package (a Ray worker,
+    a @pypi step's interpreter) does the same before running a task."""
+
+    configs: dict[str, Any] = field(default_factory=dict)
+    with_decorators: tuple[StepDecorator, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """Equal for equal setups (a worker keeps one prepared flow class per key)."""
+        text = json.dumps(self.configs, sort_keys=True, default=repr) + repr(self.with_decorators)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 @dataclass
 class TaskSpec:
     """Everything the task entry point needs to run one attempt of one task."""
@@ -84,6 +103,9 @@ class TaskSpec:
     parallel: Parallel | None = None  # the task's place in its @parallel gang
     cards: list[dict[str, Any]] = field(default_factory=list)  # the step's @card attributes
     secrets: dict[str, Any] | None = None  # the step's @secrets attributes (fetched in the task)
+    max_user_code_retries: int = 0  # the step's @retry times (decorator hooks get it)
+    flow_options: dict[str, Any] = field(default_factory=dict)  # extension flow decorators'
+    flow_setup: FlowSetup = field(default_factory=FlowSetup)  # replayed by code-package loads
 
     @property
     def pathspec(self) -> str:

@@ -28,9 +28,10 @@ from ..flow import (
     StepDecorator,
     StepNode,
 )
+from ..flow._configs import resolved_configs
 from ._console import QUIET_TASK_LINES_ABOVE, RunConsole
 from ._executor import Attempt, Executor, Finished, LogLine
-from ._model import ArtifactRef, BranchInput, ErrorInfo, Frame, Manifest, TaskSpec
+from ._model import ArtifactRef, BranchInput, ErrorInfo, FlowSetup, Frame, Manifest, TaskSpec
 from ._pypi import PythonEnv, step_environment
 from ._recorder import FinishedTask, RunRecorder, StartedTask
 from ._resources import ResourceBudget
@@ -55,6 +56,8 @@ class RunOptions:
     with_decorators: list[StepDecorator] = field(default_factory=list)
     user: str = ""
     project: ProjectInfo | None = None  # the run's @project and branch
+    # values of the top-level options that extension flow decorators add (flow_init)
+    flow_options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -202,6 +205,7 @@ class Scheduler:
         self.run_id, self.parameters, self.origin = run_id, parameters, origin
         self.flow_name = flow_cls.__name__
         self.policies = step_policies(flow_cls, graph, options)
+        self.flow_setup = FlowSetup(resolved_configs(), tuple(options.with_decorators))
         if any(p.cards for p in self.policies.values()):
             preload_renderers()  # once here, inherited by every forked task
         self._warn_uncaught_steps()
@@ -429,7 +433,9 @@ class Scheduler:
             tags=tuple(self.options.tags), user=self.options.user,
             tracking_run_id=self.recorder.tracking_run_id, python_env=policy.python_env,
             project=self.options.project.to_current() if self.options.project else None,
-            parallel=parallel, cards=policy.cards, secrets=policy.secrets)
+            parallel=parallel, cards=policy.cards, secrets=policy.secrets,
+            max_user_code_retries=policy.retries, flow_options=self.options.flow_options,
+            flow_setup=self.flow_setup)
         return Attempt(spec, resources=policy.resources)
 
     def _started(self, task: Task, attempt: Attempt) -> None:

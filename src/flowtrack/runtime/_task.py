@@ -38,6 +38,13 @@ from ._model import ArtifactRef, ErrorInfo, Frame, Manifest, OutputRecord, TaskS
 from ._previews import rich_preview
 from ._pypi import resolved_versions
 from ._secrets import apply_secrets
+from ._step_hooks import (
+    exception_handled,
+    make_default_transition,
+    run_finished_hooks,
+    run_flow_inits,
+    run_step_body,
+)
 from ._tracking_sink import TaskTrackingSink
 
 # -- failures and their recorded types ----------------------------------------------
@@ -265,30 +272,23 @@ def _run_task(spec: TaskSpec, flow_cls: type[FlowSpec], store: BlobStore) -> Man
             raise _Fallback(spec.fallback_error)
         if spec.secrets:
             apply_secrets(spec.secrets)  # in the task only: the values are never recorded
+        run_flow_inits(flow, spec)
         _run_step(flow, node, spec, manifest, store, cache)
         _decide_transition(flow, node, spec, manifest)
     except BaseException as exc:  # noqa: BLE001 - every failure becomes the manifest's error
         _disarm_timeout()
-        info = exc.info if isinstance(exc, _Fallback) else _error_info(exc)
-        if (spec.catch_var is not None and spec.is_last_attempt
-                and node.type not in UNCATCHABLE_TYPES):
-            if spec.catch_print and not isinstance(exc, _Fallback):
-                sys.stderr.write(info.traceback)
-            object.__setattr__(flow, spec.catch_var,
-                               TaskException(info.type, info.message, info.traceback))
-            manifest.caught = True
-            manifest.error = info
-        else:
-            sys.stderr.write(info.traceback)
-            manifest.error = info
-            manifest.finished_ms = now_ms()
-            return manifest
+        if not _handled_by_decorator(flow, node, spec, manifest, exc):
+            if not _caught(flow, node, spec, manifest, exc):
+                manifest.finished_ms = now_ms()
+                run_finished_hooks(flow, node, spec, ok=False)
+                return manifest
     try:
         manifest.outputs = _persist_outputs(flow, spec, store)
     except (ArtifactError, _StorageFailure) as exc:
         manifest.error = exc.info if isinstance(exc, _StorageFailure) else _error_info(exc)
         sys.stderr.write(f"{manifest.error}\n")
         manifest.finished_ms = now_ms()
+        run_finished_hooks(flow, node, spec, ok=False)
         return manifest
     manifest.merged = {name: _branch_ns(spec, pos)[name] for name, pos in flow._merged.items()
                        if name not in manifest.outputs}
@@ -296,7 +296,39 @@ def _run_task(spec: TaskSpec, flow_cls: type[FlowSpec], store: BlobStore) -> Man
     if spec.cards:
         manifest.cards = _render_cards(flow, spec, manifest, store)
     manifest.finished_ms = now_ms()
+    run_finished_hooks(flow, node, spec, ok=True)
     return manifest
+
+
+def _handled_by_decorator(flow: FlowSpec, node: StepNode, spec: TaskSpec, manifest: Manifest,
+                          exc: BaseException) -> bool:
+    """Whether an extension decorator's ``task_exception`` took the step's failure: the
+    task then succeeds, going where the step's ``self.next`` would have gone."""
+    if isinstance(exc, _Fallback) or not isinstance(exc, Exception):
+        return False
+    if not exception_handled(flow, node, spec, exc):
+        return False
+    if node.name != "end" and flow._transition is None:
+        make_default_transition(flow, node)
+    _decide_transition(flow, node, spec, manifest)
+    return True
+
+
+def _caught(flow: FlowSpec, node: StepNode, spec: TaskSpec, manifest: Manifest,
+            exc: BaseException) -> bool:
+    """Record the failure in the manifest; True if ``@catch`` keeps the task going."""
+    info = exc.info if isinstance(exc, _Fallback) else _error_info(exc)
+    manifest.error = info
+    if (spec.catch_var is not None and spec.is_last_attempt
+            and node.type not in UNCATCHABLE_TYPES):
+        if spec.catch_print and not isinstance(exc, _Fallback):
+            sys.stderr.write(info.traceback)
+        object.__setattr__(flow, spec.catch_var,
+                           TaskException(info.type, info.message, info.traceback))
+        manifest.caught = True
+        return True
+    sys.stderr.write(info.traceback)
+    return False
 
 
 def _client_objects(kind: str) -> Any:
@@ -352,11 +384,11 @@ def _branch_ns(spec: TaskSpec, position: int) -> dict[str, ArtifactRef]:
 
 def _run_step(flow: FlowSpec, node: StepNode, spec: TaskSpec, manifest: Manifest,
               store: BlobStore, cache: dict[str, Any]) -> None:
-    method = getattr(flow, spec.step)
     _arm_timeout(spec.timeout_seconds, spec.step)
     collecting = gc.isenabled()
     gc.enable()  # user code may make reference cycles, whatever the executor's setting
     try:
+        inputs = None
         if node.is_join:
             sources = [TaskSource(b.step, b.namespace, spec.parameters, b.frames, store,
                                   manifest.reads, cache) for b in spec.branches]
@@ -364,9 +396,7 @@ def _run_step(flow: FlowSpec, node: StepNode, spec: TaskSpec, manifest: Manifest
                                       manifest.reads, cache)
             inputs = Inputs(sources)  # type: ignore[arg-type]
             flow._inputs = inputs
-            method(inputs)
-        else:
-            method()
+        run_step_body(flow, node, spec, inputs)
     finally:
         _disarm_timeout()
         if not collecting:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from .._config import settings
-from ..flow import FlowSpec
+from ..flow import FlowSpec, replay_flow_setup
 from ..store import BlobStore
 from ._code import CodeInfo, code_cache_dir, load_flow_class, materialize, touch
 from ._model import TaskSpec
@@ -61,13 +61,18 @@ def job_store(url: str) -> BlobStore:
 
 
 def load_job_flow(job: TaskJob) -> tuple[type[FlowSpec], ModuleType]:
-    """The job's flow class and module, loaded once per code package and process."""
-    found = _flows.get(job.code.digest)
+    """The job's flow class and module, loaded and prepared as the launching process
+    prepared it (configs, ``--with``, mutators) once per code package, setup and
+    process."""
+    setup = job.spec.flow_setup
+    key = f"{job.code.digest}:{setup.key}"
+    found = _flows.get(key)
     if found is not None:
         touch(code_cache_dir() / job.code.digest)  # still in use by this worker
     else:
         root = materialize(job_store(job.store_url), job.code)
-        found = _flows[job.code.digest] = load_flow_class(root, job.code)
+        found = _flows[key] = load_flow_class(root, job.code)
+        replay_flow_setup(found[0], setup.configs, list(setup.with_decorators))
         # the graph (parsed from the flow's source) is built once here, before any
         # fork: built in each forked task it costs ~5 ms of a trivial task's ~6
         _ = found[0]._graph

@@ -63,8 +63,10 @@ MODULES: dict[str, dict] = {
     "metaflow.cards": {"module": "flowtrack.cards",
                        "names": {"get_cards": "flowtrack.cards.get_cards"}},
     "metaflow.plugins": {"module": None, "names": {
-        "InternalTestUnboundedForeachInput": None,  # Metaflow's test-only foreach input
+        # Metaflow's test-only unbounded foreach input (see FIXTURES)
+        "InternalTestUnboundedForeachInput": "metaflow_test_ubf.InternalTestUnboundedForeachInput",
     }},
+    "metaflow.unbounded_foreach": {"module": "flowtrack.unbounded_foreach", "names": {}},
     "metaflow.plugins.cards": {"module": None, "names": {}},
     # the package holding Metaflow's test card types (see FIXTURES)
     "metaflow.plugins.cards.card_modules": {"module": "flowtrack.cards", "names": {}},
@@ -98,7 +100,11 @@ def _module_path(root: Path, name: str, table: dict[str, dict]) -> Path:
 # own implementation on flowtrack's public card API: copied into the shim, and the
 # test_org extension's cards offered as an installed package would (an entry point).
 FIXTURES = {"_test_cards.py": "metaflow/plugins/cards/card_modules/test_cards.py",
-            "_test_org_cards.py": "metaflow_test_org_cards.py"}
+            "_test_org_cards.py": "metaflow_test_org_cards.py",
+            "_test_ubf.py": "metaflow_test_ubf.py"}
+# the decorator of Metaflow's unbounded-foreach tests, offered as a plug-in would be
+_TEST_UBF_DECORATOR = ("unbounded_test_foreach_internal = "
+                       "metaflow_test_ubf:InternalTestUnboundedForeachDecorator")
 _TEST_ORG_CARDS = ["simplecard = metaflow_test_org_cards:CARDS",
                    "brokencard = metaflow_test_org_brokencard:CARDS"]
 # the generated flows name Metaflow's test card types without importing them
@@ -116,7 +122,8 @@ def write_shim(root: Path, extensions: Path | None = None,
     package = root / "metaflow"
     package.mkdir(parents=True, exist_ok=True)
     table = copy.deepcopy(MODULES)
-    entry_points = {"flowtrack.cards": list(_TEST_ORG_CARDS)}
+    entry_points = {"flowtrack.cards": list(_TEST_ORG_CARDS),
+                    "flowtrack.step_decorators": [_TEST_UBF_DECORATOR]}
     if extensions is not None and extensions.is_dir():
         shutil.copytree(extensions, root / extensions.name, dirs_exist_ok=True)
         load_extensions(extensions, table, entry_points)

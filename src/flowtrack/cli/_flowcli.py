@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import inspect
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -27,6 +29,7 @@ from ..flow import (
     Parameter,
     current,
     flow_decorators,
+    flow_mutators,
     mutate_flow,
     parse_decospec,
     pre_mutate_flow,
@@ -78,6 +81,18 @@ def _parameter_options(flow_cls: type[FlowSpec]) -> list[click.Parameter]:
 def _env_name(command: str, option: str) -> str:
     """``FLOWTRACK_<COMMAND>_<OPTION>``: the environment variable behind an option."""
     return f"FLOWTRACK_{command}_{option}".upper().replace("-", "_")
+
+
+def _refresh_parameter_options(flow_cls: type[FlowSpec], run_cmd: click.Command,
+                               count: int) -> int:
+    """Replace the first ``count`` options of ``run`` (the flow's parameters) with the
+    parameters the flow has now: the group's callback runs the mutators, which may add
+    or remove some, before click parses ``run``'s options (as in Metaflow, a parameter
+    a FlowMutator adds is an option). Returns the new count."""
+    fresh = _parameter_options(flow_cls)
+    run_cmd.params[:count] = fresh
+    _add_metaflow_names(run_cmd, "FLOWTRACK_RUN")
+    return len(fresh)
 
 
 def _run_options(command: click.Command) -> click.Command:
@@ -150,21 +165,30 @@ def _resolve_configs(flow_cls: type[FlowSpec], values: dict[str, str],
             decorator.resolve_configs()
 
 
+@contextmanager
+def _decorator_code(flow_cls: type[FlowSpec], stage: str) -> Iterator[None]:
+    """Report a failure of user code (a mutator, an extension decorator's hook) as
+    the user's error, naming the stage, not as a flowtrack bug."""
+    try:
+        yield
+    except FlowtrackError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - user code in a mutator or decorator
+        raise DecoratorError(f"A decorator of flow {flow_cls.__name__} failed {stage}: "
+                             f"{type(exc).__name__}: {exc}") from exc
+
+
 def _mutate(flow_cls: type[FlowSpec], decorators: list[Any]) -> None:
     """The mutators' ``mutate`` once ``--with`` is known, then the step decorators'
-    ``step_init`` (Metaflow's order); their errors are the user's, shown as such."""
-    try:
+    ``step_init`` (Metaflow's order)."""
+    with _decorator_code(flow_cls, "while preparing the run"):
         mutate_flow(flow_cls, decorators)
+        flow_cls._graph.check()  # what the mutators added obeys the graph rules too
         flow = flow_cls(use_cli=False)
         for node in flow_cls._graph:
             for deco in node.decorators:
                 deco.step_init(flow, flow_cls._graph, node.name, node.decorators, None, None,
                                _echo_error)
-    except FlowtrackError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - user code in a mutator or decorator
-        raise DecoratorError(f"A decorator of flow {flow_cls.__name__} failed while "
-                             f"preparing the run: {type(exc).__name__}: {exc}") from exc
 
 
 def _flow_inits(flow_cls: type[FlowSpec], options: dict[str, Any]) -> None:
@@ -173,10 +197,11 @@ def _flow_inits(flow_cls: type[FlowSpec], options: dict[str, Any]) -> None:
     decorators = flow_decorators(flow_cls)
     if not decorators:
         return
-    flow = flow_cls(use_cli=False)
-    for deco in decorators:
-        deco.flow_init(flow, flow_cls._graph, None, None, None, _echo_error, _echo_error,
-                       dict(options))
+    with _decorator_code(flow_cls, "in flow_init"):
+        flow = flow_cls(use_cli=False)
+        for deco in decorators:
+            deco.flow_init(flow, flow_cls._graph, None, None, None, _echo_error, _echo_error,
+                           dict(options))
 
 
 def _echo_error(*args: Any, **_kwargs: Any) -> None:
@@ -244,7 +269,11 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
             **extension_options: Any) -> None:
         if flow_configs(flow_cls):
             _resolve_configs(flow_cls, dict(config_values), dict(config_paths))
-        pre_mutate_flow(flow_cls)
+        with _decorator_code(flow_cls, "in pre_mutate"):
+            pre_mutate_flow(flow_cls)
+        if flow_mutators(flow_cls):  # they may have added or removed parameters
+            flow_options_count[0] = _refresh_parameter_options(flow_cls, run_cmd,
+                                                                flow_options_count[0])
         graph.check()
         project = resolve_project(flow_cls, branch=branch, production=production,
                                   user=settings().user)
@@ -272,6 +301,7 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
     add_flow_decorator_options(cli, flow_cls)
     run_cmd = click.Command("run", callback=run, params=_parameter_options(flow_cls),
                             help="Run the flow from start.")
+    flow_options_count = [len(run_cmd.params)]  # the first options of run: the parameters'
     cli.add_command(_run_options(run_cmd))
 
     @click.argument("step", required=False)

@@ -39,6 +39,7 @@ from ._user_decorators import (
     UserDecoratorError,
     UserStepDecorator,
     UserStepDecoratorBase,
+    flow_mutators,
     user_step_decorator,
 )
 
@@ -80,6 +81,7 @@ __all__ = [
     "environment",
     "extension_decorator",
     "flow_decorators",
+    "flow_mutators",
     "extension_names",
     "load_extensions",
     "mutate_flow",

@@ -456,8 +456,14 @@ def pre_mutate_flow(flow_cls: type) -> None:
         for mutator in list(func.config_decorators):
             mutator.external_init()
     for func in steps:
-        for mutator in list(func.config_decorators):
+        # by position: a step mutator that adds another one to its step (allowed in
+        # pre_mutate) gets that one's pre_mutate run too, as in Metaflow
+        position = 0
+        while position < len(func.config_decorators):
+            mutator = func.config_decorators[position]
+            mutator.external_init()
             mutator.pre_mutate(_step_view(flow_cls, func, mutator, pre_mutate=True))
+            position += 1
     for func in steps:
         for wrapper in func.wrappers:
             wrapper.external_init()

@@ -107,7 +107,7 @@ class ArtifactSource(ABC):
     def foreach_index(self) -> int | None:
         return None
 
-    def foreach_frames(self) -> list[tuple[int, int, Any]]:
+    def foreach_frames(self) -> list[tuple[int | None, int | None, Any]]:
         """(index, num_splits, value) per enclosing foreach, outermost first."""
         return []
 

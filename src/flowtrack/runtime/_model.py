@@ -38,10 +38,11 @@ class Frame:
 
     kind: str  # "foreach" or "split"
     step: str
-    index: int
+    index: int | None  # None: the control task of an unbounded foreach
     num_splits: int
     split_task: str  # task id of the splitting task
     items: ArtifactRef | None = None  # the foreach list artifact
+    unbounded: bool = False  # an UnboundedForeachInput: steps see None as num_splits
 
     def to_json(self) -> list[Any]:
         return [self.kind, self.step, self.index, self.num_splits, self.split_task]
@@ -106,6 +107,7 @@ class TaskSpec:
     max_user_code_retries: int = 0  # the step's @retry times (decorator hooks get it)
     flow_options: dict[str, Any] = field(default_factory=dict)  # extension flow decorators'
     flow_setup: FlowSetup = field(default_factory=FlowSetup)  # replayed by code-package loads
+    ubf_context: str | None = None  # UBF_CONTROL / UBF_TASK in an unbounded foreach
 
     @property
     def pathspec(self) -> str:
@@ -163,6 +165,7 @@ class Manifest:
     merged: dict[str, ArtifactRef] = field(default_factory=dict)
     reads: set[int] = field(default_factory=set)
     num_splits: int | None = None
+    unbounded: bool = False  # the foreach went over an UnboundedForeachInput (not counted)
     switch_target: str | None = None
     error: ErrorInfo | None = None
     caught: bool = False

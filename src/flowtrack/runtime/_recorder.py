@@ -329,6 +329,8 @@ class RunRecorder:
                 custom["caught_exception"] = True
             if f.ok and f.manifest.num_splits is not None:
                 custom["num_splits"] = f.manifest.num_splits
+            if f.ok and f.manifest.unbounded:
+                custom["unbounded_foreach"] = True
             if f.ok and f.manifest.switch_target is not None:
                 custom["switch_target"] = f.manifest.switch_target
         if len(f.history) > 1:

@@ -15,12 +15,15 @@ from ..flow import PARAMETERS_STEP, FlowGraph
 from ..lineage import SUCCESS_STATES, LineageSession, Node
 from ._model import ArtifactRef
 
-TaskKey = tuple[str, tuple[tuple[str, int], ...], int]
+# (step, (split step, index) per enclosing split, loop iteration); the index is None
+# for the control task of an unbounded foreach
+TaskKey = tuple[str, tuple[tuple[str, int | None], ...], int]
 
 
 def task_key(node: Node) -> TaskKey:
     frames = node.custom_properties.get("frames") or []
-    return (str(node.properties.get("step_name")), tuple((f[1], int(f[2])) for f in frames),
+    return (str(node.properties.get("step_name")),
+            tuple((f[1], None if f[2] is None else int(f[2])) for f in frames),
             int(node.custom_properties.get("iteration", 0)))
 
 

@@ -9,6 +9,7 @@ cloned from the origin run instead of executed.
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import time
 from collections import deque
@@ -29,12 +30,14 @@ from ..flow import (
     StepNode,
 )
 from ..flow._configs import resolved_configs
+from ..flow._unbounded import UBF_CONTROL, UBF_TASK
 from ._console import QUIET_TASK_LINES_ABOVE, RunConsole
 from ._executor import Attempt, Executor, Finished, LogLine
 from ._model import ArtifactRef, BranchInput, ErrorInfo, FlowSetup, Frame, Manifest, TaskSpec
 from ._pypi import PythonEnv, step_environment
 from ._recorder import FinishedTask, RunRecorder, StartedTask
 from ._resources import ResourceBudget
+from ._resume import TaskKey
 from ._task import (
     SchedulerFailed,
     TaskAbandoned,
@@ -80,9 +83,11 @@ class Task:
     fallback_used: bool = False
     fallback: ErrorInfo | None = None  # set for @catch's fallback attempt
     gang: Gang | None = None  # the @parallel gang this task is one node of
+    ubf_control: bool = False  # the control task of an unbounded foreach (counts its items)
+    unbounded: bool = False  # a split whose foreach went over an UnboundedForeachInput
 
     @property
-    def key(self) -> tuple[str, tuple[tuple[str, int], ...], int]:
+    def key(self) -> TaskKey:
         """Identity of the task across runs of the same flow (used by resume)."""
         return (self.step, tuple((f.step, f.index) for f in self.frames), self.iteration)
 
@@ -102,8 +107,10 @@ class Gang:
         return self.members[0].task_id
 
     def parallel(self, task: Task) -> Parallel:
+        node_index = task.frames[-1].index
+        assert node_index is not None  # (None only in an unbounded foreach's control task)
         return Parallel(main_ip=PARALLEL_MAIN_IP, num_nodes=len(self.members),
-                        node_index=task.frames[-1].index, control_task_id=self.control_task_id)
+                        node_index=node_index, control_task_id=self.control_task_id)
 
 
 PARALLEL_MAIN_IP = "127.0.0.1"  # local gangs share the machine
@@ -435,7 +442,7 @@ class Scheduler:
             project=self.options.project.to_current() if self.options.project else None,
             parallel=parallel, cards=policy.cards, secrets=policy.secrets,
             max_user_code_retries=policy.retries, flow_options=self.options.flow_options,
-            flow_setup=self.flow_setup)
+            flow_setup=self.flow_setup, ubf_context=_ubf_context(task))
         return Attempt(spec, resources=policy.resources)
 
     def _started(self, task: Task, attempt: Attempt) -> None:
@@ -448,7 +455,7 @@ class Scheduler:
             self.pending_starts.append((task, StartedTask(task.step, task.task_id, attempt,
                                                           task.frames, task.parents,
                                                           task.iteration, policy.resources,
-                                                          _gang_metadata(attempt.spec.parallel))))
+                                                          _task_metadata(attempt.spec))))
         else:
             self.recorder.attempt_started(task.exec_id, attempt)
         if self._verbose(task.step):
@@ -582,6 +589,7 @@ class Scheduler:
 
     def _succeeded(self, task: Task, attempt: Attempt, manifest: Manifest) -> None:
         task.num_splits, task.switch_target = manifest.num_splits, manifest.switch_target
+        task.unbounded = manifest.unbounded
         if manifest.caught:
             self.console.error(f"[{self._prefix(attempt)}] Task failed but @catch stored the "
                                f"exception ({manifest.error}); continuing.")
@@ -606,9 +614,14 @@ class Scheduler:
     # -- successors --------------------------------------------------------------
     def _schedule_successors(self, task: Task) -> None:
         node = self.graph[task.step]
+        if task.ubf_control:
+            self._start_mappers(task)
+            return
         if node.name == "end":
             return
-        if node.parallel_foreach:
+        if task.unbounded:
+            self._start_control(node.out_funcs[0], task)
+        elif node.parallel_foreach:
             assert task.num_splits is not None
             self._start_gang(node.out_funcs[0], task, task.num_splits)
         elif node.type == "foreach":
@@ -641,6 +654,28 @@ class Scheduler:
             gang.members.append(member)
         self.ready.extend(gang.members)
 
+    def _start_control(self, step: str, split: Task) -> None:
+        """An unbounded foreach starts with one control task, which counts the items
+        (see flow/_unbounded.py)."""
+        foreach_param = self.graph[split.step].foreach_param
+        assert foreach_param is not None
+        items = split.namespace.get(foreach_param) or self.parameters[foreach_param]
+        frame = Frame("foreach", split.step, None, 0, split.task_id, items, unbounded=True)
+        control = self._new_task(step, split.frames + (frame,), [split.task_id],
+                                 split.namespace)
+        control.ubf_control = True
+        self.ready.append(control)
+
+    def _start_mappers(self, control: Task) -> None:
+        """One mapper task per item the control task counted; they are the foreach's
+        splits (the join waits for them, not for the control task)."""
+        assert control.num_splits is not None
+        top = control.frames[-1]
+        for index in range(control.num_splits):
+            frame = dataclasses.replace(top, index=index, num_splits=control.num_splits)
+            self.ready.append(self._new_task(control.step, control.frames[:-1] + (frame,),
+                                             control.parents, control.inherited))
+
     def _to_step(self, step: str, parent: Task, frames: tuple[Frame, ...], iteration: int = 0) -> None:
         child = self.graph[step]
         if not child.is_join:
@@ -650,6 +685,7 @@ class Scheduler:
         top = frames[-1]
         key = (step, tuple((f.step, f.index, f.split_task) for f in frames[:-1]), top.split_task)
         arrived = self.barriers.setdefault(key, {})
+        assert top.index is not None  # (control tasks of unbounded foreaches join nothing)
         arrived[top.index] = parent
         if len(arrived) < top.num_splits:
             return
@@ -666,6 +702,7 @@ class Scheduler:
                                                  task.frames, task.parents, task.iteration)
         task.namespace = self.origin.namespace_of(origin_task)
         task.num_splits = origin_task.custom_properties.get("num_splits")
+        task.unbounded = bool(origin_task.custom_properties.get("unbounded_foreach"))
         task.switch_target = origin_task.custom_properties.get("switch_target")
         if self._verbose(task.step):
             self.console.info(f"[{self.run_id}/{task.step}/{task.task_id}] Cloned from "
@@ -732,6 +769,21 @@ class Scheduler:
                 f"{task.task_id}) failed: {str(info).rstrip('.')}. Fix the step and continue with `resume`; "
                 "see the task's output with `logs`.")
         self.recorder.finish_run("FINISHED")
+
+
+def _ubf_context(task: Task) -> str | None:
+    """The task's role in an unbounded foreach (what decorator hooks get)."""
+    if task.ubf_control:
+        return UBF_CONTROL
+    return UBF_TASK if task.frames and task.frames[-1].unbounded else None
+
+
+def _task_metadata(spec: TaskSpec) -> dict[str, Any] | None:
+    """Metadata under Metaflow's names: an unbounded foreach's control task says so
+    (what ``Step.control_tasks()`` finds), and so does a gang member (below)."""
+    if spec.ubf_context == UBF_CONTROL:
+        return {"internal_task_type": CONTROL_TASK_TYPE}
+    return _gang_metadata(spec.parallel)
 
 
 def _gang_metadata(parallel: Parallel | None) -> dict[str, Any] | None:

@@ -23,7 +23,7 @@ from ..flow._user_decorators import UserDecoratorError
 from ._model import TaskSpec
 
 # Metaflow passes objects flowtrack has no counterpart of (datastores, the metadata
-# provider, the environment, the UBF context); the hooks get None for them.
+# provider, the environment); the hooks get None for them.
 _NO_COUNTERPART = None
 
 
@@ -43,13 +43,10 @@ def run_step_body(flow: Any, node: StepNode, spec: TaskSpec, inputs: Any) -> Non
     """Run the step's body with every decorator hook and user step decorator."""
     graph, retries = flow._graph, spec.max_user_code_retries
     decorators = node.decorators
-    for deco in decorators:
-        deco.task_pre_step(spec.step, _NO_COUNTERPART, _NO_COUNTERPART, spec.run_id,
-                           spec.task_id, flow, graph, spec.attempt, retries, _NO_COUNTERPART,
-                           inputs)
+    _pre_step_hooks(flow, spec, decorators, inputs)
     body: Callable[..., Any] = getattr(flow, spec.step)
     for deco in decorators:
-        body = deco.task_decorate(body, flow, graph, spec.attempt, retries, _NO_COUNTERPART)
+        body = deco.task_decorate(body, flow, graph, spec.attempt, retries, spec.ubf_context)
     wrappers = list(getattr(node.func, "wrappers", ()))
     if wrappers:
         _run_wrapped(flow, node, wrappers, body, inputs)
@@ -57,6 +54,33 @@ def run_step_body(flow: Any, node: StepNode, spec: TaskSpec, inputs: Any) -> Non
         body() if inputs is None else body(inputs)
     for deco in decorators:
         deco.task_post_step(spec.step, flow, graph, spec.attempt, retries)
+
+
+def _pre_step_hooks(flow: Any, spec: TaskSpec, decorators: list[Any], inputs: Any) -> None:
+    for deco in decorators:
+        deco.task_pre_step(spec.step, _NO_COUNTERPART, _NO_COUNTERPART, spec.run_id,
+                           spec.task_id, flow, flow._graph, spec.attempt,
+                           spec.max_user_code_retries, spec.ubf_context, inputs)
+
+
+def run_control_task(flow: Any, node: StepNode, spec: TaskSpec) -> int:
+    """The control task of an unbounded foreach: the decorators' hooks, and the count
+    of the input's items (one mapper task each); the step's body does not run."""
+    _pre_step_hooks(flow, spec, node.decorators, None)
+    items = flow.input
+    try:
+        count = sum(1 for _ in items)
+    except TypeError:
+        raise StepError(f"Unbounded foreach into step '{node.name}': the input, a "
+                        f"{type(items).__name__}, cannot be iterated; an "
+                        "UnboundedForeachInput must define __iter__.") from None
+    if count == 0:
+        raise StepError(f"Unbounded foreach into step '{node.name}': the input has no items, "
+                        "so there is nothing to run.")
+    for deco in node.decorators:
+        deco.task_post_step(spec.step, flow, flow._graph, spec.attempt,
+                            spec.max_user_code_retries)
+    return count
 
 
 def exception_handled(flow: Any, node: StepNode, spec: TaskSpec, exc: BaseException) -> bool:

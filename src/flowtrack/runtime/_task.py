@@ -33,6 +33,7 @@ from ..cards import CardComponentCollector, RenderedCard, TaskView, card_graph, 
 from ..client import Run, Task
 from ..client._data import TaskException, exception_type
 from ..flow import UNCATCHABLE_TYPES, ArtifactSource, FlowSpec, Inputs, StepNode, current
+from ..flow._unbounded import UBF_CONTROL, is_unbounded
 from ..store import BlobStore, EncodeError
 from ._model import ArtifactRef, ErrorInfo, Frame, Manifest, OutputRecord, TaskSpec
 from ._previews import rich_preview
@@ -41,6 +42,7 @@ from ._secrets import apply_secrets
 from ._step_hooks import (
     exception_handled,
     make_default_transition,
+    run_control_task,
     run_finished_hooks,
     run_flow_inits,
     run_step_body,
@@ -154,8 +156,10 @@ class TaskSource(ArtifactSource):
         frame = self._innermost_foreach()
         return None if frame is None else frame.index
 
-    def foreach_frames(self) -> list[tuple[int, int, Any]]:
-        return [(f.index, f.num_splits, self._item(f)) for f in self._frames if f.kind == "foreach"]
+    def foreach_frames(self) -> list[tuple[int | None, int | None, Any]]:
+        # an unbounded foreach's size is not shown to steps (Metaflow shows None)
+        return [(f.index, None if f.unbounded else f.num_splits, self._item(f))
+                for f in self._frames if f.kind == "foreach"]
 
     def _innermost_foreach(self) -> Frame | None:
         return next((f for f in reversed(self._frames) if f.kind == "foreach"), None)
@@ -163,6 +167,8 @@ class TaskSource(ArtifactSource):
     def _item(self, frame: Frame) -> Any:
         if frame.items is None:  # a @parallel gang: the input is the node index (as Metaflow)
             return frame.index
+        if frame.index is None:  # an unbounded foreach's control task: the whole input
+            return self._load_ref(frame.items)
         return foreach_item(self._load_ref(frame.items), frame.index)
 
 
@@ -273,8 +279,11 @@ def _run_task(spec: TaskSpec, flow_cls: type[FlowSpec], store: BlobStore) -> Man
         if spec.secrets:
             apply_secrets(spec.secrets)  # in the task only: the values are never recorded
         run_flow_inits(flow, spec)
-        _run_step(flow, node, spec, manifest, store, cache)
-        _decide_transition(flow, node, spec, manifest)
+        if spec.ubf_context == UBF_CONTROL:
+            manifest.num_splits = run_control_task(flow, node, spec)
+        else:
+            _run_step(flow, node, spec, manifest, store, cache)
+            _decide_transition(flow, node, spec, manifest)
     except BaseException as exc:  # noqa: BLE001 - every failure becomes the manifest's error
         _disarm_timeout()
         if not _handled_by_decorator(flow, node, spec, manifest, exc):
@@ -430,6 +439,7 @@ def _decide_transition(flow: FlowSpec, node: StepNode, spec: TaskSpec, manifest:
                         "once, as written in the step's last statement.")
     if foreach:
         manifest.num_splits = _count_splits(flow, node.name, foreach, spec.max_num_splits)
+        manifest.unbounded = manifest.num_splits is None
     elif num_parallel is not None:
         manifest.num_splits = num_parallel
 
@@ -452,12 +462,16 @@ def _decide_switch(flow: FlowSpec, node: StepNode, targets: Any, condition: str 
                     f"matches no case; cases are {', '.join(map(repr, node.switch_cases))}.")
 
 
-def _count_splits(flow: FlowSpec, step: str, attr: str, limit: int) -> int:
+def _count_splits(flow: FlowSpec, step: str, attr: str, limit: int) -> int | None:
+    """The foreach's number of splits; None for an unbounded foreach, which its
+    control task counts (see flow/_unbounded.py)."""
     try:
         items = getattr(flow, attr)
     except AttributeError:
         raise StepError(f"Foreach in step '{step}': attribute '{attr}' is not set; assign the "
                         f"list to self.{attr} before self.next(..., foreach='{attr}').") from None
+    if is_unbounded(items):
+        return None
     try:
         count = len(items)
     except TypeError:

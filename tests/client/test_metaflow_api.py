@@ -10,7 +10,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -24,6 +24,7 @@ from tests.conftest import isolated_store
 DAG_FLOW = """
     import os
     import sys
+    import time
 
     from flowtrack import FlowSpec, step
 
@@ -34,6 +35,7 @@ DAG_FLOW = """
             self.x = 1
             self.items = [1, 2, 3]
             print("one")
+            time.sleep(0.3)  # so the two lines are read at different times
             print("two")
             print("warn", file=sys.stderr)
             self.next(self.fan, self.other)
@@ -408,9 +410,12 @@ def test_loglines(runs: SimpleNamespace) -> None:
     task = runs.ok["start"].task
     lines = list(task.loglines("stdout"))
     assert [line for _, line in lines] == ["one", "two"]
-    stamps = {stamp for stamp, _ in lines}
-    assert stamps == {task.finished_at}
+    stamps = [stamp for stamp, _ in lines]
     assert all(isinstance(s, datetime) and s.tzinfo is not None for s in stamps)
+    # each line carries when it was printed: "two" came 0.3 s after "one"
+    assert stamps[1] - stamps[0] >= timedelta(seconds=0.25)
+    slack = timedelta(milliseconds=50)
+    assert task.created_at - slack <= stamps[0] and stamps[1] <= task.finished_at + slack
     assert task.stdout == "".join(line + "\n" for _, line in lines)
     assert [line for _, line in task.loglines("stderr")] == ["warn"]
     assert [line for _, line in task.loglines("stdout", as_unicode=False)] == [b"one", b"two"]

@@ -196,3 +196,14 @@ def test_a_python_version_other_than_the_clusters_is_refused_before_the_run(
     assert proc.returncode == 1
     assert "@pypi(python='3.9') cannot run on Ray" in proc.stderr
     assert "Traceback" not in proc.stderr and "Workflow starting" not in proc.stdout
+
+
+def test_workers_get_the_s3_endpoint_set_by_metaflow_s_variable(store_env, monkeypatch):
+    from flowtrack.runtime._ray import forwarded_environment
+
+    monkeypatch.delenv("FLOWTRACK_S3_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("METAFLOW_S3_ENDPOINT_URL", "http://127.0.0.1:9000")
+    # workers read flowtrack's name only: the driver resolves Metaflow's for them
+    assert forwarded_environment()["FLOWTRACK_S3_ENDPOINT_URL"] == "http://127.0.0.1:9000"
+    monkeypatch.setenv("FLOWTRACK_S3_ENDPOINT_URL", "http://127.0.0.1:9001")
+    assert forwarded_environment()["FLOWTRACK_S3_ENDPOINT_URL"] == "http://127.0.0.1:9001"

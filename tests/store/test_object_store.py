@@ -40,6 +40,18 @@ def test_bytes_and_values_round_trip(s3_env, s3_endpoint):
     assert np.array_equal(store.get_value(store.put_value(big)), big)
 
 
+def test_metaflow_endpoint_variable_is_read_and_flowtrack_s_wins(s3_env, s3_endpoint,
+                                                                monkeypatch):
+    bucket = new_bucket(s3_endpoint)
+    monkeypatch.delenv("FLOWTRACK_S3_ENDPOINT_URL")
+    monkeypatch.setenv("METAFLOW_S3_ENDPOINT_URL", s3_endpoint)  # a ported Metaflow setup
+    digest = BlobStore(f"s3://{bucket}/blobs").put_bytes(b"via metaflow's name")
+    # both set: FLOWTRACK_ wins (Metaflow's points nowhere; a store using it would fail)
+    monkeypatch.setenv("METAFLOW_S3_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("FLOWTRACK_S3_ENDPOINT_URL", s3_endpoint)
+    assert BlobStore(f"s3://{bucket}/blobs").get_bytes(digest) == b"via metaflow's name"
+
+
 def test_large_blobs_go_up_as_parallel_parts_and_come_back_whole(s3_env, s3_endpoint,
                                                                  monkeypatch):
     import boto3

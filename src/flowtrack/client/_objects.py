@@ -701,15 +701,25 @@ class Task(MetaflowObject):
     def loglines(self, stream: str, as_unicode: bool = True
                  ) -> Iterator[tuple[datetime | None, Any]]:
         """``(time, line)`` for each line of ``stream`` (``'stdout'`` or ``'stderr'``),
-        without its newline; bytes with ``as_unicode=False``. Lines are not timed one by
-        one: each carries the time the output was recorded, when the task finished."""
+        without its newline; bytes with ``as_unicode=False``. The time is when the
+        runtime read the line from the task (lines read together share it); a last line
+        without a newline, and the lines of runs recorded before flowtrack kept these
+        times, carry the task's finish time."""
         if stream not in ("stdout", "stderr"):
             raise ValueError(f"stream must be 'stdout' or 'stderr', not {stream!r}")
         lines = self._log(stream).split(b"\n")
         if lines[-1] == b"":
             lines.pop()
-        when = self.finished_at or self.created_at
-        for line in lines:
+        times = iter(self._refresh().custom_properties.get(f"{stream}_times") or [])
+        finished = self.finished_at or self.created_at
+        upto, when = -1, finished
+        for number, line in enumerate(lines):
+            while number >= upto:
+                entry = next(times, None)
+                if entry is None:
+                    upto, when = len(lines), finished
+                    break
+                upto, when = entry[0], datetime.fromtimestamp(entry[1] / 1000, timezone.utc)
             yield when, line.decode("utf-8", "replace") if as_unicode else line
 
     @property

@@ -39,6 +39,21 @@ class Attempt:
     killed_reason: str | None = None
     resources: dict[str, Any] | None = None  # what @resources asked for
     placement: dict[str, Any] = field(default_factory=dict)  # e.g. the Ray node it ran on
+    # per stream, [number of lines so far, ms since the epoch] each time lines arrived:
+    # when each line was printed, compactly (lines read together share a time)
+    line_times: dict[str, list[list[int]]] = field(default_factory=dict)
+
+    def note_lines(self, stream: str, count: int) -> None:
+        """Record that ``count`` more complete lines of ``stream`` arrived now."""
+        if count <= 0:
+            return
+        times = self.line_times.setdefault(stream, [])
+        total = (times[-1][0] if times else 0) + count
+        now = time.time_ns() // 1_000_000
+        if times and times[-1][1] == now:
+            times[-1][0] = total
+        else:
+            times.append([total, now])
 
 
 @dataclass

@@ -222,6 +222,7 @@ class LocalExecutor(Executor):
         buffer += data
         text = child.partial[stream] + data
         *lines, child.partial[stream] = text.split(b"\n")
+        child.attempt.note_lines(stream, len(lines))
         events.extend(LogLine(child.attempt, stream, line.decode("utf-8", "replace"))
                       for line in lines)
 

@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .._config import env as config_env
 from .._config import settings
 from .._errors import FlowtrackError
 from ..flow import FlowSpec
@@ -72,6 +73,9 @@ def forwarded_environment() -> dict[str, str]:
     store = cfg.store_url if "://" in cfg.store_url else os.path.abspath(cfg.store_url)
     env.update(FLOWTRACK_HOME=str(cfg.home), FLOWTRACK_METADATA=cfg.metadata_url,
                FLOWTRACK_STORE=store, FLOWTRACK_USER=cfg.user)
+    endpoint = config_env("FLOWTRACK_S3_ENDPOINT_URL")  # maybe set by Metaflow's name
+    if endpoint:
+        env["FLOWTRACK_S3_ENDPOINT_URL"] = endpoint
     return env
 
 
@@ -270,6 +274,8 @@ class RayExecutor(Executor):
         self._place(attempt, item.placement)
         events: list[LogLine | Finished] = [LogLine(attempt, stream, text)
                                             for stream, text in item.lines]
+        for stream in ("stdout", "stderr"):
+            attempt.note_lines(stream, sum(1 for s, _ in item.lines if s == stream))
         if isinstance(item, WorkerDone):
             self._finished(generator)
             attempt.stdout[:] = item.stdout

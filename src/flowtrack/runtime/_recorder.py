@@ -318,6 +318,8 @@ class RunRecorder:
         custom: dict[str, Any] = {"artifacts": visible}
         custom.update(self._log_properties("stdout", f.attempt.stdout))
         custom.update(self._log_properties("stderr", f.attempt.stderr))
+        for stream, times in f.attempt.line_times.items():  # when each line was printed
+            custom[f"{stream}_times"] = times
         if f.error is not None:  # NUL cannot be stored as text (an exception may hold one)
             custom.update(error_type=f.error.type,
                           error_message=f.error.message.replace("\x00", "\\x00"),

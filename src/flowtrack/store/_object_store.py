@@ -4,8 +4,9 @@ fsspec URL): the same ``<first two hex digits>/<digest>`` layout as on disk.
 An object store makes a blob visible only when its upload completes (a multipart
 upload is one object at the end), so writes are atomic without a rename; large
 blobs go up in parallel parts. Credentials and endpoints come from the usual places
-(environment, config files); ``FLOWTRACK_S3_ENDPOINT_URL`` (or ``AWS_ENDPOINT_URL``)
-points S3 URLs at an S3-compatible server such as MinIO.
+(environment, config files); ``FLOWTRACK_S3_ENDPOINT_URL`` (or Metaflow's
+``METAFLOW_S3_ENDPOINT_URL``, or ``AWS_ENDPOINT_URL``) points S3 URLs at an
+S3-compatible server such as MinIO.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+from .._config import env
 from .._errors import ConfigurationError
 from ._backend import BlobBackend
 
@@ -25,8 +27,7 @@ TRANSFER_CONCURRENCY = 8
 def storage_options(url: str) -> dict[str, Any]:
     """fsspec options for ``url`` from flowtrack's environment variables."""
     if url.startswith(("s3://", "s3a://")):
-        endpoint = os.environ.get("FLOWTRACK_S3_ENDPOINT_URL") or os.environ.get(
-            "AWS_ENDPOINT_URL")
+        endpoint = env("FLOWTRACK_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
         return {"client_kwargs": {"endpoint_url": endpoint}} if endpoint else {}
     return {}
 

@@ -340,15 +340,22 @@ def make_flow_decorator(cls: type[FlowDecorator]) -> Callable[..., Any]:
         add_flow_decorator(flow_cls, deco)
         return flow_cls
 
-    def decorator(flow_cls: Any = None, **attributes: Any) -> Any:
-        if flow_cls is not None:
-            return apply(flow_cls, cls())
+    return _decorator_function(cls, apply)
+
+
+def _decorator_function(cls: type[Any], apply: Callable[[Any, Any], Any]) -> Callable[..., Any]:
+    """``@name`` (bare) and ``@name(attr=...)`` for decorator class ``cls``: ``apply``
+    attaches an instance to the decorated function or class and returns it."""
+
+    def decorator(target: Any = None, **attributes: Any) -> Any:
+        if target is not None:
+            return apply(target, cls())
         deco = cls(**attributes)
-        return lambda klass: apply(klass, deco)
+        return lambda decorated: apply(decorated, deco)
 
     decorator.__name__ = cls.name
     decorator.__doc__ = cls.__doc__
-    decorator.decorator_class = cls  # type: ignore[attr-defined]
+    decorator.decorator_class = cls  # type: ignore[attr-defined]  # for the mutators
     return decorator
 
 
@@ -460,16 +467,7 @@ def _attach(func: Callable[..., Any], deco: StepDecorator) -> Callable[..., Any]
 
 
 def _make_decorator(cls: type[StepDecorator]) -> Callable[..., Any]:
-    def decorator(func: Callable[..., Any] | None = None, **attributes: Any) -> Any:
-        if func is not None:
-            return _attach(func, cls())
-        deco = cls(**attributes)
-        return lambda f: _attach(f, deco)
-
-    decorator.__name__ = cls.name
-    decorator.__doc__ = cls.__doc__
-    decorator.decorator_class = cls  # type: ignore[attr-defined]  # for MutableStep
-    return decorator
+    return _decorator_function(cls, _attach)
 
 
 retry = _make_decorator(RetryDecorator)

@@ -85,6 +85,19 @@ class _Mutable:
         self._statically_defined = statically_defined
         self._inserted_by = inserted_by
 
+    def _replace_duplicate(self, what: str, where: str, duplicates: int) -> bool:
+        """Whether to replace the existing ``what`` on ``where`` (False: keep it and
+        drop the new one), by the ``duplicates`` policy."""
+        if duplicates == OVERRIDE:
+            return True
+        if duplicates == ERROR and self._statically_defined:
+            raise DecoratorError(f"{what} is given twice on {where} (added by "
+                                 f"{' from '.join(self._inserted_by)}).")
+        if duplicates not in (IGNORE, ERROR):
+            raise UserDecoratorError(f"duplicates={duplicates!r}: use IGNORE, ERROR or "
+                                     "OVERRIDE (MutableStep.IGNORE, ...).")
+        return False
+
     def _only_in_pre_mutate(self, what: str) -> None:
         if not self._pre_mutate:
             raise UserDecoratorError(
@@ -175,7 +188,8 @@ class MutableStep(_Mutable):
     def _add_step_decorator(self, deco: StepDecorator, duplicates: int) -> StepDecorator | None:
         existing = [d for d in self._step.decorators if d.name == deco.name]
         if existing and not deco.allow_multiple:
-            if not self._on_duplicate(f"@{deco.name}", duplicates):
+            if not self._replace_duplicate(f"@{deco.name}", f"step '{self.name}'",
+                                           duplicates):
                 return None
             self._step.decorators[:] = [d for d in self._step.decorators
                                         if d.name != deco.name]
@@ -187,7 +201,7 @@ class MutableStep(_Mutable):
         fields = deco._step_fields()
         name = deco.decorator_name
         if any(d.decorator_name == name for d in getattr(self._step, fields[0])):
-            if not self._on_duplicate(name, duplicates):
+            if not self._replace_duplicate(name, f"step '{self.name}'", duplicates):
                 return None
             for field in fields:
                 getattr(self._step, field)[:] = [d for d in getattr(self._step, field)
@@ -195,18 +209,6 @@ class MutableStep(_Mutable):
         deco._attach(self._step)
         deco.external_init()
         return deco
-
-    def _on_duplicate(self, what: str, duplicates: int) -> bool:
-        """Whether to replace the step's existing ``what`` (False: keep it)."""
-        if duplicates == OVERRIDE:
-            return True
-        if duplicates == ERROR and self._statically_defined:
-            raise DecoratorError(f"{what} is given twice on step '{self.name}' (added by "
-                                 f"{' from '.join(self._inserted_by)}).")
-        if duplicates not in (IGNORE, ERROR):
-            raise UserDecoratorError(f"duplicates={duplicates!r}: use MutableStep.IGNORE, "
-                                     "MutableStep.ERROR or MutableStep.OVERRIDE.")
-        return False
 
     def remove_decorator(self, deco_name: str, deco_args: list[Any] | None = None,
                          deco_kwargs: dict[str, Any] | None = None) -> bool:
@@ -260,6 +262,10 @@ class MutableFlow(_Mutable):
             raise UserDecoratorError("a MutableFlow is made by flowtrack for a mutator; it is "
                                      "not created directly.")
         super().__init__(flow_cls, pre_mutate, statically_defined, inserted_by)
+
+    @property
+    def _where(self) -> str:
+        return f"flow {self._flow_cls.__name__}"
 
     @property
     def decorator_specs(self) -> Iterator[Spec]:
@@ -344,7 +350,7 @@ class MutableFlow(_Mutable):
     def _add_flow_decorator(self, deco: FlowDecorator, duplicates: int) -> Any:
         existing = [d for d in flow_decorators(self._flow_cls) if d.name == deco.name]
         if existing and not deco.allow_multiple:
-            if not self._replace_existing(f"@{deco.name}", duplicates):
+            if not self._replace_duplicate(f"@{deco.name}", self._where, duplicates):
                 return None
             self._remove_flow_decorators(lambda d: d.name == deco.name)
         add_flow_decorator(self._flow_cls, deco)
@@ -353,7 +359,7 @@ class MutableFlow(_Mutable):
     def _add_flow_mutator(self, mutator: FlowMutator, duplicates: int) -> Any:
         name = mutator.decorator_name
         if any(m.decorator_name == name for m in flow_mutators(self._flow_cls)):
-            if not self._replace_existing(name, duplicates):
+            if not self._replace_duplicate(name, self._where, duplicates):
                 return None
             self._remove_flow_mutators(lambda m: m.decorator_name == name)
         mutator.statically_defined, mutator.inserted_by = (self._statically_defined,
@@ -363,14 +369,6 @@ class MutableFlow(_Mutable):
         mutator.pre_mutate(MutableFlow(self._flow_cls, True, self._statically_defined,
                                        [name, *self._inserted_by]))
         return mutator
-
-    def _replace_existing(self, what: str, duplicates: int) -> bool:
-        if duplicates == OVERRIDE:
-            return True
-        if duplicates == ERROR and self._statically_defined:
-            raise DecoratorError(f"{what} is given twice on flow {self._flow_cls.__name__} "
-                                 f"(added by {' from '.join(self._inserted_by)}).")
-        return False
 
     def _remove_flow_decorators(self, chosen: Callable[[Any], bool]) -> bool:
         return _remove_from_classes(self._flow_cls, "_flow_decorator_objects", chosen)

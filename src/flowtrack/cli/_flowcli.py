@@ -272,8 +272,8 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
         with _decorator_code(flow_cls, "in pre_mutate"):
             pre_mutate_flow(flow_cls)
         if flow_mutators(flow_cls):  # they may have added or removed parameters
-            flow_options_count[0] = _refresh_parameter_options(flow_cls, run_cmd,
-                                                                flow_options_count[0])
+            parameter_option_count[0] = _refresh_parameter_options(
+                flow_cls, run_cmd, parameter_option_count[0])
         graph.check()
         project = resolve_project(flow_cls, branch=branch, production=production,
                                   user=settings().user)
@@ -301,7 +301,7 @@ def build_cli(flow_cls: type[FlowSpec]) -> click.Group:
     add_flow_decorator_options(cli, flow_cls)
     run_cmd = click.Command("run", callback=run, params=_parameter_options(flow_cls),
                             help="Run the flow from start.")
-    flow_options_count = [len(run_cmd.params)]  # the first options of run: the parameters'
+    parameter_option_count = [len(run_cmd.params)]  # run's first options: the parameters
     cli.add_command(_run_options(run_cmd))
 
     @click.argument("step", required=False)

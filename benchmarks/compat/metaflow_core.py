@@ -21,8 +21,8 @@ enumerate the pairs and generate their code with Metaflow's own ``FlowFormatter`
 (``_generate.py``); every flow and checker runs on flowtrack. Nothing of Metaflow's is
 copied into this repository.
 
-Run (the whole suite takes about 5 minutes on 2 cores today, more as more pairs get
-past their first failure)::
+Run (the whole suite takes about 25 minutes on 2 cores, now that nearly every pair
+runs all its checkers)::
 
     python benchmarks/compat/metaflow_core.py --jobs 2
     python benchmarks/compat/metaflow_core.py --tests BasicArtifactTest --graphs nested-branches

@@ -21,12 +21,11 @@ from ..lineage import (
     LineageSession,
     NewArtifact,
     TypeKind,
-    associations,
     attributions,
     events,
 )
-from ._entities import Dataset, DatasetInput
-from ._models import run_execution
+from ._entities import Dataset
+from ._run_lineage import run_execution
 from ._store import TrackingStore
 from .errors import InvalidParameterError
 
@@ -104,26 +103,3 @@ def log_input(store: TrackingStore, run_id: str, dataset: Dataset,
     with store.write() as s:
         run_pk, exec_id = run_execution(s, store, run_id)
         record_input(s, run_pk, dataset, context, exec_id)
-
-
-def run_inputs(s: LineageSession, run_pk: int) -> list[DatasetInput]:
-    """The datasets logged as inputs of a run (by its execution or its tasks)."""
-    dataset_type = s.find_type_id(TypeKind.ARTIFACT, DATASET_TYPE)
-    if dataset_type is None:
-        return []
-    rows = s.conn.execute(
-        select(events.c.artifact_id, events.c.id).where(
-            events.c.type == int(EventType.INPUT),
-            events.c.execution_id.in_(select(associations.c.execution_id)
-                                      .where(associations.c.context_id == run_pk)))).all()
-    ids = sorted({a for a, _ in rows})
-    found = []
-    for node in s.nodes_by_ids("artifact", ids):
-        if node.type_id != dataset_type or not (node.name or "").startswith("dataset:"):
-            continue
-        c = node.custom_properties
-        found.append(DatasetInput(Dataset(
-            name=node.properties.get("artifact_name", ""), digest=node.properties["digest"],
-            source_type=c.get("source_type", ""), source=c.get("source", ""),
-            schema=c.get("schema") or None, profile=c.get("profile") or None)))
-    return found

@@ -28,8 +28,8 @@ from ..lineage import (
     events,
 )
 from ._entities import Metric
-from ._models import MODEL_PROPERTIES, MODEL_TYPE, run_execution
-from ._store import PARAM_PREFIX, TAG_PREFIX, TrackingStore
+from ._run_lineage import MODEL_PROPERTIES, MODEL_TYPE, PARAM_PREFIX, TAG_PREFIX, run_execution
+from ._store import TrackingStore
 from ._validation import check_key, check_name, check_param_value, check_tag_value
 from .errors import InvalidParameterError, ResourceDoesNotExistError
 

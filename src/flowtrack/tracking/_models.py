@@ -23,17 +23,12 @@ from typing import Any
 
 import yaml
 
-from .._util import now_ms
-from ..lineage import ArtifactState, EventType, ExecutionState, NewArtifact, PropertyType, TypeKind
 from . import _files, _fluent
+from ._run_lineage import insert_model_artifact, run_execution
 from ._signature import ModelSignature, enforce, infer_signature
 from .errors import InvalidParameterError, ResourceDoesNotExistError
 
 MODEL_FILE = "model.pkl"
-MODEL_TYPE = "Model"
-MODEL_PROPERTIES = {"run_id": PropertyType.STRING, "path": PropertyType.STRING,
-                    "flavor": PropertyType.STRING}
-RUN_EXECUTION_TYPE = "RunExecution"  # a tracking run as an execution, for lineage edges
 
 
 @dataclass(frozen=True)
@@ -148,29 +143,6 @@ def record_model(store: Any, run_id: str, path: str, flavor: str) -> int:
     with store.write() as s:
         run_pk, exec_id = run_execution(s, store, run_id)
         return insert_model_artifact(s, run_pk, run_id, path, flavor, exec_id)
-
-
-def run_execution(s: Any, store: Any, run_id: str) -> tuple[int, int]:
-    """(context id, execution id) of a tracking run; the execution that stands for the
-    run in lineage (models are its outputs, datasets its inputs) is made on first use."""
-    run = store.run_node(s, run_id)
-    exec_type = s.type_id(TypeKind.EXECUTION, RUN_EXECUTION_TYPE)
-    found = s.node_by_name("execution", exec_type, run_id)
-    exec_id = found.id if found is not None else s.insert_execution(
-        exec_type, run_id, int(ExecutionState.COMPLETE), context_ids=[run.id])
-    return run.id, exec_id
-
-
-def insert_model_artifact(s: Any, run_pk: int, run_id: str, path: str, flavor: str,
-                          exec_id: int) -> int:
-    """A Model artifact (a new one each time a model is logged) and its OUTPUT event."""
-    model_type = s.type_id(TypeKind.ARTIFACT, MODEL_TYPE, MODEL_PROPERTIES)
-    [artifact_id] = s.insert_artifacts([NewArtifact(
-        model_type, f"{run_id}/{path}/{now_ms()}", f"runs:/{run_id}/{path}",
-        int(ArtifactState.LIVE), {"run_id": run_id, "path": path, "flavor": flavor}, {})],
-        context_ids=[run_pk])
-    s.insert_events([(artifact_id, exec_id, int(EventType.OUTPUT), path)])
-    return int(artifact_id)
 
 
 # -- loading -----------------------------------------------------------------------------

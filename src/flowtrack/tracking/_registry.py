@@ -27,7 +27,8 @@ from ..lineage import (
     delete_nodes,
 )
 from ._logged_models import LoggedModels, is_model_id
-from ._store import TAG_PREFIX, TrackingStore
+from ._run_lineage import TAG_PREFIX
+from ._store import TrackingStore
 from ._validation import check_key, check_name, check_tag_value
 from .errors import (
     InvalidParameterError,

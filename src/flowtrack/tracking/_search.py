@@ -27,6 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement, Grouping
 from ..lineage import LineageSession, Node, context_properties, contexts, latest_metrics
 from ..lineage import parent_contexts as parents
 from ._entities import ViewType
+from ._run_lineage import DELETED_TIME, PARAM_PREFIX, TAG_PREFIX
 from ._search_parser import (
     And,
     Comparison,
@@ -38,7 +39,6 @@ from ._search_parser import (
     push_negations,
 )
 from ._search_parser import Node as FilterNode
-from ._store import DELETED_TIME, PARAM_PREFIX, TAG_PREFIX
 from .errors import InvalidParameterError
 
 MAX_RESULTS_LIMIT = 50_000

@@ -56,6 +56,8 @@ from ._entities import (
     RunStatus,
     ViewType,
 )
+from ._run_lineage import DELETED_TIME, PARAM_PREFIX, TAG_PREFIX, run_inputs
+from ._search import search_run_nodes
 from ._validation import (
     INT64_MAX,
     INT64_MIN,
@@ -75,8 +77,6 @@ from .errors import (
 
 DEFAULT_EXPERIMENT_NAME = "Default"
 DEFAULT_EXPERIMENT_ID = "0"  # what MLflow clients send before any set_experiment
-PARAM_PREFIX, TAG_PREFIX = "param:", "tag:"
-DELETED_TIME = "deleted_time"
 
 Point = _history.Point
 
@@ -276,8 +276,6 @@ class TrackingStore:
 
     def get_run(self, run_id: str) -> Run:
         """One run, with the datasets it logged as inputs."""
-        from ._datasets import run_inputs
-
         with self.read() as s:
             node = self.run_node(s, run_id)
             run = self.runs_from_nodes(s, [node])[0]
@@ -467,8 +465,6 @@ class TrackingStore:
                     run_view_type: int = ViewType.ACTIVE_ONLY, max_results: int = 1000,
                     order_by: Sequence[str] | None = None, page_token: str | None = None
                     ) -> tuple[list[Run], str | None]:
-        from ._search import search_run_nodes
-
         with self.read() as s:
             t = self._find_types(s)
             if t is None or t.run < 0:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ._datasets import record_input
 from ._files import record_file
-from ._models import insert_model_artifact
+from ._run_lineage import insert_model_artifact
 from ._store import write_points
 
 __all__ = ["insert_model_artifact", "record_file", "record_input", "write_points"]

@@ -30,6 +30,7 @@ from ._task_records import (
     NOT_METADATA_PROPERTIES,
     TASK_METADATA_KEYS,
     attempt_numbers,
+    line_times,
     own_record,
 )
 
@@ -710,16 +711,9 @@ class Task(MetaflowObject):
         lines = self._log(stream).split(b"\n")
         if lines[-1] == b"":
             lines.pop()
-        times = iter(self._refresh().custom_properties.get(f"{stream}_times") or [])
-        finished = self.finished_at or self.created_at
-        upto, when = -1, finished
-        for number, line in enumerate(lines):
-            while number >= upto:
-                entry = next(times, None)
-                if entry is None:
-                    upto, when = len(lines), finished
-                    break
-                upto, when = entry[0], datetime.fromtimestamp(entry[1] / 1000, timezone.utc)
+        times = self._refresh().custom_properties.get(f"{stream}_times") or []
+        stamps = line_times(times, len(lines), self.finished_at or self.created_at)
+        for when, line in zip(stamps, lines):
             yield when, line.decode("utf-8", "replace") if as_unicode else line
 
     @property

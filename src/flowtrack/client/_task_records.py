@@ -6,6 +6,8 @@ the control task of a ``@parallel`` gang, and a running task's wait for its own 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
 
 from ..lineage import Node
 from ._backend import backend
@@ -47,3 +49,17 @@ def attempt_numbers(node: Node) -> list[int]:
     if final is not None and int(final) not in numbers:
         numbers.append(int(final))
     return numbers
+
+
+def line_times(times: list[list[int]], count: int, fallback: datetime | None
+               ) -> Iterator[datetime | None]:
+    """The time of each of ``count`` log lines from the runtime's compact record,
+    ``[[lines so far, ms since the epoch], ...]``; lines past it get ``fallback``."""
+    number = 0
+    for upto, ms in times:
+        when = datetime.fromtimestamp(ms / 1000, timezone.utc)
+        while number < min(upto, count):
+            yield when
+            number += 1
+    for _ in range(number, count):
+        yield fallback

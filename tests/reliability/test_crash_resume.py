@@ -91,8 +91,11 @@ def _kill_at_random(proc: subprocess.Popen, rng: random.Random) -> str:
     if rng.random() < 0.5:
         tasks = _descendants(proc.pid)
         if tasks:
-            os.kill(rng.choice(sorted(tasks)), signal.SIGKILL)
-            victim = "task"
+            try:
+                os.kill(rng.choice(sorted(tasks)), signal.SIGKILL)
+                victim = "task"
+            except ProcessLookupError:  # the task ended between listing and the kill
+                pass
     if victim == "scheduler" and proc.poll() is None:
         os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=60)

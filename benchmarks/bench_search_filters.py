@@ -38,8 +38,8 @@ import json, statistics, sys, time, uuid
 from flowtrack.lineage import (context_properties, contexts, insert_returning_ids,
                                latest_metrics, metrics, parent_contexts)
 from flowtrack.tracking import TrackingClient
-from flowtrack.tracking import _history
-from flowtrack.tracking._store import PARAM_PREFIX, TAG_PREFIX, open_store
+from flowtrack.tracking.store import metric_chunks as _history
+from flowtrack.tracking.store.tracking_store import PARAM_PREFIX, TAG_PREFIX, open_store
 from sqlalchemy import insert
 
 uri, runs = sys.argv[1], int(sys.argv[2])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .tracking._datasets import from_pandas
-from .tracking._entities import Dataset
+from .tracking.artifacts.datasets import from_pandas
+from .tracking.entities.records import Dataset
 
 __all__ = ["Dataset", "from_pandas"]

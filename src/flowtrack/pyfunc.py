@@ -3,7 +3,7 @@ which checks the input against the model's signature first."""
 
 from __future__ import annotations
 
-from .tracking._models import PyFuncModel
-from .tracking._models import load_pyfunc as load_model
+from .tracking.flavors.saved_model import PyFuncModel
+from .tracking.flavors.saved_model import load_pyfunc as load_model
 
 __all__ = ["PyFuncModel", "load_model"]

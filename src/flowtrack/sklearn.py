@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path as _Path
 from typing import Any as _Any
 
-from .tracking import _models
-from .tracking._models import ModelInfo as _ModelInfo
-from .tracking._signature import ModelSignature as _ModelSignature
+from .tracking.entities.signature import ModelSignature as _ModelSignature
+from .tracking.flavors import saved_model as _models
+from .tracking.flavors.saved_model import ModelInfo as _ModelInfo
 
 _FLAVOR = "sklearn"
 

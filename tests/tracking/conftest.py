@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from flowtrack.lineage import Database
-from flowtrack.tracking import _fluent
+from flowtrack.tracking.fluent import api as _fluent
 
 # metadata URLs whose database engines outlive a test (a module-wide store's): their
 # log writers are still closed after each test, their connection pools kept

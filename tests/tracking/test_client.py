@@ -108,7 +108,7 @@ def test_default_experiment_is_id_zero(client: TrackingClient) -> None:
 
 def test_an_experiment_id_of_a_run_is_not_an_experiment(client: TrackingClient,
                                                         run_id: str) -> None:
-    from flowtrack.tracking._fluent import tracking_store
+    from flowtrack.tracking.fluent.api import tracking_store
 
     store, _ = tracking_store()
     run_pk = str(store.run_pk(run_id))

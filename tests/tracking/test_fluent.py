@@ -30,8 +30,8 @@ from flowtrack.tracking import (
     RunStatus,
     TrackingClient,
     ViewType,
-    _fluent,
 )
+from flowtrack.tracking.fluent import api as _fluent
 
 INFO_COLUMNS = ["run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time"]
 

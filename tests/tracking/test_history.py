@@ -1,4 +1,4 @@
-"""Unit tests of ``flowtrack.tracking._history``: packing metric points into chunk
+"""Unit tests of ``flowtrack.tracking.store.metric_chunks``: packing metric points into chunk
 rows (``pack``), reading a key's chunks back in (step, timestamp) order
 (``columns``) and building ``Metric`` tuples (``to_metrics``). No database: the
 rows ``pack`` returns are fed to ``columns`` the way the store reads them back
@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flowtrack.tracking import Metric
-from flowtrack.tracking._history import (
+from flowtrack.tracking.store.metric_chunks import (
     columns,
     decode_columns,
     encode_columns,

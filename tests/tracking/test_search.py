@@ -998,7 +998,7 @@ def test_nesting_is_limited_with_a_clear_error(store: Store) -> None:
     """AND and OR groups nest up to a limit (the SQL nests as deep, and SQLite's parser
     once overflowed at 50); deeper filters are refused naming the limit, never answered
     with a database error. Redundant parentheses and NOTs do not count."""
-    from flowtrack.tracking._search import MAX_NESTING
+    from flowtrack.tracking.store.search import MAX_NESTING
 
     deepest = nested(MAX_NESTING)
     assert names(store, plain(deepest)) == matching(store, deepest) == {

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flowtrack.tracking._search_parser import (
+from flowtrack.tracking.entities.filter_grammar import (
     MAX_DEPTH,
     MAX_LENGTH,
     And,

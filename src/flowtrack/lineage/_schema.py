@@ -222,7 +222,7 @@ Index("uq_contexts_external_id", contexts.c.external_id, unique=True)
 # the points' steps, timestamps and values as packed little-endian arrays (int64,
 # int64, float64), sorted by (step, timestamp). A point per row cannot be read fast
 # enough: a million rows take over a second just to fetch, a million-point history
-# stored in chunks takes milliseconds (see tracking/_history.py).
+# stored in chunks takes milliseconds (see tracking/store/metric_chunks.py).
 metrics = Table(
     "metrics", metadata,
     Column("id", Integer, primary_key=True),

@@ -8,9 +8,10 @@ MLflow's entities. Search strings follow MLflow's grammar plus OR, NOT and paren
 from __future__ import annotations
 
 from .._lazy_names import TRACKING_NAMES as _TRACKING_NAMES
-from ._client import PagedList, TrackingClient
-from ._datasets import from_pandas
-from ._entities import (
+from .artifacts.datasets import from_pandas
+from .client.tracking_client import PagedList, TrackingClient
+from .entities.filter_grammar import SearchSyntaxError
+from .entities.records import (
     Dataset,
     DatasetInput,
     Experiment,
@@ -27,7 +28,17 @@ from ._entities import (
     RunTag,
     ViewType,
 )
-from ._fluent import (
+from .entities.signature import ColSpec, ModelSignature, Schema, infer_signature
+from .errors import (
+    InvalidParameterError,
+    InvalidStateError,
+    MlflowException,
+    ResourceAlreadyExistsError,
+    ResourceDoesNotExistError,
+    TrackingError,
+)
+from .flavors.saved_model import ModelInfo
+from .fluent.api import (
     ActiveRun,
     active_run,
     create_experiment,
@@ -60,18 +71,7 @@ from ._fluent import (
     set_tracking_uri,
     start_run,
 )
-from ._models import ModelInfo
-from ._registry import ModelVersion, RegisteredModel
-from ._search_parser import SearchSyntaxError
-from ._signature import ColSpec, ModelSignature, Schema, infer_signature
-from .errors import (
-    InvalidParameterError,
-    InvalidStateError,
-    MlflowException,
-    ResourceAlreadyExistsError,
-    ResourceDoesNotExistError,
-    TrackingError,
-)
+from .registry.model_registry import ModelVersion, RegisteredModel
 
 # the fluent names flowtrack's top-level package re-exports (listed in _lazy_names)
 FLUENT_NAMES = _TRACKING_NAMES

@@ -4,9 +4,9 @@ linked to the task (an execution) that logged it."""
 
 from __future__ import annotations
 
-from ._datasets import record_input
-from ._files import record_file
-from ._run_lineage import insert_model_artifact
-from ._store import write_points
+from .artifacts.datasets import record_input
+from .artifacts.files import record_file
+from .store.run_lineage import insert_model_artifact
+from .store.tracking_store import write_points
 
 __all__ = ["insert_model_artifact", "record_file", "record_input", "write_points"]

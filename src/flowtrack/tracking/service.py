@@ -5,18 +5,25 @@ API with these)."""
 
 from __future__ import annotations
 
-from ._datasets import log_input as log_dataset
-from ._files import clean_path, delete_files, file_digests, list_files, log_bytes, read_file
-from ._history import decode_columns, encode_columns
-from ._logged_models import STATUSES as LOGGED_MODEL_STATUSES
-from ._logged_models import LoggedModel, LoggedModels, is_model_id
-from ._memory_search import filter_experiments
-from ._models import record_model
-from ._registry import ModelVersion, RegisteredModel, Registry
-from ._rest_store import HISTORY_COLUMNS_PATH, proto_double
-from ._search import offset_of, token_for
-from ._store import DEFAULT_EXPERIMENT_ID, TrackingStore, open_store
-from ._validation import check_batch_sizes, check_int
+from .artifacts.datasets import log_input as log_dataset
+from .artifacts.files import (
+    clean_path,
+    delete_files,
+    file_digests,
+    list_files,
+    log_bytes,
+    read_file,
+)
+from .entities.memory_search import filter_experiments
+from .entities.validation import check_batch_sizes, check_int
+from .flavors.saved_model import record_model
+from .models.logged import STATUSES as LOGGED_MODEL_STATUSES
+from .models.logged import LoggedModel, LoggedModels, is_model_id
+from .registry.model_registry import ModelVersion, RegisteredModel, Registry
+from .remote.rest_store import HISTORY_COLUMNS_PATH, proto_double
+from .store.metric_chunks import decode_columns, encode_columns
+from .store.search import offset_of, token_for
+from .store.tracking_store import DEFAULT_EXPERIMENT_ID, TrackingStore, open_store
 
 __all__ = [
     "HISTORY_COLUMNS_PATH",

@@ -19,13 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._config import settings
-from .._util import now_ms, task_tracking_sink
-from . import _files
-from ._buffer import LogBuffer
-from ._entities import Experiment, Run, RunData, RunInfo, RunStatus, ViewType
-from ._store import DEFAULT_EXPERIMENT_ID, TrackingStore, open_store
-from ._validation import (
+from ..._config import settings
+from ..._util import now_ms, task_tracking_sink
+from ..artifacts import files as _files
+from ..entities.records import Experiment, Run, RunData, RunInfo, RunStatus, ViewType
+from ..entities.validation import (
     INT64_MAX,
     INT64_MIN,
     check_int,
@@ -34,7 +32,9 @@ from ._validation import (
     check_param_value,
     check_tag_value,
 )
-from .errors import InvalidParameterError, TrackingError
+from ..errors import InvalidParameterError, TrackingError
+from ..store.tracking_store import DEFAULT_EXPERIMENT_ID, TrackingStore, open_store
+from .buffer import LogBuffer
 
 _tracking_uri: str | None = None
 _experiment_id: str | None = None
@@ -75,7 +75,7 @@ def store_for(uri: str) -> tuple[TrackingStore, LogBuffer]:
 
 def _open_store(uri: str) -> Any:
     if uri.startswith(("http://", "https://")):
-        from ._rest_store import RestTrackingStore
+        from ..remote.rest_store import RestTrackingStore
 
         return RestTrackingStore(uri)
     return open_store(uri)
@@ -130,7 +130,7 @@ def get_experiment_by_name(name: str) -> Experiment | None:
 def search_experiments(view_type: int = ViewType.ACTIVE_ONLY, max_results: int | None = None,
                        filter_string: str | None = None,
                        order_by: Sequence[str] | None = None) -> list[Experiment]:
-    from ._memory_search import filter_experiments
+    from ..entities.memory_search import filter_experiments
 
     found = filter_experiments(_store().search_experiments(view_type), filter_string, order_by)
     return found[:max_results] if max_results is not None else found
@@ -477,7 +477,7 @@ def search_runs(experiment_ids: Sequence[str] | None = None, filter_string: str 
             break
     if output_format == "list":
         return runs
-    from ._frames import runs_to_frame
+    from ..entities.frames import runs_to_frame
 
     return runs_to_frame(runs)
 
@@ -487,8 +487,8 @@ def log_input(dataset: Any, context: str | None = None,
               tags: dict[str, Any] | None = None) -> None:
     """Record a dataset (``flowtrack.data.from_pandas(df, ...)`` or a DataFrame) as an
     input of the active run; in a step, of the task."""
-    from ._datasets import as_dataset
-    from ._datasets import log_input as record
+    from ..artifacts.datasets import as_dataset
+    from ..artifacts.datasets import log_input as record
 
     found = as_dataset(dataset)
     handle = _handle()
@@ -502,6 +502,6 @@ def log_input(dataset: Any, context: str | None = None,
 # -- registry ----------------------------------------------------------------------------------
 def register_model(model_uri: str, name: str, tags: dict[str, Any] | None = None) -> Any:
     """Register the model at ``model_uri`` as a new version of ``name``."""
-    from ._registry import registry_for
+    from ..registry.model_registry import registry_for
 
     return registry_for(_store()).create_model_version(name, str(model_uri), tags=tags)

@@ -1,4 +1,4 @@
-"""Searching runs: a parsed ``search_runs`` filter and ``order_by`` (``_search_parser``)
+"""Searching runs: a parsed ``search_runs`` filter and ``order_by`` (``entities/filter_grammar``)
 compiled to SQL over the Run contexts, their properties and ``latest_metrics``.
 
 Every user value and key is a bound parameter, so no filter can inject SQL. With the
@@ -24,11 +24,9 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, not_, or_, select, true, union_all
 from sqlalchemy.sql.elements import ColumnElement, Grouping
 
-from ..lineage import LineageSession, Node, context_properties, contexts, latest_metrics
-from ..lineage import parent_contexts as parents
-from ._entities import ViewType
-from ._run_lineage import DELETED_TIME, PARAM_PREFIX, TAG_PREFIX
-from ._search_parser import (
+from ...lineage import LineageSession, Node, context_properties, contexts, latest_metrics
+from ...lineage import parent_contexts as parents
+from ..entities.filter_grammar import (
     And,
     Comparison,
     Not,
@@ -38,8 +36,10 @@ from ._search_parser import (
     parse_order_by,
     push_negations,
 )
-from ._search_parser import Node as FilterNode
-from .errors import InvalidParameterError
+from ..entities.filter_grammar import Node as FilterNode
+from ..entities.records import ViewType
+from ..errors import InvalidParameterError
+from .run_lineage import DELETED_TIME, PARAM_PREFIX, TAG_PREFIX
 
 MAX_RESULTS_LIMIT = 50_000
 # AND and OR groups in one another: the SQL nests as deep, and the parser of SQLite 3.40

@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
-from ._store import Point, TrackingStore
+from ..store.tracking_store import Point, TrackingStore
 
 FLUSH_INTERVAL = 1.0  # seconds between background writes
 FLUSH_THRESHOLD = 100_000  # waiting points that wake the writer early

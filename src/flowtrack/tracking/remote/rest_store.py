@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._entities import (
+from ..entities.records import (
     Dataset,
     DatasetInput,
     Experiment,
@@ -31,16 +31,16 @@ from ._entities import (
     RunInputs,
     ViewType,
 )
-from ._history import Point, decode_columns, to_metrics
-from ._registry import ModelVersion, RegisteredModel
-from ._validation import MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH
-from .errors import (
+from ..entities.validation import MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH
+from ..errors import (
     InvalidParameterError,
     InvalidStateError,
     ResourceAlreadyExistsError,
     ResourceDoesNotExistError,
     TrackingError,
 )
+from ..registry.model_registry import ModelVersion, RegisteredModel
+from ..store.metric_chunks import Point, decode_columns, to_metrics
 
 _ERRORS: dict[str, type[TrackingError]] = {
     "RESOURCE_DOES_NOT_EXIST": ResourceDoesNotExistError,

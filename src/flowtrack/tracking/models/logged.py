@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..lineage import (
+from ...lineage import (
     ArtifactState,
     EventType,
     LineageSession,
@@ -27,11 +27,17 @@ from ..lineage import (
     attributions,
     events,
 )
-from ._entities import Metric
-from ._run_lineage import MODEL_PROPERTIES, MODEL_TYPE, PARAM_PREFIX, TAG_PREFIX, run_execution
-from ._store import TrackingStore
-from ._validation import check_key, check_name, check_param_value, check_tag_value
-from .errors import InvalidParameterError, ResourceDoesNotExistError
+from ..entities.records import Metric
+from ..entities.validation import check_key, check_name, check_param_value, check_tag_value
+from ..errors import InvalidParameterError, ResourceDoesNotExistError
+from ..store.run_lineage import (
+    MODEL_PROPERTIES,
+    MODEL_TYPE,
+    PARAM_PREFIX,
+    TAG_PREFIX,
+    run_execution,
+)
+from ..store.tracking_store import TrackingStore
 
 MODEL_ID_PREFIX = "m-"
 PENDING, READY, UPLOAD_FAILED = "LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", \
@@ -168,7 +174,7 @@ class LoggedModels:
                order_by: Sequence[str] | None = None) -> list[LoggedModel]:
         """The experiments' logged models (not deleted) matching ``filter_string``,
         newest first unless ``order_by`` says otherwise."""
-        from ._memory_search import LOGGED_MODELS, search
+        from ..entities.memory_search import LOGGED_MODELS, search
         with self.store.read() as s:
             type_id = s.find_type_id(TypeKind.ARTIFACT, MODEL_TYPE)
             if type_id is None:

@@ -9,7 +9,7 @@ import posixpath
 import re
 from typing import Any
 
-from .errors import InvalidParameterError
+from ..errors import InvalidParameterError
 
 # MLflow allows 250-character keys; flowtrack stores a param or tag under the
 # property name "param:<key>" / "tag:<key>" in a 255-character column

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .._config import settings
-from .._util import now_ms
-from . import _files, _fluent
-from ._entities import (
+from ..._config import settings
+from ..._util import now_ms
+from ..artifacts import files as _files
+from ..entities.records import (
     Experiment,
     FileInfo,
     Metric,
@@ -22,9 +22,10 @@ from ._entities import (
     RunTag,
     ViewType,
 )
-from ._store import TrackingStore
-from ._validation import check_batch_sizes
-from .errors import InvalidParameterError
+from ..entities.validation import check_batch_sizes
+from ..errors import InvalidParameterError
+from ..fluent import api as _fluent
+from ..store.tracking_store import TrackingStore
 
 
 class PagedList(list):  # type: ignore[type-arg]
@@ -63,7 +64,7 @@ class TrackingClient:
     def search_experiments(self, view_type: int = ViewType.ACTIVE_ONLY,
                            max_results: int | None = None, filter_string: str | None = None,
                            order_by: Sequence[str] | None = None) -> list[Experiment]:
-        from ._memory_search import filter_experiments
+        from ..entities.memory_search import filter_experiments
 
         found = filter_experiments(self._store.search_experiments(view_type), filter_string,
                                    order_by)
@@ -177,7 +178,7 @@ class TrackingClient:
     # -- model registry ------------------------------------------------------------------
     @property
     def _registry(self) -> Any:
-        from ._registry import registry_for
+        from ..registry.model_registry import registry_for
 
         return registry_for(self._store)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from ..lineage import (
+from ...lineage import (
     ArtifactState,
     EventType,
     LineageSession,
@@ -27,9 +27,9 @@ from ..lineage import (
     artifacts,
     delete_nodes,
 )
-from ._entities import FileInfo
-from ._store import TrackingStore
-from .errors import InvalidParameterError, ResourceDoesNotExistError
+from ..entities.records import FileInfo
+from ..errors import InvalidParameterError, ResourceDoesNotExistError
+from ..store.tracking_store import TrackingStore
 
 
 def clean_path(path: str | None, what: str = "artifact path") -> str:
@@ -68,7 +68,7 @@ def log_bytes(store: TrackingStore, run_id: str, path: str, data: bytes) -> None
 def _owner_context(s: LineageSession, store: TrackingStore, owner_id: str) -> int:
     """The context a run's or logged model's files are attributed to (the run, or the
     model's experiment); a clear error if there is no such run or model."""
-    from ._logged_models import LoggedModels, is_model_id
+    from ..models.logged import LoggedModels, is_model_id
 
     if is_model_id(owner_id):
         return int(LoggedModels(store).node(s, owner_id).custom_properties["experiment_id"])

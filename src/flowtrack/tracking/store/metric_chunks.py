@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from itertools import repeat
 from typing import Any
 
-from ._entities import Metric
+from ..entities.records import Metric
 
 # one buffered point: (key, value, timestamp, step, execution id)
 Point = tuple[str, float, int, int, "int | None"]

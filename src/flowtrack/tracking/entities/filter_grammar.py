@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeAlias, Union
 
-from .errors import InvalidParameterError
+from ..errors import InvalidParameterError
 
 __all__ = ["And", "Comparison", "Node", "Not", "Or", "OrderBy", "SearchSyntaxError",
            "parse_filter", "parse_order_by", "push_negations"]

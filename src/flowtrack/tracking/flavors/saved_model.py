@@ -23,10 +23,11 @@ from typing import Any
 
 import yaml
 
-from . import _files, _fluent
-from ._run_lineage import insert_model_artifact, run_execution
-from ._signature import ModelSignature, enforce, infer_signature
-from .errors import InvalidParameterError, ResourceDoesNotExistError
+from ..artifacts import files as _files
+from ..entities.signature import ModelSignature, enforce, infer_signature
+from ..errors import InvalidParameterError, ResourceDoesNotExistError
+from ..fluent import api as _fluent
+from ..store.run_lineage import insert_model_artifact, run_execution
 
 MODEL_FILE = "model.pkl"
 
@@ -166,7 +167,7 @@ def local_model(model_uri: str, dst_path: str | None = None) -> Path | Any:
     if local.is_dir():
         return local
     if uri.count("/") == 4 and "://" not in uri:
-        from ..client import DataArtifact
+        from ...client import DataArtifact
 
         return DataArtifact(uri).data
     raise ResourceDoesNotExistError(
@@ -178,7 +179,7 @@ def local_model(model_uri: str, dst_path: str | None = None) -> Path | Any:
 def registered_source(uri: str) -> str:
     """The source URI of ``models:/<name>/<version>``, ``models:/<name>@<alias>`` or
     ``models:/<name>/latest``."""
-    from ._registry import registry_for
+    from ..registry.model_registry import registry_for
 
     rest = uri[len("models:/"):]
     registry = registry_for(_fluent._store())

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from .._config import settings
-from ..lineage import (
+from ..._config import settings
+from ...lineage import (
     ArtifactState,
     LineageSession,
     Node,
@@ -26,15 +26,15 @@ from ..lineage import (
     contexts,
     delete_nodes,
 )
-from ._logged_models import LoggedModels, is_model_id
-from ._run_lineage import TAG_PREFIX
-from ._store import TrackingStore
-from ._validation import check_key, check_name, check_tag_value
-from .errors import (
+from ..entities.validation import check_key, check_name, check_tag_value
+from ..errors import (
     InvalidParameterError,
     ResourceAlreadyExistsError,
     ResourceDoesNotExistError,
 )
+from ..models.logged import LoggedModels, is_model_id
+from ..store.run_lineage import TAG_PREFIX
+from ..store.tracking_store import TrackingStore
 
 MODEL_TYPE = "RegisteredModel"
 VERSION_TYPE = "ModelVersion"

@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from .._util import now_ms
-from ..lineage import (
+from ..._util import now_ms
+from ...lineage import (
     DATASET_TYPE,
     ArtifactState,
     EventType,
@@ -23,7 +23,7 @@ from ..lineage import (
     associations,
     events,
 )
-from ._entities import Dataset, DatasetInput
+from ..entities.records import Dataset, DatasetInput
 
 MODEL_TYPE = "Model"
 MODEL_PROPERTIES = {"run_id": PropertyType.STRING, "path": PropertyType.STRING,

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import InvalidParameterError
+from ..errors import InvalidParameterError
 
 # MLflow's column types, from the numpy dtype kinds that map to them
 _TYPES = {"b": "boolean", "i": "long", "u": "long", "f": "double", "U": "string",

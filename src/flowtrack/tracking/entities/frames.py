@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._entities import Run
+from .records import Run
 
 _INFO_COLUMNS = ("run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time")
 

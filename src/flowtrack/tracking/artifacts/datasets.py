@@ -13,7 +13,7 @@ from typing import Any
 from blake3 import blake3
 from sqlalchemy import insert, select
 
-from ..lineage import (
+from ...lineage import (
     DATASET_TYPE,
     VALUE_PROPERTIES,
     ArtifactState,
@@ -24,10 +24,10 @@ from ..lineage import (
     attributions,
     events,
 )
-from ._entities import Dataset
-from ._run_lineage import run_execution
-from ._store import TrackingStore
-from .errors import InvalidParameterError
+from ..entities.records import Dataset
+from ..errors import InvalidParameterError
+from ..store.run_lineage import run_execution
+from ..store.tracking_store import TrackingStore
 
 
 def from_pandas(df: Any, source: str | None = None, name: str | None = None,

@@ -23,10 +23,10 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 
-from .._config import settings
-from .._util import now_ms
-from ..client._liveness import effective_status
-from ..lineage import (
+from ..._config import settings
+from ..._util import now_ms
+from ...client._liveness import effective_status
+from ...lineage import (
     EXPERIMENT_PROPERTIES,
     EXPERIMENT_TYPE,
     FILE_PROPERTIES,
@@ -43,9 +43,8 @@ from ..lineage import (
     parent_contexts,
     write_session,
 )
-from ..store import BlobStore
-from . import _history
-from ._entities import (
+from ...store import BlobStore
+from ..entities.records import (
     Experiment,
     LifecycleStage,
     Metric,
@@ -56,9 +55,7 @@ from ._entities import (
     RunStatus,
     ViewType,
 )
-from ._run_lineage import DELETED_TIME, PARAM_PREFIX, TAG_PREFIX, run_inputs
-from ._search import search_run_nodes
-from ._validation import (
+from ..entities.validation import (
     INT64_MAX,
     INT64_MIN,
     check_int,
@@ -68,12 +65,15 @@ from ._validation import (
     check_param_value,
     check_tag_value,
 )
-from .errors import (
+from ..errors import (
     InvalidParameterError,
     InvalidStateError,
     ResourceAlreadyExistsError,
     ResourceDoesNotExistError,
 )
+from . import metric_chunks as _history
+from .run_lineage import DELETED_TIME, PARAM_PREFIX, TAG_PREFIX, run_inputs
+from .search import search_run_nodes
 
 DEFAULT_EXPERIMENT_NAME = "Default"
 DEFAULT_EXPERIMENT_ID = "0"  # what MLflow clients send before any set_experiment

@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._entities import Experiment
-from .errors import InvalidParameterError
+from ..errors import InvalidParameterError
+from .records import Experiment
 
 _CLAUSE = re.compile(
     r"""\s*(?:attributes?\.)?(?P<field>(?:[a-z]+\.)?(?:`[^`]+`|[\w.\-/:]+))

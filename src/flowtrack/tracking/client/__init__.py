@@ -1,0 +1,1 @@
+"""Layer 6 of tracking: TrackingClient, MLflow's explicit client API."""

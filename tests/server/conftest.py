@@ -20,6 +20,7 @@ import pytest
 
 from tests.conftest import database_url
 from tests.processes import free_port, start_listening, stop
+from tests.server.mlflow_session import MlflowSession
 
 
 @dataclass
@@ -80,3 +81,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 def api(server: RunningServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=30) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def mlflow_client(server: RunningServer) -> Iterator[MlflowSession]:
+    """The official mlflow client against the module's server (``run`` / ``fails``)."""
+    session = MlflowSession(server.url)
+    yield session
+    session.close()

@@ -150,7 +150,7 @@ def test_flowtrack_client_against_mlflows_own_server(tmp_path):
     """The http:// store speaks plain MLflow REST: it works against `mlflow server`
     too (metric histories then come page by page)."""
     from tests.processes import free_port, listening
-    from tests.server.test_mlflow_client import mlflow_python
+    from tests.server.mlflow_session import mlflow_python
 
     mlflow_cli = str(Path(mlflow_python()).parent / "mlflow")
     port = free_port()

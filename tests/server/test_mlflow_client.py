@@ -11,33 +11,14 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from flowtrack.lineage import EventType, MetadataStore
 from flowtrack.tracking import TrackingClient
 from flowtrack.tracking.service import LoggedModels
+from tests.server.mlflow_session import client_env, mlflow_python
 
 WORKFLOW = Path(__file__).parent / "clients" / "mlflow_workflow.py"
-DEFAULT_VENV = Path.home() / ".cache" / "flowtrack" / "mlflow-client"
-
-
-def mlflow_python() -> str:
-    """The interpreter of the virtualenv holding the official mlflow client."""
-    found = os.environ.get("FLOWTRACK_TEST_MLFLOW_PYTHON") or str(DEFAULT_VENV / "bin" / "python")
-    if not Path(found).exists():
-        message = (f"No mlflow client virtualenv at {found}; run `make mlflow-client` (make test "
-                   "does) or set FLOWTRACK_TEST_MLFLOW_PYTHON.")
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
-
-
 def run_workflow(url: str, **env: str) -> dict:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "FLOWTRACK_"))}
-    full_env.update(MLFLOW_TRACKING_URI=url, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
-                    MLFLOW_HTTP_REQUEST_TIMEOUT="60", MLFLOW_DISABLE_TELEMETRY="true",
-                    PYTHONWARNINGS="ignore", **env)
+    full_env = client_env(url, **env)
     proc = subprocess.run([mlflow_python(), str(WORKFLOW)], env=full_env, capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, f"mlflow workflow failed:\n{proc.stdout}\n{proc.stderr}"

@@ -74,7 +74,8 @@ def test_log_register_alias_and_load(store_env, wine):
     assert client.get_registered_model("wine-tree").aliases == {"champion": "1"}
     assert [m.name for m in client.search_registered_models("name LIKE 'wine%'")] == \
         ["wine-tree"]
-    assert [v.version for v in client.search_model_versions("name = 'wine-tree'")] == ["1", "2"]
+    # MLflow's default order: the most recently updated version first
+    assert [v.version for v in client.search_model_versions("name = 'wine-tree'")] == ["2", "1"]
 
 
 def test_pyfunc_enforces_the_signature(store_env, wine):

@@ -8,7 +8,7 @@ import urllib.parse
 from typing import Any
 
 from ..tracking.errors import InvalidParameterError
-from ..tracking.service import LOGGED_MODEL_STATUSES
+from ..tracking.service import LOGGED_MODEL_STATUSES, PROMPT_TAG
 from . import _json
 from ._context import ServerContext
 from ._requests import Fields
@@ -52,7 +52,8 @@ def delete_registered_model(ctx: ServerContext, f: Fields) -> dict[str, Any]:
 
 @route("GET", "POST", path="registered-models/search")
 def search_registered_models(ctx: ServerContext, f: Fields) -> dict[str, Any]:
-    found = ctx.registry.search_registered_models(f.text("filter"), 1_000_000)
+    _check_max_results(f, 1000)
+    found = ctx.registry.search_registered_models(f.text("filter"), None, f.texts("order_by"))
     items, token = page(found, f, 100)
     return paged("registered_models", [_json.registered_model(m) for m in items], token)
 
@@ -98,13 +99,38 @@ def get_version_by_alias(ctx: ServerContext, f: Fields) -> dict[str, Any]:
         f.required("name"), f.required("alias")))}
 
 
+def _check_max_results(f: Fields, limit: int) -> None:
+    """MLflow's cap on a registry search page."""
+    size = f.integer("max_results", 1)
+    if size > limit:
+        raise InvalidParameterError(
+            f"Invalid value for request parameter max_results. It must be at most {limit}, "
+            f"but got value {size}")
+
+
 # -- model versions -----------------------------------------------------------------------
 @route("POST", path="model-versions/create")
 def create_model_version(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    tags = f.key_values("tags")
+    source = f.required("source")
+    if str(tags.get(PROMPT_TAG, "false")).lower() == "true":
+        checked_prompt_source(source)
+    else:
+        checked_source(source)
     version = ctx.registry.create_model_version(
-        f.required("name"), checked_source(f.required("source")), f.text("run_id"),
-        f.key_values("tags"), f.text("description"), f.text("model_id"))
+        f.required("name"), source, f.text("run_id"), tags, f.text("description"),
+        f.text("model_id"))
     return {"model_version": _json.model_version(version)}
+
+
+# what MLflow's own clients send as the source of a prompt version, which has no files
+PROMPT_SOURCE_PLACEHOLDERS = ("dummy-source", "prompt-template")
+
+
+def checked_prompt_source(source: str) -> None:
+    if source not in PROMPT_SOURCE_PLACEHOLDERS:
+        raise InvalidParameterError(f"Invalid prompt source: '{source}'. Prompt sources must "
+                                    "use an MLflow placeholder ('dummy-source').")
 
 
 def checked_source(source: str) -> str:
@@ -147,8 +173,9 @@ def delete_model_version(ctx: ServerContext, f: Fields) -> dict[str, Any]:
 
 @route("GET", "POST", path="model-versions/search")
 def search_model_versions(ctx: ServerContext, f: Fields) -> dict[str, Any]:
-    found = ctx.registry.search_model_versions(f.text("filter"), 1_000_000)
-    items, token = page(found, f, 10_000)
+    _check_max_results(f, 200_000)
+    found = ctx.registry.search_model_versions(f.text("filter"), None, f.texts("order_by"))
+    items, token = page(found, f, 200_000)
     return paged("model_versions", [_json.model_version(v) for v in items], token)
 
 

@@ -20,6 +20,7 @@ from .flavors.saved_model import record_model
 from .models.logged import STATUSES as LOGGED_MODEL_STATUSES
 from .models.logged import LoggedModel, LoggedModels, is_model_id
 from .registry.model_registry import ModelVersion, RegisteredModel, Registry
+from .registry.search import PROMPT_TAG
 from .remote.rest_store import HISTORY_COLUMNS_PATH, proto_double
 from .store.metric_chunks import decode_columns, encode_columns
 from .store.search import offset_of, token_for
@@ -31,6 +32,7 @@ __all__ = [
     "LOGGED_MODEL_STATUSES",
     "LoggedModel",
     "LoggedModels",
+    "PROMPT_TAG",
     "ModelVersion",
     "RegisteredModel",
     "Registry",

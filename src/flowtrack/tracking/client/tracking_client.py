@@ -25,6 +25,7 @@ from ..entities.records import (
 from ..entities.validation import check_batch_sizes
 from ..errors import InvalidParameterError
 from ..fluent import api as _fluent
+from ..store.search import offset_of, token_for
 from ..store.tracking_store import TrackingStore
 
 
@@ -34,6 +35,13 @@ class PagedList(list):  # type: ignore[type-arg]
     def __init__(self, items: Sequence[Any], token: str | None) -> None:
         super().__init__(items)
         self.token = token
+
+
+def _page(found: list[Any], max_results: int, page_token: str | None) -> PagedList:
+    """One page of a full result list, by MLflow's offset token."""
+    start = offset_of(page_token)
+    end = start + max_results
+    return PagedList(found[start:end], token_for(end) if end < len(found) else None)
 
 
 class TrackingClient:
@@ -190,9 +198,10 @@ class TrackingClient:
         return self._registry.get_registered_model(name)
 
     def search_registered_models(self, filter_string: str | None = None,
-                                 max_results: int = 100) -> list[Any]:
-        return PagedList(self._registry.search_registered_models(filter_string, max_results),
-                         None)
+                                 max_results: int = 100, order_by: Sequence[str] | None = None,
+                                 page_token: str | None = None) -> PagedList:
+        found = self._registry.search_registered_models(filter_string, None, order_by)
+        return _page(found, max_results, page_token)
 
     def update_registered_model(self, name: str, description: str) -> Any:
         return self._registry.update_registered_model(name, description)
@@ -216,9 +225,10 @@ class TrackingClient:
         self._registry.set_version_tag(name, version, key, value)
 
     def search_model_versions(self, filter_string: str | None = None,
-                              max_results: int = 10_000) -> list[Any]:
-        return PagedList(self._registry.search_model_versions(filter_string, max_results),
-                         None)
+                              max_results: int = 10_000, order_by: Sequence[str] | None = None,
+                              page_token: str | None = None) -> PagedList:
+        found = self._registry.search_model_versions(filter_string, None, order_by)
+        return _page(found, max_results, page_token)
 
     def set_registered_model_alias(self, name: str, alias: str, version: str | int) -> None:
         self._registry.set_alias(name, alias, version)

@@ -9,6 +9,7 @@ point at one version each.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,17 @@ from ..errors import (
 from ..models.logged import LoggedModels, is_model_id
 from ..store.run_lineage import TAG_PREFIX
 from ..store.tracking_store import TrackingStore
+from .search import (
+    MODEL_VERSIONS,
+    PROMPT_TAG,
+    REGISTERED_MODELS,
+    asks_for_prompts,
+    matches,
+    parse_filter,
+    parse_order_by,
+    sort,
+    without_prompt_clauses,
+)
 
 MODEL_TYPE = "RegisteredModel"
 VERSION_TYPE = "ModelVersion"
@@ -109,15 +121,24 @@ class Registry:
         return _registered(node, versions)
 
     def search_registered_models(self, filter_string: str | None = None,
-                                 max_results: int = 100) -> list[RegisteredModel]:
-        pattern = _name_filter(filter_string)
+                                 max_results: int | None = 100,
+                                 order_by: Sequence[str] | None = None) -> list[RegisteredModel]:
+        """Registered models matching MLflow's registry ``filter_string``, sorted by
+        ``order_by`` (``name``, ``last_updated_timestamp``; name ascending by default);
+        prompts only when the filter asks for them (``registry/search.py``)."""
+        clauses = parse_filter(REGISTERED_MODELS, filter_string)
+        order = parse_order_by(REGISTERED_MODELS, order_by)
+        prompts = asks_for_prompts(clauses)
+        if not prompts:
+            clauses = without_prompt_clauses(clauses)
         with self.store.write() as s:
             model_type, _ = self._types(s)
-            nodes = s.nodes("context", contexts.c.type_id == model_type,
-                            order_by=contexts.c.name)
-            found = [_registered(n, self._versions(s, n)) for n in nodes
-                     if pattern is None or pattern.fullmatch(n.name or "")]
-        return found[:max_results]
+            nodes = s.nodes("context", contexts.c.type_id == model_type)
+            found = [_registered(n, self._versions(s, n)) for n in nodes]
+        found = [m for m in found if (prompts or m.tags.get(PROMPT_TAG) != "true")
+                 and matches(clauses, {"name": m.name}, m.tags)]
+        found = sort(found, order, getattr)
+        return found if max_results is None else found[:max_results]
 
     def set_alias(self, name: str, alias: str, version: str | int) -> None:
         if not isinstance(alias, str) or not _ALIAS.match(alias) or alias.lower() == "latest":
@@ -257,14 +278,25 @@ class Registry:
         return versions[-1]
 
     def search_model_versions(self, filter_string: str | None = None,
-                              max_results: int = 10_000) -> list[ModelVersion]:
-        wanted = _version_filter(filter_string)
+                              max_results: int | None = 10_000,
+                              order_by: Sequence[str] | None = None) -> list[ModelVersion]:
+        """Model versions matching MLflow's registry ``filter_string`` (``name``,
+        ``run_id``, ``source_path``, ``version_number``, tags), newest update first
+        unless ``order_by`` says otherwise; prompt versions only when asked for."""
+        clauses = parse_filter(MODEL_VERSIONS, filter_string)
+        order = parse_order_by(MODEL_VERSIONS, order_by)
+        prompts = asks_for_prompts(clauses)
+        if not prompts:
+            clauses = without_prompt_clauses(clauses)
         with self.store.write() as s:
             model_type, _ = self._types(s)
             models = s.nodes("context", contexts.c.type_id == model_type)
             found = [v for m in models for v in self._versions(s, m)]
-        return [v for v in found if all(getattr(v, k) == val for k, val in wanted.items())
-                ][:max_results]
+        prompt_names = {v.name for v in found if v.tags.get(PROMPT_TAG) == "true"}
+        found = [v for v in found if (prompts or v.name not in prompt_names)
+                 and matches(clauses, _version_attributes(v), v.tags)]
+        found = sort(found, order, _version_field)
+        return found if max_results is None else found[:max_results]
 
     def set_version_tag(self, name: str, version: str | int, key: str, value: Any) -> None:
         with self.store.write() as s:
@@ -364,34 +396,11 @@ def _registered(node: Node, versions: list[ModelVersion]) -> RegisteredModel:
         aliases=_aliases(node), latest_versions=versions[-1:])
 
 
-def _name_filter(filter_string: str | None) -> re.Pattern[str] | None:
-    """``name = 'x'`` or ``name LIKE 'x%'`` (ILIKE too) as a regular expression."""
-    if not filter_string or not filter_string.strip():
-        return None
-    match = re.fullmatch(r"\s*name\s*(=|I?LIKE)\s*'((?:[^']|'')*)'\s*", filter_string,
-                         re.IGNORECASE)
-    if match is None:
-        raise InvalidParameterError(f"Invalid registered model filter {filter_string!r}: use "
-                                    "\"name = 'x'\" or \"name LIKE 'x%'\".")
-    op, value = match[1].upper(), match[2].replace("''", "'")
-    if op == "=":
-        return re.compile(re.escape(value))
-    regex = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in value)
-    return re.compile(regex, re.IGNORECASE if op == "ILIKE" else 0)
+def _version_attributes(version: ModelVersion) -> dict[str, Any]:
+    return {"name": version.name, "run_id": version.run_id, "source_path": version.source,
+            "version_number": int(version.version)}
 
 
-def _version_filter(filter_string: str | None) -> dict[str, str]:
-    """``name = 'x'``, ``run_id = '...'`` or ``source = '...'``, joined by AND."""
-    wanted: dict[str, str] = {}
-    if not filter_string or not filter_string.strip():
-        return wanted
-    for part in re.split(r"\s+AND\s+", filter_string.strip(), flags=re.IGNORECASE):
-        match = re.fullmatch(r"\s*(name|run_id|source|version)\s*=\s*'((?:[^']|'')*)'\s*",
-                             part, re.IGNORECASE)
-        if match is None:
-            raise InvalidParameterError(
-                f"Invalid model version filter clause {part!r}: use name = '...', run_id = "
-                "'...', source = '...' or version = '...', joined by AND.")
-        wanted[match[1].lower()] = match[2].replace("''", "'")
-    return wanted
-
+def _version_field(version: ModelVersion, field_name: str) -> Any:
+    return int(version.version) if field_name == "version_number" else getattr(version,
+                                                                                field_name)

@@ -16,6 +16,7 @@ import math
 import os
 import time
 from collections.abc import Iterator, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -333,10 +334,12 @@ class RestRegistry:
                                            {"name": name})["registered_model"])
 
     def search_registered_models(self, filter_string: str | None = None,
-                                 max_results: int = 100) -> list[RegisteredModel]:
+                                 max_results: int | None = 100,
+                                 order_by: Sequence[str] | None = None) -> list[RegisteredModel]:
         found = self.store._pages("registered-models/search", "registered_models",
-                                  {"filter": filter_string, "max_results": 1000}, method="GET")
-        return [_registered(m) for _, m in zip(range(max_results), found)]
+                                  {"filter": filter_string, "max_results": 1000,
+                                   "order_by": list(order_by or [])}, method="GET")
+        return [_registered(m) for m in islice(found, max_results)]
 
     def update_registered_model(self, name: str, description: str) -> RegisteredModel:
         return _registered(self.store.call("PATCH", "registered-models/update", {
@@ -378,10 +381,12 @@ class RestRegistry:
             "name": name, "version": str(version), "key": key, "value": str(value)})
 
     def search_model_versions(self, filter_string: str | None = None,
-                              max_results: int = 10_000) -> list[ModelVersion]:
+                              max_results: int | None = 10_000,
+                              order_by: Sequence[str] | None = None) -> list[ModelVersion]:
         found = self.store._pages("model-versions/search", "model_versions",
-                                  {"filter": filter_string, "max_results": 10_000}, method="GET")
-        return [_version(v) for _, v in zip(range(max_results), found)]
+                                  {"filter": filter_string, "max_results": 10_000,
+                                   "order_by": list(order_by or [])}, method="GET")
+        return [_version(v) for v in islice(found, max_results)]
 
     def get_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         return _version(self.store.call("GET", "registered-models/alias",

@@ -17,16 +17,16 @@ OTHER_RUN = "b" * 32
 @pytest.fixture(scope="module")
 def registry(mlflow_client: MlflowSession) -> MlflowSession:
     """Models alpha-1, Alpha-2 and beta (tagged), a prompt, and versions of each."""
-    mlflow_client.run(f"""
-        client.create_registered_model("alpha-1", tags={{"team": "vision", "stage": "dev"}})
-        client.create_registered_model("Alpha-2", tags={{"team": "nlp"}})
-        client.create_registered_model("beta", tags={{"owner": "ops"}})
+    mlflow_client.run("""
+        client.create_registered_model("alpha-1", tags={"team": "vision", "stage": "dev"})
+        client.create_registered_model("Alpha-2", tags={"team": "nlp"})
+        client.create_registered_model("beta", tags={"owner": "ops"})
         for i in range(3):
             client.create_model_version("alpha-1", "s3://bucket/alpha/" + str(i),
-                                        tags={{"q": "hi" if i else "lo"}})
+                                        tags={"q": "hi" if i else "lo"})
         client.create_model_version("Alpha-2", "s3://bucket/other/0")
         client.create_model_version("beta", "s3://bucket/beta/0")
-        mlflow.genai.register_prompt("greeting", template="Hello {{{{name}}}}")
+        mlflow.genai.register_prompt("greeting", template="Hello {{name}}")
     """)
     return mlflow_client
 

@@ -86,9 +86,12 @@ def test_missing_experiments(client: TrackingClient) -> None:
     assert client.get_experiment_by_name("nope") is None
     client.create_experiment("some")  # the tracking types exist now
     assert client.get_experiment_by_name("nope") is None
-    for bad in ("987654", "abc", "-1", ""):
+    for missing in ("987654", "-1", "99999999999"):
         with pytest.raises(ResourceDoesNotExistError):
-            client.get_experiment(bad)
+            client.get_experiment(missing)
+    for malformed in ("abc", "", "1.5"):  # MLflow's 400, not a 404
+        with pytest.raises(InvalidParameterError, match="must be a valid integer"):
+            client.get_experiment(malformed)
     with pytest.raises(ResourceDoesNotExistError):
         client.delete_experiment("987654")
     with pytest.raises(ResourceDoesNotExistError):
@@ -101,9 +104,15 @@ def test_default_experiment_is_id_zero(client: TrackingClient) -> None:
     default = client.get_experiment("0")
     assert default.name == "Default"
     assert client.get_experiment_by_name("Default") == default
+    assert default.experiment_id == "0"  # MLflow's id for it, whatever its row is
     run = client.create_run("0")
-    assert run.info.experiment_id == default.experiment_id
+    assert run.info.experiment_id == "0"
+    assert run.info.artifact_uri.endswith(f"/0/{run.info.run_id}/artifacts")
     assert [r.info.run_id for r in client.search_runs(["0"])] == [run.info.run_id]
+    assert client.get_run(run.info.run_id).info.experiment_id == "0"
+    client.rename_experiment("0", "Renamed")  # it keeps id "0", as in MLflow
+    assert client.get_experiment("0").name == "Renamed"
+    assert client.get_experiment_by_name("Renamed").experiment_id == "0"
 
 
 def test_an_experiment_id_of_a_run_is_not_an_experiment(client: TrackingClient,

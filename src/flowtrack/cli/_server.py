@@ -40,6 +40,14 @@ def _auth_token(ctx: click.Context, param: click.Parameter, value: str | None) -
 @click.option("--artifacts-destination", default=None,
               help="Blob store for run and model files (a directory or fsspec URL). "
                    "Default: the store's own (FLOWTRACK_STORE).")
+@click.option("--serve-artifacts/--no-serve-artifacts", default=True, show_default=True,
+              help="Proxy run and model files through this server (mlflow-artifacts:). Off: "
+                   "clients read and write the --default-artifact-root themselves.")
+@click.option("--artifacts-only", is_flag=True,
+              help="Serve only the artifact proxy, not the tracking API.")
+@click.option("--default-artifact-root", default=None,
+              help="The artifact root runs hand to clients. Default: mlflow-artifacts: with "
+                   "--serve-artifacts, else ./mlruns.")
 @click.option("--auth-token", default=None, envvar="FLOWTRACK_SERVER_TOKEN",
               callback=_auth_token,
               help="Require this bearer token (what mlflow sends for MLFLOW_TRACKING_TOKEN). "
@@ -53,13 +61,14 @@ def _auth_token(ctx: click.Context, param: click.Parameter, value: str | None) -
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def server_command(host: str, port: int, backend_store_uri: str | None,
-                   artifacts_destination: str | None, auth_token: str | None,
-                   basic_auth_file: str | None, max_request_mb: int, max_artifact_mb: int,
-                   log_level: str) -> None:
+                   artifacts_destination: str | None, serve_artifacts: bool,
+                   artifacts_only: bool, default_artifact_root: str | None,
+                   auth_token: str | None, basic_auth_file: str | None, max_request_mb: int,
+                   max_artifact_mb: int, log_level: str) -> None:
     """Serve MLflow's REST API over a flowtrack store, for the official mlflow client
     and flowtrack's http:// tracking URI."""
     try:
-        from ..server import Auth, Limits, serve
+        from ..server import Auth, Limits, Modes, serve
     except ImportError as exc:
         raise ConfigurationError(f"The tracking server needs the server extra ({exc.name} is "
                                  "missing): pip install 'flowtrack[server]'.") from None
@@ -67,11 +76,15 @@ def server_command(host: str, port: int, backend_store_uri: str | None,
     uri = backend_store_uri or cfg.metadata_url
     destination = artifacts_destination or (None if backend_store_uri and
                                             "://" not in backend_store_uri else cfg.store_url)
+    if artifacts_only and not serve_artifacts:
+        raise click.UsageError("--artifacts-only serves only the artifact proxy, which "
+                               "--no-serve-artifacts turns off; drop one of the two.")
     auth = Auth.build(auth_token, basic_auth_file)
     click.echo(f"flowtrack server on http://{host}:{port} (metadata: {uri}; "
                f"authentication: {'on' if auth.enabled else 'off'})", err=True)
     serve(uri, destination, host, port, auth,
-          Limits(max_request_mb * 1024 * 1024, max_artifact_mb * 1024 * 1024), log_level)
+          Limits(max_request_mb * 1024 * 1024, max_artifact_mb * 1024 * 1024), log_level,
+          Modes(serve_artifacts, artifacts_only, default_artifact_root))
 
 
 @click.command("ui")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ._app import create_app
 from ._auth import Auth
-from ._context import Limits, ServerContext
+from ._context import Limits, Modes, ServerContext
 from ._serve import serve
 
-__all__ = ["Auth", "Limits", "ServerContext", "create_app", "serve"]
+__all__ = ["Auth", "Limits", "Modes", "ServerContext", "create_app", "serve"]

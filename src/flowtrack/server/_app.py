@@ -12,6 +12,8 @@ a traceback or a path on the server: the log has those.
 from __future__ import annotations
 
 import logging
+import re
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
@@ -37,7 +39,7 @@ from ._routes import ROUTES, Handler
 log = logging.getLogger("flowtrack.server")
 
 API_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
-ARTIFACTS_PREFIX = "/api/2.0/mlflow-artifacts/artifacts"
+ARTIFACTS_PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
 _ERROR_CODES = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
                 404: "ENDPOINT_NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
                 413: "REQUEST_LIMIT_EXCEEDED"}
@@ -133,6 +135,27 @@ def _internal_error(exc: Exception) -> JSONResponse:
                           "the details. This is a flowtrack bug; please report it.")
 
 
+def file_response(found: _artifacts_api.Download) -> Response:
+    """A downloaded file with MLflow's headers: its type from its name, offered as an
+    attachment under its own name, never sniffed into something a browser runs."""
+    return Response(found.data, media_type=found.media_type, headers={
+        "Content-Disposition": content_disposition(found.file_name),
+        "X-Content-Type-Options": "nosniff"})
+
+
+def content_disposition(file_name: str) -> str:
+    """``attachment`` with the name: bare when it is a plain token, quoted otherwise,
+    and RFC 5987's UTF-8 form beside an ASCII fallback for other names."""
+    if re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", file_name):
+        return f"attachment; filename={file_name}"
+    fallback = file_name.encode("ascii", "replace").decode().replace("?", "_")
+    fallback = fallback.replace("\\", "_").replace('"', "_")
+    if file_name.isascii():
+        return f'attachment; filename="{fallback}"'
+    return (f'attachment; filename="{fallback}"; '
+            f"filename*=UTF-8''{urllib.parse.quote(file_name)}")
+
+
 def json_endpoint(ctx: ServerContext, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         async def call() -> Response:
@@ -158,8 +181,11 @@ def create_app(ctx: ServerContext, auth: Auth | None = None, ui: bool = True) ->
                   openapi_url=None)
     for prefix in API_PREFIXES:
         for r in ROUTES:
-            app.add_api_route(f"{prefix}/{r.path}", json_endpoint(ctx, r.handler),
-                              methods=[r.method], include_in_schema=False)
+            endpoint = (disabled("the server runs with --artifacts-only: it serves files, "
+                                 "not the tracking API")
+                        if ctx.modes.artifacts_only else json_endpoint(ctx, r.handler))
+            app.add_api_route(f"{prefix}/{r.path}", endpoint, methods=[r.method],
+                              include_in_schema=False)
     _add_artifact_routes(app, ctx)
     _add_service_routes(app)
     if ui:
@@ -171,6 +197,14 @@ def create_app(ctx: ServerContext, auth: Auth | None = None, ui: bool = True) ->
     if auth is not None and auth.enabled:
         _require_auth(app, auth)
     return app
+
+
+def disabled(why: str) -> Callable[[Request], Awaitable[Response]]:
+    """An endpoint this server's mode turns off: 503, as ``mlflow server`` answers."""
+    async def endpoint(request: Request) -> Response:
+        return error_response(503, "TEMPORARILY_UNAVAILABLE",
+                              f"Endpoint {request.url.path} is disabled: {why}.")
+    return endpoint
 
 
 def _add_artifact_routes(app: FastAPI, ctx: ServerContext) -> None:
@@ -191,23 +225,40 @@ def _add_artifact_routes(app: FastAPI, ctx: ServerContext) -> None:
                                                             data))
             if request.method == "DELETE":
                 return JSONResponse(await run_in_threadpool(_artifacts_api.delete, ctx, path))
-            data, media_type = await run_in_threadpool(_artifacts_api.download, ctx, path)
-            return Response(data, media_type=media_type)
+            return file_response(await run_in_threadpool(_artifacts_api.download, ctx, path))
         return await answer(call)
 
     async def legacy_download(request: Request) -> Response:
         async def call() -> Response:
             fields = Fields(dict(request.query_params))
             run_id = fields.text("run_id") or fields.required("run_uuid")
-            data, media_type = await run_in_threadpool(
-                _artifacts_api.legacy_download, ctx, run_id, fields.required("path"))
-            return Response(data, media_type=media_type)
+            return file_response(await run_in_threadpool(
+                _artifacts_api.legacy_download, ctx, run_id, fields.required("path")))
         return await answer(call)
 
-    app.add_api_route(ARTIFACTS_PREFIX, list_artifacts, methods=["GET"],
-                      include_in_schema=False)
-    app.add_api_route(ARTIFACTS_PREFIX + "/{path:path}", file_endpoint,
-                      methods=["GET", "PUT", "DELETE"], include_in_schema=False)
+    async def not_implemented(request: Request) -> Response:
+        """Multipart transfers and presigned URLs: MLflow's answer for a store without
+        them, on which its client falls back to plain uploads and downloads."""
+        kind = "download" if "/presigned/" in request.url.path else "upload"
+        return error_response(501, "NOT_IMPLEMENTED", f"Multipart {kind} is not supported for "
+                              "the current artifact repository")
+
+    off = disabled("artifact serving is off (--no-serve-artifacts); clients write to the "
+                   "artifact root directly")
+    for prefix in ARTIFACTS_PREFIXES:
+        if not ctx.modes.serve_artifacts:
+            app.add_api_route(prefix + "/{path:path}", off,
+                              methods=["GET", "PUT", "DELETE", "POST"], include_in_schema=False)
+            continue
+        app.add_api_route(prefix + "/artifacts", list_artifacts, methods=["GET"],
+                          include_in_schema=False)
+        app.add_api_route(prefix + "/artifacts/{path:path}", file_endpoint,
+                          methods=["GET", "PUT", "DELETE"], include_in_schema=False)
+        for action in ("mpu/create", "mpu/complete", "mpu/abort"):
+            app.add_api_route(f"{prefix}/{action}/{{path:path}}", not_implemented,
+                              methods=["POST"], include_in_schema=False)
+        app.add_api_route(prefix + "/presigned/{path:path}", not_implemented,
+                          methods=["GET"], include_in_schema=False)
     for path in ("/get-artifact", "/api/2.0/mlflow/get-artifact"):
         app.add_api_route(path, legacy_download, methods=["GET"], include_in_schema=False)
 

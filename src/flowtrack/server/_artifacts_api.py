@@ -1,11 +1,14 @@
 """MLflow's artifact proxy (``/api/2.0/mlflow-artifacts/artifacts``): upload, download,
 list and delete the files of a run (``<experiment>/<run id>/artifacts/<path>``) or of
 a logged model (``<experiment>/models/<model id>/artifacts/<path>``), plus the older
-``/get-artifact?run_uuid=&path=`` download.
+``/get-artifact?run_uuid=&path=`` download. A path that names no run or model (a
+client using the proxy as plain storage, MLflow's traces) is kept under the proxy's
+own root (``PROXY_ROOT``).
 
 Paths are confined before anything is looked up: the whole path is normalized by
 ``clean_path`` (no '..', no absolute path, no backslash or NUL, whatever the URL
-encoding was), it must name an existing run or model of that experiment, and files
+encoding was), a run's or model's path must name an existing one of that experiment,
+and files
 are only ever read from and written to the content-addressed blob store, never by a
 path on the server's file system. A file whose stored bytes are damaged answers a
 500 naming the file, never a location in the store (``ui._reading``).
@@ -14,11 +17,15 @@ path on the server's file system. A file whose stored bytes are damaged answers 
 from __future__ import annotations
 
 import mimetypes
+import posixpath
+import re
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
 from ..tracking.errors import InvalidParameterError, ResourceDoesNotExistError
 from ..tracking.service import (
+    PROXY_ROOT,
     clean_path,
     is_model_id,
     list_files,
@@ -28,30 +35,50 @@ from ..ui._reading import read_artifact
 from . import _json
 from ._context import ServerContext
 
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def _refuse_encoded_escapes(raw_path: str | None) -> str | None:
+    """MLflow's check on proxied paths: decoded again and again (up to 10 times), a
+    path must not climb with '..', be absolute or hold '#'; a path that only looks
+    harmless once decoded is refused too."""
+    if raw_path is None:
+        return None
+    decoded = raw_path
+    for _ in range(10):
+        again = urllib.parse.unquote(decoded)
+        if again == decoded:
+            break
+        decoded = again
+    if "#" in decoded or ".." in decoded.replace("\\", "/").split("/") or \
+            decoded.startswith(("/", "\\")):
+        raise InvalidParameterError(f"Invalid path {raw_path!r}: it must stay below the "
+                                    "artifact root (no '..', no absolute path, no '#').")
+    return raw_path
+
 
 @dataclass(frozen=True)
 class ArtifactLocation:
     """A path below the artifact root, resolved to its owner and the path within."""
 
-    owner_id: str  # a run id or a logged model id
+    owner_id: str  # a run id, a logged model id or PROXY_ROOT
     path: str  # '' for the owner's root
 
 
 def resolve(ctx: ServerContext, raw_path: str | None) -> ArtifactLocation:
     """The run or model a proxied artifact path belongs to (checked to exist in the
     experiment the path names)."""
-    path = clean_path(raw_path, "artifact path")
+    path = clean_path(_refuse_encoded_escapes(raw_path), "artifact path")
     parts = path.split("/") if path else []
-    if len(parts) >= 3 and parts[2] == "artifacts" and not is_model_id(parts[1]):
+    if len(parts) >= 3 and parts[2] == "artifacts" and _RUN_ID.fullmatch(parts[1]):
         experiment_id, owner_id, rest = parts[0], parts[1], parts[3:]
         actual = ctx.store.get_run(owner_id).info.experiment_id
-    elif len(parts) >= 4 and parts[1] == "models" and parts[3] == "artifacts":
+    elif len(parts) >= 4 and parts[1] == "models" and parts[3] == "artifacts" \
+            and is_model_id(parts[2]):
         experiment_id, owner_id, rest = parts[0], parts[2], parts[4:]
         actual = ctx.logged_models.get(owner_id).experiment_id
-    else:
-        raise ResourceDoesNotExistError(
-            f"No artifacts at {path!r}: artifact paths are <experiment id>/<run id>/artifacts/"
-            "<path> or <experiment id>/models/<model id>/artifacts/<path>.")
+    else:  # a path no run or model owns: the proxy keeps it as MLflow's would
+        return ArtifactLocation(PROXY_ROOT, path)
     if actual != experiment_id:
         raise ResourceDoesNotExistError(f"No artifacts at {path!r}: {owner_id} does not belong "
                                         f"to experiment {experiment_id}.")
@@ -59,6 +86,9 @@ def resolve(ctx: ServerContext, raw_path: str | None) -> ArtifactLocation:
 
 
 def upload(ctx: ServerContext, raw_path: str, data: bytes) -> dict[str, Any]:
+    if raw_path.endswith("/"):
+        raise InvalidParameterError(f"Artifact path must include a filename (cannot end with "
+                                    f"'/'): {raw_path!r}.")
     where = resolve(ctx, raw_path)
     if not where.path:
         raise InvalidParameterError("An upload needs a file name after the run's or model's "
@@ -67,22 +97,47 @@ def upload(ctx: ServerContext, raw_path: str, data: bytes) -> dict[str, Any]:
     return {}
 
 
-def download(ctx: ServerContext, raw_path: str) -> tuple[bytes, str]:
-    """A file's bytes and its media type."""
+@dataclass(frozen=True)
+class Download:
+    data: bytes
+    media_type: str
+    file_name: str
+
+
+def download(ctx: ServerContext, raw_path: str) -> Download:
+    """A file's bytes, media type and name."""
     where = resolve(ctx, raw_path)
-    data = read_artifact(ctx.store, where.owner_id, where.path)
-    media_type = mimetypes.guess_type(where.path)[0] or "application/octet-stream"
-    return data, media_type
+    if where.owner_id == PROXY_ROOT and not where.path:
+        raise InvalidParameterError("Artifact path refers to a directory, not a file: ''.")
+    return Download(read_artifact(ctx.store, where.owner_id, where.path),
+                    media_type_of(where.path), posixpath.basename(where.path))
+
+
+# what MLflow's server sends as text/plain, whatever mimetypes thinks
+_TEXT_SUFFIXES = {"txt", "log", "err", "cfg", "conf", "cnf", "cf", "ini", "properties", "prop",
+                  "hocon", "toml", "yaml", "yml", "xml", "json", "js", "py", "py3", "csv", "tsv",
+                  "md", "rst", "ipynb"}
+_TEXT_NAMES = {"mlmodel", "mlproject"}
+
+
+def media_type_of(path: str) -> str:
+    """The Content-Type of a download, from its name only (as MLflow's server): text
+    formats as text/plain, the rest as ``mimetypes`` knows them, else octet-stream."""
+    name = posixpath.basename(path)
+    suffix = name.rpartition(".")[2].lower() if "." in name else ""
+    if suffix in _TEXT_SUFFIXES or (not suffix and name.lower() in _TEXT_NAMES):
+        return "text/plain"
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
 def listing(ctx: ServerContext, raw_path: str | None) -> dict[str, Any]:
-    """The files under a path, relative to it (MLflow's proxy lists that way)."""
-    if not raw_path or not clean_path(raw_path, "artifact path"):
-        return {"files": []}
-    where = resolve(ctx, raw_path)
+    """The entries directly under a path, by their names (MLflow's proxy lists that
+    way); ``{}`` for a file, an empty or a missing directory."""
+    where = resolve(ctx, raw_path or "")
     files = list_files(ctx.store, where.owner_id, where.path or None)
     prefix = where.path + "/" if where.path else ""
-    return {"files": [_json.file_info(f) | {"path": f.path[len(prefix):]} for f in files]}
+    entries = [_json.file_info(f) | {"path": f.path[len(prefix):]} for f in files]
+    return {"files": entries} if entries else {}
 
 
 def delete(ctx: ServerContext, raw_path: str) -> dict[str, Any]:
@@ -93,7 +148,8 @@ def delete(ctx: ServerContext, raw_path: str) -> dict[str, Any]:
     return {}
 
 
-def legacy_download(ctx: ServerContext, run_id: str, path: str) -> tuple[bytes, str]:
+def legacy_download(ctx: ServerContext, run_id: str, path: str) -> Download:
     """``/get-artifact?run_uuid=...&path=...``: a file of a run by its relative path."""
-    data = read_artifact(ctx.store, run_id, clean_path(path, "artifact path"))
-    return data, mimetypes.guess_type(path)[0] or "application/octet-stream"
+    clean = clean_path(path, "artifact path")
+    return Download(read_artifact(ctx.store, run_id, clean), media_type_of(clean),
+                    posixpath.basename(clean))

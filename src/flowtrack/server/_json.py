@@ -7,7 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from ..tracking import Experiment, FileInfo, Metric, Run
-from ..tracking.service import LoggedModel, ModelVersion, RegisteredModel, proto_double
+from ..tracking.service import (
+    LoggedModel,
+    ModelMetric,
+    ModelVersion,
+    RegisteredModel,
+    proto_double,
+)
 
 
 def key_values(pairs: dict[str, Any]) -> list[dict[str, str]]:
@@ -93,9 +99,11 @@ def logged_model(m: LoggedModel) -> dict[str, Any]:
                  "metrics": [_model_metric(m, point) for point in m.metrics]}}
 
 
-def _model_metric(m: LoggedModel, point: Metric) -> dict[str, Any]:
-    return {"key": point.key, "value": proto_double(point.value), "timestamp": point.timestamp,
-            "step": point.step, "run_id": point.run_id, "model_id": m.model_id}
+def _model_metric(m: LoggedModel, point: ModelMetric) -> dict[str, Any]:
+    return _without_none({
+        "key": point.key, "value": proto_double(point.value), "timestamp": point.timestamp,
+        "step": point.step, "run_id": point.run_id, "model_id": m.model_id,
+        "dataset_name": point.dataset_name, "dataset_digest": point.dataset_digest})
 
 
 def _without_none(fields: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ graph."""
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from typing import Any
 
@@ -165,6 +166,14 @@ def update_model_version(ctx: ServerContext, f: Fields) -> dict[str, Any]:
     return {"model_version": _json.model_version(version)}
 
 
+@route("POST", path="model-versions/transition-stage")
+def transition_model_version_stage(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    version = ctx.registry.transition_stage(f.required("name"), f.required("version"),
+                                            f.required("stage"),
+                                            f.flag("archive_existing_versions"))
+    return {"model_version": _json.model_version(version)}
+
+
 @route("DELETE", path="model-versions/delete")
 def delete_model_version(ctx: ServerContext, f: Fields) -> dict[str, Any]:
     ctx.registry.delete_model_version(f.required("name"), f.required("version"))
@@ -190,6 +199,10 @@ def _download_uri(ctx: ServerContext, source: str, model_id: str) -> str:
     artifact location on this server, else the source as registered."""
     if model_id:
         return ctx.logged_models.get(model_id).artifact_uri
+    copied = re.fullmatch(r"models:/([^/@]+)/(\d+)", source)
+    if copied is not None:  # a copy of another version: that version's files
+        original = ctx.registry.get_model_version(copied[1], copied[2])
+        return _download_uri(ctx, original.source, original.model_id)
     if source.startswith("runs:/"):
         run_id, _, path = source[len("runs:/"):].partition("/")
         root = ctx.store.get_run(run_id).info.artifact_uri

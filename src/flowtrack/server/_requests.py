@@ -137,6 +137,17 @@ class Fields:
     def required(self, name: str) -> str:
         return str(self.text(name, required=True))
 
+    def required_string(self, name: str) -> str:
+        """A required field that must be a JSON string (no number taken for it), with
+        MLflow's message for a value of another type."""
+        value = self.values.get(name)
+        if value is not None and not isinstance(value, str):
+            raise InvalidParameterError(
+                f"Invalid value {json.dumps(value)} for parameter '{name}' supplied:  Hint: "
+                f"Value was of type '{type(value).__name__}'. See the API docs for more "
+                "information about request parameters.")
+        return self.required(name)
+
     def integer(self, name: str, default: int | None = None, required: bool = False) -> Any:
         value = self.values.get(name)
         if value is None or value == "":

@@ -7,18 +7,19 @@ import logging
 from .._errors import ConfigurationError
 from ._app import create_app
 from ._auth import Auth
-from ._context import Limits, ServerContext
+from ._context import Limits, Modes, ServerContext
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def serve(backend_store_uri: str, artifacts_destination: str | None = None,
           host: str = "127.0.0.1", port: int = 5000, auth: Auth | None = None,
-          limits: Limits | None = None, log_level: str = "info") -> None:
+          limits: Limits | None = None, log_level: str = "info",
+          modes: Modes | None = None) -> None:
     """Serve the store until interrupted (Ctrl-C or SIGTERM end it cleanly)."""
     import uvicorn
 
-    ctx = ServerContext.open(backend_store_uri, artifacts_destination, limits)
+    ctx = ServerContext.open(backend_store_uri, artifacts_destination, limits, modes)
     app = create_app(ctx, auth)
     if host not in LOOPBACK and (auth is None or not auth.enabled):
         logging.getLogger("flowtrack.server").warning(

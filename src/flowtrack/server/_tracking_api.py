@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from typing import Any
 
 from .._util import now_ms
@@ -70,7 +71,18 @@ def paged(key: str, items: list[Any], token: str | None) -> dict[str, Any]:
 @route("POST", path="experiments/create")
 def create_experiment(ctx: ServerContext, f: Fields) -> dict[str, Any]:
     return {"experiment_id": ctx.store.create_experiment(
-        f.required("name"), f.text("artifact_location"), f.key_values("tags"))}
+        f.required_string("name"), _resolved_location(f.text("artifact_location")),
+        f.key_values("tags"))}
+
+
+def _resolved_location(location: str | None) -> str | None:
+    """An experiment's artifact location as MLflow's server keeps it: a relative local
+    path made absolute against the server's working directory, anything else as given.
+    (flowtrack keeps runs' files in its blob store whatever the location says.)"""
+    if not location or "://" in location or location.startswith(("mlflow-artifacts:",
+                                                                  "file:")):
+        return location
+    return location if os.path.isabs(location) else os.path.abspath(location)
 
 
 @route("GET", path="experiments/get")
@@ -122,11 +134,18 @@ def set_experiment_tag(ctx: ServerContext, f: Fields) -> dict[str, Any]:
     return {}
 
 
+@route("POST", path="experiments/delete-experiment-tag")
+def delete_experiment_tag(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    ctx.store.delete_experiment_tag(f.required("experiment_id"), f.required("key"))
+    return {}
+
+
 # -- runs ----------------------------------------------------------------------------------
 def run_json(ctx: ServerContext, run_id: str) -> dict[str, Any]:
     run = ctx.store.get_run(run_id)
     latest = ctx.store.latest_points([run_id])[run_id]
-    outputs = [{"model_id": m, "step": 0} for m in ctx.logged_models.run_outputs(run_id)]
+    outputs = [{"model_id": m, "step": step}
+               for m, step in ctx.logged_models.run_output_steps(run_id)]
     return _json.run_with_latest(run, {m.key: m for m in latest}, outputs)
 
 
@@ -211,7 +230,12 @@ def _not_object(item: Any) -> Fields:
 
 @route("POST", path="runs/log-metric")
 def log_metric(ctx: ServerContext, f: Fields) -> dict[str, Any]:
-    ctx.store.log_batch(_run_id(f), [_metric(f)])
+    run_id, metric = _run_id(f), _metric(f)
+    ctx.store.log_batch(run_id, [metric])
+    model_id = f.text("model_id")
+    if model_id:  # MLflow 3: the point is the model's too
+        ctx.logged_models.log_metrics(model_id, [metric], run_id, f.text("dataset_name"),
+                                      f.text("dataset_digest"))
     return {}
 
 
@@ -246,8 +270,22 @@ def log_batch(ctx: ServerContext, f: Fields) -> dict[str, Any]:
             raise InvalidParameterError(f"A log-batch request names param {key!r} twice with "
                                         "different values.")
         param_values[key] = value
-    ctx.store.log_batch(_run_id(f), metrics, param_values, tags)
+    run_id = _run_id(f)
+    ctx.store.log_batch(run_id, metrics, param_values, tags)
+    _log_model_metrics(ctx, run_id, f.repeated("metrics"))
     return {}
+
+
+def _log_model_metrics(ctx: ServerContext, run_id: str, items: list[Any]) -> None:
+    """The points of a log-batch that name a logged model, recorded for it too."""
+    by_model: dict[tuple[str, str | None, str | None], list[Metric]] = {}
+    for item in items:
+        if isinstance(item, dict) and item.get("model_id"):
+            m = Fields(item)
+            where = (m.required("model_id"), m.text("dataset_name"), m.text("dataset_digest"))
+            by_model.setdefault(where, []).append(_metric(m))
+    for (model_id, dataset_name, dataset_digest), points in by_model.items():
+        ctx.logged_models.log_metrics(model_id, points, run_id, dataset_name, dataset_digest)
 
 
 @route("POST", path="runs/log-inputs")
@@ -260,8 +298,7 @@ def log_inputs(ctx: ServerContext, f: Fields) -> dict[str, Any]:
         dataset = Dataset(d.required("name"), d.required("digest"),
                           d.text("source_type", ""), d.text("source", ""), d.text("schema"),
                           d.text("profile"))
-        context = item.key_values("tags").get("mlflow.data.context")
-        log_dataset(ctx.store, run_id, dataset, context)
+        log_dataset(ctx.store, run_id, dataset, None, item.key_values("tags"))
     model_ids = [m.required("model_id") for m in f.objects("models")]
     if model_ids:
         ctx.logged_models.link_outputs(run_id, model_ids)
@@ -270,8 +307,12 @@ def log_inputs(ctx: ServerContext, f: Fields) -> dict[str, Any]:
 
 @route("POST", path="runs/outputs")
 def log_outputs(ctx: ServerContext, f: Fields) -> dict[str, Any]:
-    ctx.logged_models.link_outputs(_run_id(f),
-                                   [m.required("model_id") for m in f.objects("models")])
+    models = f.objects("models")
+    if not models:
+        raise InvalidParameterError("Missing value for required parameter 'models'. Name the "
+                                    "logged models the run produced, each with its step.")
+    ctx.logged_models.link_outputs(_run_id(f), [m.required("model_id") for m in models],
+                                   [m.integer("step", 0) or 0 for m in models])
     return {}
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .artifacts.datasets import log_input as log_dataset
 from .artifacts.files import (
+    PROXY_ROOT,
     clean_path,
     delete_files,
     file_digests,
@@ -18,7 +19,7 @@ from .entities.memory_search import filter_experiments
 from .entities.validation import check_batch_sizes, check_int
 from .flavors.saved_model import record_model
 from .models.logged import STATUSES as LOGGED_MODEL_STATUSES
-from .models.logged import LoggedModel, LoggedModels, is_model_id
+from .models.logged import LoggedModel, LoggedModels, ModelMetric, is_model_id
 from .registry.model_registry import ModelVersion, RegisteredModel, Registry
 from .registry.search import PROMPT_TAG
 from .remote.rest_store import HISTORY_COLUMNS_PATH, proto_double
@@ -32,6 +33,8 @@ __all__ = [
     "LOGGED_MODEL_STATUSES",
     "LoggedModel",
     "LoggedModels",
+    "ModelMetric",
+    "PROXY_ROOT",
     "PROMPT_TAG",
     "ModelVersion",
     "RegisteredModel",

@@ -5,6 +5,7 @@ JSON line: {"result": <result>} or {"error": {"type", "error_code", "message"}} 
 the code raised (an ``MlflowException`` keeps its error code). Needs
 MLFLOW_TRACKING_URI."""
 
+import contextlib
 import json
 import sys
 import traceback
@@ -38,7 +39,8 @@ for line in sys.stdin:
     request = json.loads(line)
     scope["result"] = None
     try:
-        exec(request["code"], scope)  # noqa: S102 - the tests' own snippets
+        with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the answers
+            exec(request["code"], scope)  # noqa: S102 - the tests' own snippets
         answer = {"result": plain(scope["result"])}
     except MlflowException as exc:
         answer = {"error": {"type": type(exc).__name__, "error_code": exc.error_code,

@@ -26,7 +26,7 @@ from ...lineage import (
 )
 from ..entities.records import Dataset
 from ..errors import InvalidParameterError
-from ..store.run_lineage import run_execution
+from ..store.run_lineage import INPUT_TAGS_PREFIX, run_execution
 from ..store.tracking_store import TrackingStore
 
 
@@ -67,9 +67,10 @@ def as_dataset(dataset: Any) -> Dataset:
 
 
 def record_input(s: LineageSession, run_pk: int, dataset: Dataset, context: str | None,
-                 execution_id: int) -> int:
+                 execution_id: int, tags: dict[str, str] | None = None) -> int:
     """The dataset's artifact (shared by every run that logs the same name and digest),
-    attributed to the run, with an INPUT event from ``execution_id``."""
+    attributed to the run, with an INPUT event from ``execution_id``; ``tags`` (the
+    input's own, as MLflow keeps them) on the run."""
     dataset_type = s.type_id(TypeKind.ARTIFACT, DATASET_TYPE, VALUE_PROPERTIES)
     name = f"dataset:{dataset.name}:{dataset.digest}"
     existing = s.node_by_name("artifact", dataset_type, name)
@@ -91,15 +92,23 @@ def record_input(s: LineageSession, run_pk: int, dataset: Dataset, context: str 
         events.c.type == int(EventType.INPUT))).first()
     if already is None:
         s.insert_events([(artifact_id, execution_id, int(EventType.INPUT), context)])
+    if tags:
+        s.set_properties("context", run_pk, custom={
+            INPUT_TAGS_PREFIX + str(artifact_id): json.dumps(dict(tags), sort_keys=True)})
     return int(artifact_id)
 
 
 def log_input(store: TrackingStore, run_id: str, dataset: Dataset,
-              context: str | None = None) -> None:
-    """Record ``dataset`` as an input of tracking run ``run_id``."""
+              context: str | None = None, tags: dict[str, Any] | None = None) -> None:
+    """Record ``dataset`` as an input of tracking run ``run_id``, with the input's
+    ``tags`` (``mlflow.data.context`` is the context)."""
+    input_tags = {str(k): str(v) for k, v in (tags or {}).items()}
+    if context:
+        input_tags["mlflow.data.context"] = context
+    context = context or input_tags.get("mlflow.data.context")
     if store.remote:
-        store.log_input(run_id, dataset, context)  # type: ignore[attr-defined]
+        store.log_input(run_id, dataset, context, input_tags)  # type: ignore[attr-defined]
         return
     with store.write() as s:
         run_pk, exec_id = run_execution(s, store, run_id)
-        record_input(s, run_pk, dataset, context, exec_id)
+        record_input(s, run_pk, dataset, context, exec_id, input_tags)

@@ -4,8 +4,10 @@ run (and, inside a flow, an OUTPUT of the task that logged it), with its bytes i
 content-addressed blob store. Paths are checked here so none can leave the run.
 
 The files of an MLflow 3 logged model are kept the same way under the model's id
-(``m-<hex>/<path>``, attributed to its experiment): every function taking a
-``run_id`` also takes a logged model id.
+(``m-<hex>/<path>``, attributed to its experiment), and files a client puts through the
+server's artifact proxy at a path no run or model owns under ``PROXY_ROOT``
+(``mlflow-artifacts/<path>``, attributed to one ``ArtifactRoot`` context): every
+function taking a ``run_id`` also takes a logged model id or ``PROXY_ROOT``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ...lineage import (
     LineageSession,
     NewArtifact,
     Node,
+    TypeKind,
     artifacts,
     delete_nodes,
 )
@@ -65,13 +68,23 @@ def log_bytes(store: TrackingStore, run_id: str, path: str, data: bytes) -> None
         record_file(s, store.types(s).file, owner_pk, run_id, path, digest, len(data))
 
 
+PROXY_ROOT = "mlflow-artifacts"  # owns the proxy's files outside any run or model
+PROXY_ROOT_TYPE = "ArtifactRoot"
+
+
 def _owner_context(s: LineageSession, store: TrackingStore, owner_id: str) -> int:
     """The context a run's or logged model's files are attributed to (the run, or the
-    model's experiment); a clear error if there is no such run or model."""
+    model's experiment; the one ArtifactRoot context for PROXY_ROOT); a clear error if
+    there is no such run or model."""
     from ..models.logged import LoggedModels, is_model_id
 
+    if owner_id == PROXY_ROOT:
+        root, _ = s.get_or_create_context(s.type_id(TypeKind.CONTEXT, PROXY_ROOT_TYPE),
+                                          PROXY_ROOT)
+        return root
     if is_model_id(owner_id):
-        return int(LoggedModels(store).node(s, owner_id).custom_properties["experiment_id"])
+        experiment_id = LoggedModels(store).node(s, owner_id).custom_properties["experiment_id"]
+        return store.experiment_pk(str(experiment_id))
     return store.run_node(s, owner_id).id
 
 
@@ -118,7 +131,8 @@ def _refuse_file_directory_clash(s: LineageSession, file_type: int, run_id: str,
 
 
 def _run_files(s: LineageSession, store: TrackingStore, run_id: str) -> list[Node]:
-    _owner_context(s, store, run_id)  # a clear error for an unknown run or model
+    if run_id != PROXY_ROOT:
+        _owner_context(s, store, run_id)  # a clear error for an unknown run or model
     types = store._find_types(s)
     if types is None or types.file < 0:
         return []

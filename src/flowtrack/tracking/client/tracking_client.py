@@ -90,6 +90,9 @@ class TrackingClient:
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
         self._store.set_experiment_tag(experiment_id, key, value)
 
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        self._store.delete_experiment_tag(experiment_id, key)
+
     # -- runs ---------------------------------------------------------------------------
     def create_run(self, experiment_id: str, start_time: int | None = None,
                    tags: dict[str, Any] | None = None, run_name: str | None = None) -> Run:
@@ -229,6 +232,15 @@ class TrackingClient:
                               page_token: str | None = None) -> PagedList:
         found = self._registry.search_model_versions(filter_string, None, order_by)
         return _page(found, max_results, page_token)
+
+    def transition_model_version_stage(self, name: str, version: str | int, stage: str,
+                                       archive_existing_versions: bool = False) -> Any:
+        return self._registry.transition_stage(name, version, stage, archive_existing_versions)
+
+    def get_latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[Any]:
+        latest = self._registry.get_registered_model(name).latest_versions
+        wanted = {s.lower() for s in stages or []}
+        return [v for v in latest if not wanted or v.current_stage.lower() in wanted]
 
     def set_registered_model_alias(self, name: str, alias: str, version: str | int) -> None:
         self._registry.set_alias(name, alias, version)

@@ -496,7 +496,7 @@ def log_input(dataset: Any, context: str | None = None,
         handle.buffer.add_input(found, context)
     else:
         handle.buffer.flush()
-        record(handle.store, handle.run.info.run_id, found, context)
+        record(handle.store, handle.run.info.run_id, found, context, tags)
 
 
 # -- registry ----------------------------------------------------------------------------------

@@ -11,10 +11,11 @@ custom properties; its files are ``File`` artifacts named ``<model id>/<path>``
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ...lineage import (
     ArtifactState,
@@ -45,6 +46,23 @@ PENDING, READY, UPLOAD_FAILED = "LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", \
 STATUSES = (PENDING, READY, UPLOAD_FAILED)
 
 
+OUTPUT_STEP_PREFIX = "output_step:"  # a run's custom property: the step a model came at
+METRIC_PREFIX = "metric:"  # one custom property per point, so writers never collide
+
+
+class ModelMetric(NamedTuple):
+    """A metric point logged for a model (MLflow 3: ``log_metric(..., model_id=)``),
+    with the run that logged it and the dataset it was measured on."""
+
+    key: str
+    value: float
+    timestamp: int
+    step: int = 0
+    run_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
 @dataclass(frozen=True)
 class LoggedModel:
     model_id: str
@@ -59,7 +77,7 @@ class LoggedModel:
     status_message: str = ""
     tags: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
-    metrics: list[Metric] = field(default_factory=list)
+    metrics: list[ModelMetric] = field(default_factory=list)
 
 
 def is_model_id(text: str) -> bool:
@@ -83,7 +101,7 @@ class LoggedModels:
         custom.update(_prefixed_tags(tags))
         custom.update(_prefixed_params(params))
         with self.store.write() as s:
-            contexts = [int(experiment.experiment_id)]
+            contexts = [self.store.experiment_pk(experiment.experiment_id)]
             exec_id = None
             if source_run_id:
                 run_pk, exec_id = run_execution(s, self.store, source_run_id)
@@ -142,19 +160,41 @@ class LoggedModels:
             node = self.node(s, model_id)
             s.set_properties("artifact", node.id, custom=_prefixed_params(params))
 
+    def log_metrics(self, model_id: str, points: Sequence[Metric], run_id: str | None = None,
+                    dataset_name: str | None = None, dataset_digest: str | None = None) -> None:
+        """Record metric points for a model (each its own property: concurrent writers
+        never overwrite each other's points)."""
+        custom = {METRIC_PREFIX + uuid.uuid4().hex: json.dumps(ModelMetric(
+            p.key, p.value, p.timestamp, p.step, run_id, dataset_name, dataset_digest)._asdict())
+            for p in points}
+        with self.store.write() as s:
+            s.set_properties("artifact", self.node(s, model_id).id, custom=custom)
+
     def delete(self, model_id: str) -> None:
         with self.store.write() as s:
             node = self.node(s, model_id)
             s.conn.execute(artifacts.update().where(artifacts.c.id == node.id)
                            .values(state=int(ArtifactState.DELETED)))
 
-    def link_outputs(self, run_id: str, model_ids: Sequence[str]) -> None:
-        """Record models as outputs of a run (MLflow's ``log_outputs``)."""
+    def link_outputs(self, run_id: str, model_ids: Sequence[str],
+                     steps: Sequence[int] | None = None) -> None:
+        """Record models as outputs of a run (MLflow's ``log_outputs``), each at the
+        ``step`` of the run it was produced at (0 by default)."""
         with self.store.write() as s:
             run_pk, exec_id = run_execution(s, self.store, run_id)
-            for model_id in model_ids:
+            for model_id, step in zip(model_ids, steps or [0] * len(model_ids)):
                 node = self.node(s, model_id)
                 _link(s, node.id, run_pk, exec_id)
+                if step:
+                    s.set_properties("context", run_pk,
+                                     custom={OUTPUT_STEP_PREFIX + model_id: int(step)})
+
+    def run_output_steps(self, run_id: str) -> list[tuple[str, int]]:
+        """(model id, step) of each logged model a run produced."""
+        ids = self.run_outputs(run_id)
+        with self.store.read() as s:
+            custom = self.store.run_node(s, run_id).custom_properties
+        return [(m, int(custom.get(OUTPUT_STEP_PREFIX + m, 0))) for m in ids]
 
     def run_outputs(self, run_id: str) -> list[str]:
         """Ids of the logged models a run produced."""
@@ -201,7 +241,10 @@ class LoggedModels:
             source_run_id=str(node.properties.get("run_id", "")),
             tags={k[len(TAG_PREFIX):]: str(v) for k, v in c.items() if k.startswith(TAG_PREFIX)},
             params={k[len(PARAM_PREFIX):]: str(v) for k, v in c.items()
-                    if k.startswith(PARAM_PREFIX)})
+                    if k.startswith(PARAM_PREFIX)},
+            metrics=sorted((ModelMetric(**json.loads(v)) for k, v in c.items()
+                            if k.startswith(METRIC_PREFIX)),
+                           key=lambda m: (m.key, m.step, m.timestamp)))
 
 
 def _link(s: LineageSession, artifact_id: int, run_pk: int, exec_id: int) -> None:

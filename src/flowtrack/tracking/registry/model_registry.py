@@ -8,6 +8,7 @@ point at one version each.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -55,6 +56,10 @@ VERSION_PROPERTIES = {"name": _S, "version": _I, "source": _S, "run_id": _S, "st
                       "user": _S}
 ALIAS_PREFIX = "alias:"
 LAST_VERSION = "last_version"  # the highest version number ever given
+MODEL_VERSIONS_TAG = "mlflow.modelVersions"  # on a logged model: the versions made of it
+STAGE = "stage"  # a version's custom property; absent means "None"
+STAGES = ("None", "Staging", "Production", "Archived")
+ACTIVE_STAGES = ("Staging", "Production")
 _ALIAS = re.compile(r"^[A-Za-z_][\w-]{0,254}$")
 
 
@@ -223,6 +228,12 @@ class Registry:
             raise InvalidParameterError("A model version needs a source without NUL "
                                         "characters, e.g. runs:/<run_id>/model.")
         check_name(name, "A registered model name")
+        artifact_source = source  # where the version's Model artifact was logged
+        copied = _version_source(source)
+        if copied is not None:  # a copy (copy_model_version): the original's run and model
+            original = self.get_model_version(*copied)
+            run_id, model_id = run_id or original.run_id, model_id or original.model_id
+            artifact_source = original.source
         if source.startswith("runs:/") and not run_id:
             run_id = source[len("runs:/"):].split("/", 1)[0]
         model_id = model_id or _logged_model_id(source)
@@ -246,13 +257,28 @@ class Registry:
                     continue
                 # numbers are never reused, even after a version is deleted (as in MLflow)
                 s.set_properties("context", model, custom={LAST_VERSION: number})
-                model_artifact = _model_artifact(s, source, model_id)
+                model_artifact = _model_artifact(s, artifact_source, model_id)
                 if model_artifact is not None:
                     s.conn.execute(attributions.insert().values(context_id=version,
                                                                 artifact_id=model_artifact))
+            if model_id:
+                self._note_version_on_model(model_id, name, number)
             return self.get_model_version(name, number)
         raise ResourceAlreadyExistsError(f"Could not allocate a version number for {name!r}; "
                                          "retry the registration.")
+
+    def _note_version_on_model(self, model_id: str, name: str, number: int) -> None:
+        """Add the version to the logged model's ``mlflow.modelVersions`` tag (a JSON
+        list of {"name", "version"}), as MLflow's server does."""
+        models = LoggedModels(self.store)
+        tags = models.get(model_id).tags
+        try:
+            noted = json.loads(tags.get(MODEL_VERSIONS_TAG, "[]"))
+        except ValueError:
+            noted = []
+        entry = {"name": name, "version": number}
+        if entry not in noted:
+            models.set_tags(model_id, {MODEL_VERSIONS_TAG: json.dumps(noted + [entry])})
 
     def get_model_version(self, name: str, version: str | int) -> ModelVersion:
         with self.store.write() as s:
@@ -263,10 +289,10 @@ class Registry:
         with self.store.write() as s:
             model = self._model_node(s, name)
             version = model.custom_properties.get(ALIAS_PREFIX + alias)
-            if version is None:
-                raise ResourceDoesNotExistError(
-                    f"Registered model {name!r} has no alias {alias!r} (aliases: "
-                    f"{', '.join(_aliases(model)) or 'none'}).")
+            if version is None:  # MLflow's answer: a 400, not a 404
+                raise InvalidParameterError(
+                    f"Registered model alias {alias} not found. Model {name!r} has the "
+                    f"aliases: {', '.join(_aliases(model)) or 'none'}.")
             return _version(self._version_node(s, model, version), model)
 
     def latest_version(self, name: str) -> ModelVersion:
@@ -298,6 +324,28 @@ class Registry:
         found = sort(found, order, _version_field)
         return found if max_results is None else found[:max_results]
 
+    def transition_stage(self, name: str, version: str | int, stage: str,
+                         archive_existing_versions: bool = False) -> ModelVersion:
+        """Move a version to ``stage`` (None, Staging, Production, Archived; MLflow's
+        stages, deprecated there in favour of aliases but still served); with
+        ``archive_existing_versions`` the model's other versions in that stage become
+        Archived."""
+        canonical = canonical_stage(stage)
+        if archive_existing_versions and canonical not in ACTIVE_STAGES:
+            raise InvalidParameterError(
+                f"Model version transition cannot archive existing model versions because "
+                f"'{canonical}' is not an Active stage. Valid stages are {list(ACTIVE_STAGES)}")
+        with self.store.write() as s:
+            model = self._model_node(s, name)
+            node = self._version_node(s, model, str(version))
+            if archive_existing_versions:
+                for other in self._version_nodes(s, model):
+                    if other.id != node.id and _stage_of(other) == canonical:
+                        s.set_properties("context", other.id, custom={STAGE: "Archived"})
+            s.set_properties("context", node.id, custom={STAGE: canonical})
+            s.set_properties("context", model.id)  # its last update is now
+        return self.get_model_version(name, version)
+
     def set_version_tag(self, name: str, version: str | int, key: str, value: Any) -> None:
         with self.store.write() as s:
             node = self._version_node(s, self._model_node(s, name), str(version))
@@ -328,11 +376,14 @@ class Registry:
                 f"Model Version (name={model.name}, version={version}) not found.")
         return node
 
-    def _versions(self, s: LineageSession, model: Node) -> list[ModelVersion]:
+    def _version_nodes(self, s: LineageSession, model: Node) -> list[Node]:
         _, version_type = self._types(s)
         nodes = s.child_contexts(model.id, contexts.c.type_id == version_type)
         nodes.sort(key=lambda n: int(n.properties["version"]))
-        return [_version(n, model) for n in nodes]
+        return nodes
+
+    def _versions(self, s: LineageSession, model: Node) -> list[ModelVersion]:
+        return [_version(n, model) for n in self._version_nodes(s, model)]
 
 
 def _model_artifact(s: LineageSession, source: str, model_id: str | None) -> int | None:
@@ -351,6 +402,12 @@ def _model_artifact(s: LineageSession, source: str, model_id: str | None) -> int
     return None if found is None else int(found)
 
 
+def _version_source(source: str) -> tuple[str, str] | None:
+    """(name, version) of a source ``models:/<name>/<version>``, naming another version."""
+    match = re.fullmatch(r"models:/([^/@]+)/(\d+)", source)
+    return None if match is None else (match[1], match[2])
+
+
 def _logged_model_id(source: str) -> str | None:
     """The model id in a source ``models:/m-<hex>`` (MLflow 3's logged model URI)."""
     rest = source[len("models:/"):] if source.startswith("models:/") else ""
@@ -363,6 +420,28 @@ def _custom(tags: dict[str, Any] | None, description: str | None) -> dict[str, A
     if description:
         custom["description"] = str(description)
     return custom
+
+
+def canonical_stage(stage: str) -> str:
+    """MLflow's spelling of a stage given in any case."""
+    for known in STAGES:
+        if str(stage).lower() == known.lower():
+            return known
+    raise InvalidParameterError(f"Invalid Model Version stage: {stage}. Value must be one of "
+                                f"{', '.join(STAGES)}.")
+
+
+def _stage_of(node: Node) -> str:
+    return str(node.custom_properties.get(STAGE, "None"))
+
+
+def latest_per_stage(versions: list[ModelVersion]) -> list[ModelVersion]:
+    """The highest version in each stage, in the order of the stages' latest versions
+    (MLflow's ``latest_versions``)."""
+    latest: dict[str, ModelVersion] = {}
+    for v in versions:  # ascending version numbers: the last one per stage wins
+        latest[v.current_stage] = v
+    return sorted(latest.values(), key=lambda v: int(v.version))
 
 
 def _aliases(model: Node) -> dict[str, str]:
@@ -383,7 +462,7 @@ def _version(node: Node, model: Node) -> ModelVersion:
         last_updated_timestamp=node.last_update_time_since_epoch,
         description=node.custom_properties.get("description", ""), user_id=p.get("user", ""),
         source=p.get("source", ""), run_id=p.get("run_id", ""), status=p.get("status", "READY"),
-        tags=_tags(node), aliases=sorted(a for a, v in _aliases(model).items() if v == number),
+        current_stage=_stage_of(node), tags=_tags(node), aliases=sorted(a for a, v in _aliases(model).items() if v == number),
         model_id=str(node.custom_properties.get("model_id", "")))
 
 
@@ -393,7 +472,7 @@ def _registered(node: Node, versions: list[ModelVersion]) -> RegisteredModel:
         last_updated_timestamp=max([node.last_update_time_since_epoch]
                                    + [v.last_updated_timestamp for v in versions]),
         description=node.custom_properties.get("description", ""), tags=_tags(node),
-        aliases=_aliases(node), latest_versions=versions[-1:])
+        aliases=_aliases(node), latest_versions=latest_per_stage(versions))
 
 
 def _version_attributes(version: ModelVersion) -> dict[str, Any]:

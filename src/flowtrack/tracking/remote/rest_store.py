@@ -166,6 +166,10 @@ class RestTrackingStore:
         self.call("POST", "experiments/set-experiment-tag",
                   {"experiment_id": str(experiment_id), "key": key, "value": str(value)})
 
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        self.call("POST", "experiments/delete-experiment-tag",
+                  {"experiment_id": str(experiment_id), "key": key})
+
     # -- runs ----------------------------------------------------------------------------------
     def create_run(self, experiment_id: str, user_id: str, start_time: int | None = None,
                    tags: dict[str, Any] | None = None, run_name: str | None = None) -> Run:
@@ -255,10 +259,14 @@ class RestTrackingStore:
                 [int(m.get("timestamp", 0)) for m in points],
                 [_value(m.get("value")) for m in points])
 
-    def log_input(self, run_id: str, dataset: Dataset, context: str | None) -> None:
-        tags = [{"key": "mlflow.data.context", "value": context}] if context else []
+    def log_input(self, run_id: str, dataset: Dataset, context: str | None,
+                  tags: dict[str, str] | None = None) -> None:
+        tags = dict(tags or {})
+        if context:
+            tags["mlflow.data.context"] = context
         self.call("POST", "runs/log-inputs", {"run_id": run_id, "datasets": [{
-            "tags": tags, "dataset": {k: v for k, v in vars(dataset).items() if v is not None}}]})
+            "tags": _pairs(tags),
+            "dataset": {k: v for k, v in vars(dataset).items() if v is not None}}]})
 
     def record_model(self, run_id: str, path: str, descriptor: dict[str, Any]) -> None:
         """Tell the server a model was logged at ``path`` of the run (it records the
@@ -387,6 +395,12 @@ class RestRegistry:
                                   {"filter": filter_string, "max_results": 10_000,
                                    "order_by": list(order_by or [])}, method="GET")
         return [_version(v) for v in islice(found, max_results)]
+
+    def transition_stage(self, name: str, version: str | int, stage: str,
+                         archive_existing_versions: bool = False) -> ModelVersion:
+        return _version(self.store.call("POST", "model-versions/transition-stage", {
+            "name": name, "version": str(version), "stage": stage,
+            "archive_existing_versions": archive_existing_versions})["model_version"])
 
     def get_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         return _version(self.store.call("GET", "registered-models/alias",

@@ -6,6 +6,7 @@ read or write these records (it imports none of them)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import select
@@ -32,6 +33,8 @@ RUN_EXECUTION_TYPE = "RunExecution"  # a tracking run as an execution, for linea
 # how a run's (or a logged model's) params and tags are kept: custom properties with
 # these prefixes; DELETED_TIME marks a deleted experiment or run
 PARAM_PREFIX, TAG_PREFIX = "param:", "tag:"
+# a run's custom property per input dataset: the input's tags (JSON), by artifact id
+INPUT_TAGS_PREFIX = "input_tags:"
 DELETED_TIME = "deleted_time"
 
 
@@ -69,13 +72,15 @@ def run_inputs(s: LineageSession, run_pk: int) -> list[DatasetInput]:
             events.c.execution_id.in_(select(associations.c.execution_id)
                                       .where(associations.c.context_id == run_pk)))).all()
     ids = sorted({a for a, _ in rows})
+    [run] = s.nodes_by_ids("context", [run_pk])
     found = []
     for node in s.nodes_by_ids("artifact", ids):
         if node.type_id != dataset_type or not (node.name or "").startswith("dataset:"):
             continue
         c = node.custom_properties
+        tags = json.loads(run.custom_properties.get(f"{INPUT_TAGS_PREFIX}{node.id}", "{}"))
         found.append(DatasetInput(Dataset(
             name=node.properties.get("artifact_name", ""), digest=node.properties["digest"],
             source_type=c.get("source_type", ""), source=c.get("source", ""),
-            schema=c.get("schema") or None, profile=c.get("profile") or None)))
+            schema=c.get("schema") or None, profile=c.get("profile") or None), tags))
     return found

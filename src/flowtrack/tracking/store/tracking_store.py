@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -77,6 +78,8 @@ from .search import search_run_nodes
 
 DEFAULT_EXPERIMENT_NAME = "Default"
 DEFAULT_EXPERIMENT_ID = "0"  # what MLflow clients send before any set_experiment
+# marks the experiment answering to id "0" (it keeps that id when renamed, as in MLflow)
+DEFAULT_MARK = "default_experiment"
 
 Point = _history.Point
 
@@ -100,6 +103,8 @@ class TrackingStore:
         self.artifact_root = artifact_root
         self._types: Types | None = None
         self._run_pks: dict[str, int] = {}  # run id -> context id (never changes)
+        self._default_pk: int | None = None  # the context behind experiment id "0"
+        self._default_looked_up = False
 
     # -- sessions and types -------------------------------------------------------
     def write(self) -> AbstractContextManager[LineageSession]:
@@ -136,10 +141,47 @@ class TrackingStore:
                          if DELETED_TIME in existing.custom_properties else "an experiment")
                 raise ResourceAlreadyExistsError(
                     f"Experiment {name!r} already exists as {state} with id "
-                    f"{_experiment_id(existing)}; use set_experiment({name!r}) or "
-                    "get_experiment_by_name to use it, or choose another name.")
+                    f"{self.public_experiment_id(existing.id)}; use set_experiment({name!r}) "
+                    "or get_experiment_by_name to use it, or choose another name.")
             ctx, _ = s.get_or_create_context(t.experiment, name, {"kind": "experiment"}, custom)
             return str(ctx)
+
+    def ensure_default_experiment(self) -> str:
+        """Make experiment "0" ("Default") if the store has none, as MLflow's stores
+        do when they are created; an older store's experiment called Default becomes it."""
+        with self.write() as s:
+            t = self.types(s)
+            pk = self._find_default_pk(s, t)
+            if pk is None:
+                existing = s.node_by_name("context", t.experiment, DEFAULT_EXPERIMENT_NAME)
+                if existing is None:
+                    pk, _ = s.get_or_create_context(t.experiment, DEFAULT_EXPERIMENT_NAME,
+                                                    {"kind": "experiment"}, {DEFAULT_MARK: 1})
+                else:
+                    pk = existing.id
+                    s.set_properties("context", pk, custom={DEFAULT_MARK: 1})
+            self._default_pk = pk
+        return DEFAULT_EXPERIMENT_ID
+
+    def _find_default_pk(self, s: LineageSession, t: Types) -> int | None:
+        """The context id of experiment "0", if it exists (found once, then cached: it
+        is never removed, only marked deleted)."""
+        if self._default_pk is None and not self._default_looked_up:
+            nodes = s.nodes("context", contexts.c.type_id == t.experiment)
+            marked = [n.id for n in nodes if n.custom_properties.get(DEFAULT_MARK)]
+            self._default_pk = min(marked) if marked else None
+            self._default_looked_up = True
+        return self._default_pk
+
+    def public_experiment_id(self, pk: int | str) -> str:
+        """The experiment id clients see for an experiment context: "0" for Default,
+        the context id for every other."""
+        if self._default_pk is None and not self._default_looked_up:
+            with self.read() as s:
+                t = self._find_types(s)
+                if t is not None:
+                    self._find_default_pk(s, t)
+        return DEFAULT_EXPERIMENT_ID if int(pk) == self._default_pk else str(pk)
 
     def experiment_id_for_name(self, name: str, create: bool = True) -> str | None:
         """The id of the experiment called ``name``, made if missing (``create``)."""
@@ -152,7 +194,7 @@ class TrackingStore:
                     raise InvalidStateError(
                         f"Experiment {name!r} (id {existing.id}) is deleted. Restore it with "
                         "TrackingClient().restore_experiment, or use another name.")
-                return str(existing.id)
+                return self.public_experiment_id(existing.id)
             if not create:
                 return None
             ctx, _ = s.get_or_create_context(t.experiment, name, {"kind": "experiment"})
@@ -197,26 +239,47 @@ class TrackingStore:
             s.set_properties("context", node.id, custom={
                 TAG_PREFIX + check_key(key, "tag"): check_tag_value(key, value)})
 
+    def experiment_pk(self, experiment_id: str) -> int:
+        """The context id of the experiment clients call ``experiment_id``."""
+        if experiment_id == DEFAULT_EXPERIMENT_ID and self._default_pk is not None:
+            return self._default_pk
+        return self._experiment_node(experiment_id).id
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        node = self._experiment_node(experiment_id)
+        if TAG_PREFIX + key not in node.custom_properties:
+            raise ResourceDoesNotExistError(f"No tag with name: {key} in experiment with id "
+                                            f"{experiment_id}")
+        with self.write() as s:
+            s.delete_properties("context", node.id, [TAG_PREFIX + key])
+            s.conn.execute(update(contexts).where(contexts.c.id == node.id)
+                           .values(last_update_time_since_epoch=now_ms()))
+
     def _experiment_node(self, experiment_id: str | int) -> Node:
         experiment_id = str(experiment_id)
+        if not re.fullmatch(r"[+-]?\d+", experiment_id.strip(), re.ASCII):
+            raise InvalidParameterError(f"Invalid experiment ID '{experiment_id}'. Experiment "
+                                        "ID must be a valid integer.")
+        pk = int(experiment_id) if _is_row_id(experiment_id) else -1  # -1: no such row
         if experiment_id == DEFAULT_EXPERIMENT_ID:
-            experiment_id = str(self.experiment_id_for_name(DEFAULT_EXPERIMENT_NAME))
+            if self._default_pk is None:
+                self.ensure_default_experiment()
+            pk = int(self._default_pk or 0)
         node = None
-        if _is_row_id(experiment_id):
-            with self.read() as s:
-                t = self._find_types(s)
-                found = s.nodes_by_ids("context", [int(experiment_id)])
-                if t is not None and found and found[0].type_id == t.experiment:
-                    node = found[0]
+        with self.read() as s:
+            t = self._find_types(s)
+            found = s.nodes_by_ids("context", [pk])
+            if t is not None and found and found[0].type_id == t.experiment:
+                node = found[0]
         if node is None:
             raise ResourceDoesNotExistError(
-                f"No experiment with id {experiment_id!r}. List them with "
+                f"No Experiment with id={experiment_id} exists. List them with "
                 "search_experiments(), or look one up with get_experiment_by_name(name).")
         return node
 
     def _experiment(self, node: Node) -> Experiment:
         custom = node.custom_properties
-        experiment_id = _experiment_id(node)
+        experiment_id = self.public_experiment_id(node.id)
         return Experiment(
             experiment_id=experiment_id, name=node.name or "",
             artifact_location=custom.get("artifact_location")
@@ -262,7 +325,7 @@ class TrackingStore:
         self._run_pks[run_id] = ctx
         node = Node("context", ctx, t.run, run_id, started, started,
                     external_id=run_id, properties=props, custom_properties=custom)
-        return self._run(node, str(experiment.id), {})
+        return self._run(node, self.public_experiment_id(experiment.id), {})
 
     def run_node(self, s: LineageSession, run_id: str) -> Node:
         """The Run context of tracking run ``run_id``."""
@@ -270,8 +333,8 @@ class TrackingStore:
         t = self._find_types(s)
         if not found or t is None or found[0].type_id != t.run:
             raise ResourceDoesNotExistError(
-                f"Run {run_id!r} not found. Run ids are 32 hexadecimal characters, as in "
-                "run.info.run_id; find runs with search_runs().")
+                f"Run with id={run_id} not found. Run ids are 32 hexadecimal characters, as "
+                "in run.info.run_id; find runs with search_runs().")
         return found[0]
 
     def get_run(self, run_id: str) -> Run:
@@ -412,7 +475,11 @@ class TrackingStore:
                     select(latest_metrics.c.run_id, latest_metrics.c.key, latest_metrics.c.value)
                     .where(latest_metrics.c.run_id.in_(chunk))):
                 latest[run_pk][key] = float("nan") if value is None else value
-        return [self._run(n, str(experiment_of.get(n.id, "")), latest[n.id]) for n in nodes]
+        return [self._run(n, self._experiment_of(experiment_of.get(n.id)), latest[n.id])
+                for n in nodes]
+
+    def _experiment_of(self, pk: int | None) -> str:
+        return "" if pk is None else self.public_experiment_id(pk)
 
     def _run(self, node: Node, experiment_id: str, latest: dict[str, float]) -> Run:
         p, custom = node.properties, node.custom_properties
@@ -441,7 +508,7 @@ class TrackingStore:
                 .join(contexts, contexts.c.id == parent_contexts.c.context_id)
                 .where(contexts.c.type_id == t.run)
                 .group_by(parent_contexts.c.parent_context_id))
-            return {str(parent): int(count) for parent, count in rows}
+            return {self.public_experiment_id(parent): int(count) for parent, count in rows}
 
     def latest_points(self, run_ids: Sequence[str]) -> dict[str, list[Metric]]:
         """Each run's newest point of every metric key (value, step and time), in one
@@ -470,10 +537,9 @@ class TrackingStore:
             if t is None or t.run < 0:
                 return [], None
             experiments = [self._experiment_node(e).id for e in experiment_ids]
-            default = s.node_by_name("context", t.experiment, DEFAULT_EXPERIMENT_NAME)
             nodes, token = search_run_nodes(s, t.run, experiments, filter_string,
                                             run_view_type, max_results, order_by, page_token,
-                                            None if default is None else default.id)
+                                            self._find_default_pk(s, t))
             return self.runs_from_nodes(s, nodes), token
 
 
@@ -583,10 +649,6 @@ def _prefixed(custom: dict[str, Any], prefix: str) -> dict[str, str]:
 
 def _param_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, default=str)
-
-
-def _experiment_id(node: Node) -> str:
-    return str(node.id)
 
 
 _ADJECTIVES = ("able", "bold", "brave", "bright", "calm", "clever", "eager", "gentle", "keen",

@@ -1,4 +1,4 @@
-"""The registry's search language (tracking/registry/search.py) and the local registry
+"""The registry's search language (tracking/entities/clause_filter.py) and the local registry
 using it: parsing MLflow's filters and order_by, matching, prompts, ordering and pages
 through ``TrackingClient`` on a local store, and stage transitions."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from flowtrack.tracking import InvalidParameterError, TrackingClient
-from flowtrack.tracking.registry.search import (
+from flowtrack.tracking.entities.clause_filter import (
     MODEL_VERSIONS,
     REGISTERED_MODELS,
     Clause,

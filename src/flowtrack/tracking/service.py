@@ -15,13 +15,13 @@ from .artifacts.files import (
     log_bytes,
     read_file,
 )
+from .entities.clause_filter import PROMPT_TAG
 from .entities.memory_search import filter_experiments
 from .entities.validation import check_batch_sizes, check_int
 from .flavors.saved_model import record_model
 from .models.logged import STATUSES as LOGGED_MODEL_STATUSES
 from .models.logged import LoggedModel, LoggedModels, ModelMetric, is_model_id
 from .registry.model_registry import ModelVersion, RegisteredModel, Registry
-from .registry.search import PROMPT_TAG
 from .remote.rest_store import HISTORY_COLUMNS_PATH, proto_double
 from .store.metric_chunks import decode_columns, encode_columns
 from .store.search import offset_of, token_for

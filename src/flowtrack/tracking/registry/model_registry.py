@@ -28,16 +28,7 @@ from ...lineage import (
     contexts,
     delete_nodes,
 )
-from ..entities.validation import check_key, check_name, check_tag_value
-from ..errors import (
-    InvalidParameterError,
-    ResourceAlreadyExistsError,
-    ResourceDoesNotExistError,
-)
-from ..models.logged import LoggedModels, is_model_id
-from ..store.run_lineage import TAG_PREFIX
-from ..store.tracking_store import TrackingStore
-from .search import (
+from ..entities.clause_filter import (
     MODEL_VERSIONS,
     PROMPT_TAG,
     REGISTERED_MODELS,
@@ -48,6 +39,15 @@ from .search import (
     sort,
     without_prompt_clauses,
 )
+from ..entities.validation import check_key, check_name, check_tag_value
+from ..errors import (
+    InvalidParameterError,
+    ResourceAlreadyExistsError,
+    ResourceDoesNotExistError,
+)
+from ..models.logged import LoggedModels, is_model_id
+from ..store.run_lineage import TAG_PREFIX
+from ..store.tracking_store import TrackingStore
 
 MODEL_TYPE = "RegisteredModel"
 VERSION_TYPE = "ModelVersion"
@@ -130,7 +130,7 @@ class Registry:
                                  order_by: Sequence[str] | None = None) -> list[RegisteredModel]:
         """Registered models matching MLflow's registry ``filter_string``, sorted by
         ``order_by`` (``name``, ``last_updated_timestamp``; name ascending by default);
-        prompts only when the filter asks for them (``registry/search.py``)."""
+        prompts only when the filter asks for them (``entities/clause_filter.py``)."""
         clauses = parse_filter(REGISTERED_MODELS, filter_string)
         order = parse_order_by(REGISTERED_MODELS, order_by)
         prompts = asks_for_prompts(clauses)

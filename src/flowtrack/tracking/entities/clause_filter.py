@@ -1,8 +1,10 @@
-"""MLflow's search language for the model registry: parsing the ``filter`` and
-``order_by`` of ``search_registered_models`` / ``search_model_versions`` and applying
-them to the records in memory (a registry holds thousands of models, not millions).
+"""MLflow's clause-list search language, as its registry and its traces use it: parsing
+a ``filter`` (clauses joined by AND) and ``order_by`` against a ``Grammar`` and applying
+them to records in memory (a registry or an experiment's traces hold thousands of
+records, not millions).
 
-The grammar is MLflow's, checked the way its SQL store checks it:
+For the registry (``search_registered_models`` / ``search_model_versions``) the grammar
+is MLflow's, checked the way its SQL store checks it:
 
 * clauses joined by ``AND`` (``OR`` is refused);
 * registered models: ``name`` with ``= != LIKE ILIKE IN NOT IN``;
@@ -23,8 +25,8 @@ field twice, ``IS NULL``), this module raises ``InvalidParameterError`` (a 400).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -46,15 +48,19 @@ class Clause:
 
 @dataclass(frozen=True)
 class Grammar:
-    """What one kind of registry record can be searched and ordered by."""
+    """What one kind of record can be searched and ordered by."""
 
     what: str
     string_attributes: dict[str, tuple[str, ...]]  # attribute -> its comparators
     numeric_attributes: tuple[str, ...]
-    aliases: dict[str, str]  # flowtrack's older names for attributes
+    aliases: dict[str, str]  # other names of attributes
     order_keys: dict[str, str]  # order_by key -> the field it sorts on
     default_order: tuple[tuple[str, bool], ...]  # (field, ascending), after the user's
     tie_breakers: tuple[tuple[str, bool], ...]
+    # prefixes of keyed values (``tags.k``) -> the kind of value they name
+    keyed: dict[str, str] = field(default_factory=lambda: {"tag": "tag", "tags": "tag"})
+    attribute_prefixes: tuple[str, ...] = ("attribute",)
+    null_tests: bool = False  # IS NULL / IS NOT NULL on keyed values
 
 
 REGISTERED_MODELS = Grammar(
@@ -129,13 +135,14 @@ def _identifier(grammar: Grammar, raw: str) -> tuple[str, str]:
     """(kind, key) of an identifier as written: ``name``, ``attribute.name``,
     ``tags.k``, ``tag.`k```."""
     prefix, dot, rest = raw.partition(".")
-    if dot and prefix.lower() in ("tag", "tags"):
-        return "tag", _unquote(rest)
-    if dot and prefix.lower() == "attribute":
+    if dot and prefix.lower() in grammar.keyed:
+        return grammar.keyed[prefix.lower()], _unquote(rest)
+    if dot and prefix.lower() in grammar.attribute_prefixes:
         key = rest
     elif dot and raw[0] not in "`'\"":
+        entities = tuple(grammar.attribute_prefixes) + tuple(grammar.keyed)
         raise InvalidParameterError(f"Invalid entity type '{prefix}'. Valid entity types are "
-                                    "('attribute', 'tag', 'tags')")
+                                    f"{entities}")
     else:
         key = raw
     key = grammar.aliases.get(key, key)
@@ -146,7 +153,8 @@ def _identifier(grammar: Grammar, raw: str) -> tuple[str, str]:
     return "attribute", key
 
 
-def _comparator(tokens: list[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
+def _comparator(tokens: list[tuple[str, str]], null_tests: bool = False
+                ) -> tuple[str, list[tuple[str, str]]]:
     """The comparator at the head of ``tokens`` (upper-cased) and the tokens after it."""
     if not tokens:
         raise InvalidParameterError("Invalid filter: a clause ends before its comparator.")
@@ -159,9 +167,11 @@ def _comparator(tokens: list[tuple[str, str]]) -> tuple[str, list[tuple[str, str
             break
         words.append(value.upper())
     op = " ".join(words)
+    if op in ("IS NULL", "IS NOT NULL") and null_tests:
+        return op, tokens[len(words):]
     if op in ("IS NULL", "IS NOT NULL"):
-        raise InvalidParameterError(f"Invalid comparator '{op}': the registry's search has no "
-                                    "null tests. Compare with a value, e.g. \"tags.k = 'v'\".")
+        raise InvalidParameterError(f"Invalid comparator '{op}': this search has no null "
+                                    "tests. Compare with a value, e.g. \"tags.k = 'v'\".")
     if op not in ("LIKE", "ILIKE", "IN", "NOT IN"):
         raise InvalidParameterError(f"Invalid comparator {tokens[0][1]!r}: use one of "
                                     "=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN.")
@@ -187,18 +197,22 @@ def _clause(grammar: Grammar, text: str, tokens: list[tuple[str, str]]) -> Claus
         raise InvalidParameterError(f"Invalid filter {text!r}: a clause must start with an "
                                     f"attribute or tags.<key>, not {raw!r}.")
     entity, key = _identifier(grammar, raw)
-    op, rest = _comparator(tokens[1:])
+    op, rest = _comparator(tokens[1:], grammar.null_tests and entity != "attribute")
+    if op in ("IS NULL", "IS NOT NULL"):
+        if rest:
+            raise InvalidParameterError(f"Invalid filter {text!r}: nothing may follow {op}.")
+        return Clause(entity, key, op, "")
     if len(rest) != 1:
         raise InvalidParameterError(f"Invalid filter {text!r}: expected one value after "
                                     f"{key} {op}.")
     value_kind, value = rest[0]
-    if entity == "tag":
+    if entity != "attribute":
         if op not in _TAG_OPS:
-            raise InvalidParameterError(f"Invalid comparator for tag: {op}")
+            raise InvalidParameterError(f"Invalid comparator for {entity}: {op}")
         if value_kind != "string":
-            raise InvalidParameterError(f"Expected a quoted string value for tag (e.g. "
+            raise InvalidParameterError(f"Expected a quoted string value for {entity} (e.g. "
                                         f"'my-value'). Got value {value}")
-        return Clause("tag", key, op, _unquote(value))
+        return Clause(entity, key, op, _unquote(value))
     if key in grammar.numeric_attributes:
         return _numeric_clause(key, op, value_kind, value)
     if op not in grammar.string_attributes[key]:
@@ -285,6 +299,8 @@ def _like(pattern: str, flags: int) -> re.Pattern[str]:
 
 
 def _test(op: str, actual: Any, expected: Any) -> bool:
+    if op in ("IS NULL", "IS NOT NULL"):
+        return (actual is None) == (op == "IS NULL")
     if actual is None:
         return False
     if op == "LIKE":
@@ -301,11 +317,12 @@ def _test(op: str, actual: Any, expected: Any) -> bool:
     return comparisons[op](actual, expected)
 
 
-def matches(clauses: Sequence[Clause], attributes: dict[str, Any],
-            tags: dict[str, str]) -> bool:
-    """Whether a record with these attribute values and tags passes every clause."""
-    return all(_test(c.op, (tags if c.kind == "tag" else attributes).get(c.key), c.value)
-               for c in clauses)
+def matches(clauses: Sequence[Clause], attributes: Mapping[str, Any],
+            tags: Mapping[str, str], **keyed: Mapping[str, str]) -> bool:
+    """Whether a record with these attribute values, tags and other keyed values
+    (``metadata=``...) passes every clause."""
+    values = {"attribute": attributes, "tag": tags, **keyed}
+    return all(_test(c.op, values.get(c.kind, {}).get(c.key), c.value) for c in clauses)
 
 
 def sort(records: list[Any], order: Sequence[tuple[str, bool]],

@@ -30,7 +30,12 @@ from .._errors import FlowtrackError, StoreError
 from ..lineage.errors import InvalidArgumentError, NotFoundError
 from ..tracking.errors import TrackingError
 from ..tracking.service import HISTORY_COLUMNS_PATH
-from . import _artifacts_api, _registry_api, _tracking_api  # noqa: F401 - they register routes
+from . import (  # noqa: F401 - they register routes
+    _artifacts_api,
+    _registry_api,
+    _traces_api,
+    _tracking_api,
+)
 from ._auth import Auth
 from ._context import ServerContext
 from ._requests import Fields, parse_json_object
@@ -38,7 +43,7 @@ from ._routes import ROUTES, Handler
 
 log = logging.getLogger("flowtrack.server")
 
-API_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
+API_ROOTS = ("api", "ajax-api")  # the client's, and the web UI's
 ARTIFACTS_PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
 _ERROR_CODES = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
                 404: "ENDPOINT_NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
@@ -179,13 +184,14 @@ def create_app(ctx: ServerContext, auth: Auth | None = None, ui: bool = True) ->
     ``ui`` is false)."""
     app = FastAPI(title="flowtrack tracking server", docs_url=None, redoc_url=None,
                   openapi_url=None)
-    for prefix in API_PREFIXES:
-        for r in ROUTES:
-            endpoint = (disabled("the server runs with --artifacts-only: it serves files, "
-                                 "not the tracking API")
-                        if ctx.modes.artifacts_only else json_endpoint(ctx, r.handler))
-            app.add_api_route(f"{prefix}/{r.path}", endpoint, methods=[r.method],
-                              include_in_schema=False)
+    for r in ROUTES:
+        endpoint = (disabled("the server runs with --artifacts-only: it serves files, not "
+                             "the tracking API")
+                    if ctx.modes.artifacts_only else json_endpoint(ctx, r.handler))
+        for api_version in r.versions:
+            for api in API_ROOTS:
+                app.add_api_route(f"/{api}/{api_version}/mlflow/{r.path}", endpoint,
+                                  methods=[r.method], include_in_schema=False)
     _add_artifact_routes(app, ctx)
     _add_service_routes(app)
     if ui:
@@ -273,6 +279,20 @@ def _add_artifact_routes(app: FastAPI, ctx: ServerContext) -> None:
 
     app.add_api_route(HISTORY_COLUMNS_PATH, history_columns, methods=["GET"],
                       include_in_schema=False)
+
+    async def trace_artifact(request: Request) -> Response:
+        """A trace's spans for the web UI, as MLflow's server sends them."""
+        async def call() -> Response:
+            trace_id = Fields(dict(request.query_params)).required("request_id")
+            data = await run_in_threadpool(_traces_api.trace_artifact, ctx, trace_id)
+            return Response(data, media_type="text/plain", headers={
+                "Content-Disposition": "attachment; filename=traces.json",
+                "X-Content-Type-Options": "nosniff"})
+        return await answer(call)
+
+    for api_version in ("2.0", "3.0"):
+        app.add_api_route(f"/ajax-api/{api_version}/mlflow/get-trace-artifact", trace_artifact,
+                          methods=["GET"], include_in_schema=False)
 
 
 def _add_service_routes(app: FastAPI) -> None:

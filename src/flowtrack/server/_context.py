@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from ..tracking.service import LoggedModels, Registry, TrackingStore, open_store
+from ..tracking.service import LoggedModels, Registry, Traces, TrackingStore, open_store
 from ._history_pages import HistoryPages
 
 # runs and models hand clients this artifact root; their uploads and downloads then
@@ -54,6 +54,10 @@ class ServerContext:
     @property
     def logged_models(self) -> LoggedModels:
         return LoggedModels(self.store)
+
+    @property
+    def traces(self) -> Traces:
+        return Traces(self.store)
 
     @classmethod
     def open(cls, backend_store_uri: str, artifacts_destination: str | None = None,

@@ -26,6 +26,8 @@ from .remote.rest_store import HISTORY_COLUMNS_PATH, proto_double
 from .store.metric_chunks import decode_columns, encode_columns
 from .store.search import offset_of, token_for
 from .store.tracking_store import DEFAULT_EXPERIMENT_ID, TrackingStore, open_store
+from .traces.trace_store import MAX_SEARCH_RESULTS as MAX_TRACE_RESULTS
+from .traces.trace_store import TraceInfo, Traces, rfc3339
 
 __all__ = [
     "HISTORY_COLUMNS_PATH",
@@ -33,12 +35,15 @@ __all__ = [
     "LOGGED_MODEL_STATUSES",
     "LoggedModel",
     "LoggedModels",
+    "MAX_TRACE_RESULTS",
     "ModelMetric",
     "PROXY_ROOT",
     "PROMPT_TAG",
     "ModelVersion",
     "RegisteredModel",
     "Registry",
+    "TraceInfo",
+    "Traces",
     "TrackingStore",
     "check_batch_sizes",
     "check_int",
@@ -57,5 +62,6 @@ __all__ = [
     "proto_double",
     "read_file",
     "record_model",
+    "rfc3339",
     "token_for",
 ]

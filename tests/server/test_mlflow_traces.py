@@ -227,3 +227,125 @@ def test_unknown_traces_are_404(server):
                                json={"key": "k", "value": "v"} if method == "PATCH" else None,
                                timeout=30)
         assert answer.status_code == 404, (path, answer.text)
+
+
+def test_spans_arrive_over_otlp_and_stay_in_the_database(server, traced):
+    made = new_trace(traced, "traces-otlp")
+    reported = httpx.get(f"{server.url}/version", timeout=30).text
+    assert tuple(int(p) for p in reported.split(".")[:2]) >= (3, 4)  # so the client logs spans
+    trace = httpx.get(f"{server.url}/api/3.0/mlflow/traces/get", timeout=30,
+                      params={"trace_id": made["trace_id"], "allow_partial": "false"}).json()
+    info = trace["trace"]["trace_info"]
+    assert info["tags"]["mlflow.trace.spansLocation"] == "TRACKING_STORE"
+    spans = {s["name"]: s for s in trace["trace"]["spans"]}
+    assert sorted(spans) == ["add", "double"]
+    assert spans["double"]["parent_span_id"] == spans["add"]["span_id"]
+    assert "parent_span_id" not in spans["add"]
+    attributes = {a["key"]: a["value"] for a in spans["double"]["attributes"]}
+    assert attributes["mlflow.spanType"] == {"string_value": "TOOL"}
+    # no traces.json was uploaded: the spans are the database's
+    location = info["tags"]["mlflow.artifactLocation"].removeprefix("mlflow-artifacts:/")
+    listing = httpx.get(f"{server.url}/api/2.0/mlflow-artifacts/artifacts",
+                        params={"path": location}, timeout=30)
+    assert listing.json() == {}
+
+
+def otlp_json_request(trace_hex: str, spans: list[dict]) -> dict:
+    return {"resourceSpans": [{"scopeSpans": [{"spans": [
+        {"traceId": trace_hex, **span} for span in spans]}]}]}
+
+
+def test_otlp_json_from_any_opentelemetry_sender(server):
+    trace_hex = "0af7651916cd43dd8448eb211c80319c"
+    body = otlp_json_request(trace_hex, [
+        {"spanId": "b7ad6b7169203331", "name": "root", "startTimeUnixNano": "1700000000000000000",
+         "endTimeUnixNano": "1700000000250000000", "status": {"code": "STATUS_CODE_OK"},
+         "attributes": [{"key": "fruit", "value": {"stringValue": "apple"}}]},
+        {"spanId": "00f067aa0ba902b7", "parentSpanId": "b7ad6b7169203331", "name": "child",
+         "startTimeUnixNano": "1700000000100000000", "endTimeUnixNano": "1700000000200000000"}])
+    answer = httpx.post(f"{server.url}/v1/traces", json=body, timeout=30,
+                        headers={"x-mlflow-experiment-id": "0"})
+    assert answer.status_code == 200, answer.text
+    got = httpx.get(f"{server.url}/api/3.0/mlflow/traces/get", timeout=30,
+                    params={"trace_id": f"tr-{trace_hex}"}).json()["trace"]
+    info = got["trace_info"]
+    assert (info["state"], info["request_time"], info["execution_duration"]) == \
+        ("OK", "2023-11-14T22:13:20.000Z", "0.250s")
+    assert sorted(s["name"] for s in got["spans"]) == ["child", "root"]
+    artifact = httpx.get(f"{server.url}/ajax-api/3.0/mlflow/get-trace-artifact", timeout=30,
+                         params={"request_id": f"tr-{trace_hex}"}).json()
+    root = next(s for s in artifact["spans"] if s["name"] == "root")
+    assert root["attributes"]["fruit"] == '"apple"' and root["parent_span_id"] is None
+
+
+def test_otlp_protobuf_gzip(server, traced):
+    """The client's own exporter path, gzipped: MLflow's RestStore.log_spans."""
+    found = traced.run(f"""
+        import gzip, requests
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest)
+        request = ExportTraceServiceRequest()
+        span = request.resource_spans.add().scope_spans.add().spans.add()
+        span.trace_id = bytes.fromhex("11" * 16)
+        span.span_id = bytes.fromhex("22" * 8)
+        span.name = "zipped"
+        span.start_time_unix_nano = 1_700_000_000_000_000_000
+        span.end_time_unix_nano = 1_700_000_001_000_000_000
+        answer = requests.post({server.url + '/v1/traces'!r},
+                               data=gzip.compress(request.SerializeToString()),
+                               headers={{"Content-Type": "application/x-protobuf",
+                                        "Content-Encoding": "gzip",
+                                        "x-mlflow-experiment-id": "0"}})
+        result = [answer.status_code,
+                  [s.name for s in client.get_trace("tr-" + "11" * 16).data.spans]]
+    """)
+    assert found == [200, ["zipped"]]
+
+
+@pytest.mark.parametrize(("headers", "body", "fragment"), [
+    ({"content-type": "application/json"}, b"{}", "x-mlflow-experiment-id"),
+    ({"content-type": "text/plain", "x-mlflow-experiment-id": "0"}, b"x",
+     "Invalid Content-Type"),
+    ({"content-type": "application/x-protobuf", "x-mlflow-experiment-id": "0"},
+     b"\xff\xff\xff", "Invalid OpenTelemetry format"),
+    ({"content-type": "application/json", "x-mlflow-experiment-id": "0"}, b"{}",
+     "no spans found"),
+    ({"content-type": "application/x-protobuf", "x-mlflow-experiment-id": "0",
+      "content-encoding": "gzip"}, b"not gzip", "not valid gzip"),
+])
+def test_bad_otlp_requests_are_400(server, headers, body, fragment):
+    answer = httpx.post(f"{server.url}/v1/traces", content=body, headers=headers, timeout=30)
+    assert answer.status_code == 400, answer.text
+    assert fragment in answer.json()["message"]
+
+
+def test_spans_uploaded_as_a_file_are_read_back(server, traced):
+    """Clients that cannot log spans over OTLP upload traces.json after StartTraceV3, to
+    the location the server names; the client reads it back from there."""
+    experiment = traced.run("result = mlflow.set_experiment('traces-file').experiment_id")
+    trace_id = "tr-" + "ab" * 16
+    started = httpx.post(f"{server.url}/api/3.0/mlflow/traces", timeout=30, json={"trace": {
+        "trace_info": {"trace_id": trace_id, "request_time": "2026-01-01T00:00:00.000Z",
+                       "execution_duration": "0.5s", "state": "OK",
+                       "trace_location": {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {
+                           "experiment_id": experiment}},
+                       "tags": {"mlflow.traceName": "uploaded"}}}}).json()
+    location = started["trace"]["trace_info"]["tags"]["mlflow.artifactLocation"]
+    assert location == f"mlflow-artifacts:/{experiment}/traces/{trace_id}/artifacts"
+    span = {"trace_id": base64_of("ab" * 16), "span_id": base64_of("cd" * 8),
+            "parent_span_id": None, "name": "uploaded", "start_time_unix_nano": 1,
+            "end_time_unix_nano": 2, "events": [], "links": [],
+            "status": {"code": "STATUS_CODE_OK", "message": ""},
+            "attributes": {"mlflow.traceRequestId": f'"{trace_id}"',
+                           "mlflow.spanType": '"CHAIN"'}}
+    path = location.removeprefix("mlflow-artifacts:/")
+    uploaded = httpx.put(f"{server.url}/api/2.0/mlflow-artifacts/artifacts/{path}/traces.json",
+                         json={"spans": [span]}, timeout=30)
+    assert uploaded.status_code == 200
+    assert traced.run(f"result = [s.name for s in mlflow.get_trace({trace_id!r}).data.spans]"
+                      ) == ["uploaded"]
+
+
+def base64_of(hex_digits: str) -> str:
+    import base64
+    return base64.b64encode(bytes.fromhex(hex_digits)).decode()

@@ -28,10 +28,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .._errors import FlowtrackError, StoreError
 from ..lineage.errors import InvalidArgumentError, NotFoundError
-from ..tracking.errors import TrackingError
+from ..tracking.errors import InvalidParameterError, TrackingError
 from ..tracking.service import HISTORY_COLUMNS_PATH
 from . import (  # noqa: F401 - they register routes
     _artifacts_api,
+    _otlp,
     _registry_api,
     _traces_api,
     _tracking_api,
@@ -44,6 +45,9 @@ from ._routes import ROUTES, Handler
 log = logging.getLogger("flowtrack.server")
 
 API_ROOTS = ("api", "ajax-api")  # the client's, and the web UI's
+# the mlflow release whose client the tests drive against this server; /version reports
+# it, as a client enables features (span logging over OTLP: >= 3.4) by it
+MLFLOW_API_VERSION = "3.17.2"
 ARTIFACTS_PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
 _ERROR_CODES = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
                 404: "ENDPOINT_NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
@@ -193,6 +197,7 @@ def create_app(ctx: ServerContext, auth: Auth | None = None, ui: bool = True) ->
                 app.add_api_route(f"/{api}/{api_version}/mlflow/{r.path}", endpoint,
                                   methods=[r.method], include_in_schema=False)
     _add_artifact_routes(app, ctx)
+    _add_otlp_route(app, ctx)
     _add_service_routes(app)
     if ui:
         from ..ui import ui_router
@@ -295,16 +300,39 @@ def _add_artifact_routes(app: FastAPI, ctx: ServerContext) -> None:
                           methods=["GET"], include_in_schema=False)
 
 
+def _add_otlp_route(app: FastAPI, ctx: ServerContext) -> None:
+    async def export_traces(request: Request) -> Response:
+        """OTLP span ingest (``_otlp``): 200 with an empty ExportTraceServiceResponse."""
+        async def call() -> Response:
+            experiment_id = request.headers.get("x-mlflow-experiment-id")
+            if not experiment_id:
+                raise InvalidParameterError("Missing header x-mlflow-experiment-id: name the "
+                                            "experiment the spans belong to.")
+            body = _otlp.decoded_body(await read_limited(request, ctx.limits.max_json_bytes),
+                                      request.headers.get("content-encoding"))
+            spans = _otlp.spans_of(body, request.headers.get("content-type"))
+            await run_in_threadpool(ctx.traces.log_spans, experiment_id, spans,
+                                    request.headers.get("x-mlflow-run-id"))
+            return Response(b"", media_type="application/x-protobuf")
+        return await answer(call)
+
+    endpoint = (disabled("the server runs with --artifacts-only") if ctx.modes.artifacts_only
+                else export_traces)
+    app.add_api_route("/v1/traces", endpoint, methods=["POST"], include_in_schema=False)
+
+
 def _add_service_routes(app: FastAPI) -> None:
     async def health() -> Response:
         return PlainTextResponse("OK")
 
     async def server_version() -> Response:
+        """The MLflow release whose REST API this server answers (what a client checks
+        before using features such as span logging); flowtrack's own in a header."""
         try:
-            found = version("flowtrack")
+            own = version("flowtrack")
         except PackageNotFoundError:
-            found = "unknown"
-        return PlainTextResponse(found)
+            own = "unknown"
+        return PlainTextResponse(MLFLOW_API_VERSION, headers={"X-Flowtrack-Version": own})
 
     async def server_info() -> Response:
         """What MLflow 3 clients probe before downloads: no multipart transfers here."""

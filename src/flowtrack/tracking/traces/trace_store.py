@@ -6,9 +6,12 @@ metadata in custom properties (``tag:<key>``, ``meta:<key>``), and each assessme
 (feedback or expectation, in MLflow's JSON shape) in one custom property
 ``assessment:<id>``, so concurrent writers never overwrite each other's assessments.
 
-A trace's spans are the file ``traces.json`` a client uploads to the trace's artifact
-location (``<experiment location>/traces/<trace id>/artifacts``), which this module
-names in the trace's ``mlflow.artifactLocation`` tag, as MLflow's server does.
+A trace's spans come one of two ways, as with MLflow's server. A client that sends
+them over OTLP (``log_spans``) has each kept here, in OpenTelemetry's JSON form, in a
+custom property ``span:<span id>``, and the trace is tagged
+``mlflow.trace.spansLocation = TRACKING_STORE``. Otherwise the client uploads a
+``traces.json`` file to the trace's artifact location (``<experiment location>/traces/
+<trace id>/artifacts``), which this module names in the ``mlflow.artifactLocation`` tag.
 
 Searching uses MLflow's trace grammar (entities/clause_filter.py): attributes
 ``request_id``, ``status``, ``name``, ``run_id``, ``client_request_id``,
@@ -18,6 +21,7 @@ Searching uses MLflow's trace grammar (entities/clause_filter.py): attributes
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Mapping, Sequence
@@ -53,7 +57,9 @@ _S, _I = PropertyType.STRING, PropertyType.INT
 TRACE_PROPERTIES = {"experiment_id": _S, "request_time": _I, "execution_duration": _I,
                     "state": _S, "client_request_id": _S, "request_preview": _S,
                     "response_preview": _S}
-TAG, META, ASSESSMENT = "tag:", "meta:", "assessment:"
+TAG, META, ASSESSMENT, SPAN = "tag:", "meta:", "assessment:", "span:"
+SPANS_LOCATION_TAG = "mlflow.trace.spansLocation"
+IN_DATABASE = "TRACKING_STORE"  # MLflow's name for spans kept by the tracking store
 STATES = ("STATE_UNSPECIFIED", "OK", "ERROR", "IN_PROGRESS")
 _EXECUTION_STATES = {"OK": ExecutionState.COMPLETE, "ERROR": ExecutionState.FAILED,
                      "IN_PROGRESS": ExecutionState.RUNNING}
@@ -221,6 +227,57 @@ class Traces:
             except ResourceDoesNotExistError:
                 pass  # the client never uploaded spans
 
+    def log_spans(self, experiment_id: str, spans: Sequence[Mapping[str, Any]],
+                  run_id: str | None = None) -> int:
+        """Keep OpenTelemetry spans (OTLP's JSON form: base64 ids, nanosecond times),
+        each under its trace ``tr-<hex of the trace id>``; a trace not seen yet is
+        started from its spans (its times and, once the root span is in, its state).
+        ``run_id`` links the traces of root spans to that run. Returns how many spans
+        were kept."""
+        by_trace: dict[str, list[Mapping[str, Any]]] = {}
+        for span in spans:
+            by_trace.setdefault(trace_id_of(span), []).append(span)
+        experiment = self.store.get_experiment(experiment_id)
+        for trace_id, group in by_trace.items():
+            self._keep_spans(experiment.experiment_id, experiment.artifact_location, trace_id,
+                             group, run_id)
+        return len(spans)
+
+    def _keep_spans(self, experiment_id: str, location: str, trace_id: str,
+                    spans: Sequence[Mapping[str, Any]], run_id: str | None) -> None:
+        custom = {SPAN + str(s.get("span_id", "")): json.dumps(s) for s in spans}
+        custom[TAG + SPANS_LOCATION_TAG] = IN_DATABASE
+        with self.store.write() as s:
+            type_id = self._type(s)
+            node = s.node_by_name("execution", type_id, trace_id)
+            known = [] if node is None else [json.loads(v) for k, v in
+                                             node.custom_properties.items()
+                                             if k.startswith(SPAN)]
+            summary = _span_summary([*known, *spans])
+            if node is None:
+                custom[TAG + ARTIFACT_LOCATION_TAG] = f"{location}/traces/{trace_id}/artifacts"
+                exec_id = s.insert_execution(
+                    type_id, trace_id, int(_EXECUTION_STATES.get(summary["state"], 0)),
+                    {"experiment_id": experiment_id, **summary}, custom,
+                    [self.store.experiment_pk(experiment_id)])
+                s.set_external_id("execution", exec_id, trace_id)
+            else:
+                exec_id = node.id
+                finalized = node.custom_properties.get(META + "mlflow.trace.infoFinalized")
+                s.update_execution(exec_id, None if finalized else
+                                   int(_EXECUTION_STATES.get(summary["state"], 0)),
+                                   {} if finalized else summary, custom)
+            if run_id and any(not sp.get("parent_span_id") for sp in spans):
+                self._link(s, exec_id, run_id)
+
+    def spans(self, trace_id: str) -> list[dict[str, Any]]:
+        """The spans kept for a trace (OTLP's JSON form), by start time; [] when its
+        client uploaded them as a file instead."""
+        with self.store.read() as s:
+            node = self._node(s, trace_id)
+        found = [json.loads(v) for k, v in node.custom_properties.items() if k.startswith(SPAN)]
+        return sorted(found, key=lambda sp: int(sp.get("start_time_unix_nano", 0)))
+
     # -- assessments ------------------------------------------------------------------
     def create_assessment(self, trace_id: str, assessment: Mapping[str, Any]) -> dict[str, Any]:
         """Record an assessment (MLflow's JSON); an ``overrides`` one marks the one it
@@ -348,6 +405,33 @@ class Traces:
             assessments=sorted((json.loads(v) for k, v in c.items() if k.startswith(ASSESSMENT)),
                                key=lambda a: (a.get("create_time", ""), a["assessment_id"])),
             run_ids=sorted(run_ids))
+
+
+def trace_id_of(span: Mapping[str, Any]) -> str:
+    """MLflow's trace id for an OpenTelemetry span: ``tr-`` and the hex of its trace
+    id (base64 in OTLP's JSON)."""
+    raw = span.get("trace_id")
+    try:
+        return "tr-" + base64.b64decode(str(raw), validate=True).hex()
+    except (ValueError, TypeError):
+        raise InvalidParameterError(f"Invalid span trace_id {raw!r}: OTLP's JSON form takes "
+                                    "the 16 bytes in base64.") from None
+
+
+def _span_summary(spans: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A trace's start (ms), duration (ms) and state from its spans: the state of the
+    root span once it is in, IN_PROGRESS before."""
+    starts = [int(sp.get("start_time_unix_nano", 0)) for sp in spans]
+    ends = [int(sp.get("end_time_unix_nano", 0) or 0) for sp in spans]
+    start = min(starts) if starts else 0
+    roots = [sp for sp in spans if not sp.get("parent_span_id")]
+    state = "IN_PROGRESS"
+    if roots:
+        code = str((roots[0].get("status") or {}).get("code", ""))
+        state = "ERROR" if code.endswith("ERROR") else "OK"
+    return {"request_time": start // 1_000_000,
+            "execution_duration": max(0, (max(ends, default=start) - start) // 1_000_000),
+            "state": state}
 
 
 def _prefixed(custom: Mapping[str, Any], prefix: str) -> dict[str, str]:

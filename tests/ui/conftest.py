@@ -31,6 +31,37 @@ def chromium_path() -> str:
     return found
 
 
+# a GenAI trace as MLflow's client leaves it: spans over OTLP, then the trace's info
+TRACES = f'''
+import base64
+from flowtrack.tracking.fluent.api import tracking_store
+from flowtrack.tracking.service import TraceInfo, Traces
+experiment = flowtrack.set_experiment("ui-traces").experiment_id
+traces = Traces(tracking_store()[0])
+b64 = lambda hex_digits: base64.b64encode(bytes.fromhex(hex_digits)).decode()
+def span(span_id, parent, name, start_ms, end_ms, kind, inputs=None, error=False):
+    attributes = [{{"key": "mlflow.spanType", "value": {{"string_value": kind}}}}]
+    if inputs is not None:
+        attributes.append({{"key": "mlflow.spanInputs", "value": {{"kvlist_value": {{"values": [
+            {{"key": k, "value": {{"string_value": v}}}} for k, v in inputs.items()]}}}}}})
+    found = {{"trace_id": b64("ab" * 16), "span_id": b64(span_id), "name": name,
+              "start_time_unix_nano": start_ms * 10**6, "end_time_unix_nano": end_ms * 10**6,
+              "attributes": attributes,
+              "status": {{"code": "STATUS_CODE_ERROR" if error else "STATUS_CODE_OK"}}}}
+    if parent:
+        found["parent_span_id"] = b64(parent)
+    return found
+traces.log_spans(experiment, [
+    span("01" * 8, None, "answer", 1_700_000_000_000, 1_700_000_000_400, "CHAIN", {{"q": "why"}}),
+    span("02" * 8, "01" * 8, "retrieve", 1_700_000_000_010, 1_700_000_000_110, "RETRIEVER"),
+    span("03" * 8, "01" * 8, {XSS!r}, 1_700_000_000_150, 1_700_000_000_390, "LLM", error=True)])
+traces.start(TraceInfo("tr-" + "ab" * 16, experiment, 1_700_000_000_000, 400, "OK",
+                       request_preview='{{"q": "why"}}', tags={{"mlflow.traceName": "answer"}}))
+traces.create_assessment("tr-" + "ab" * 16, {{"assessment_name": "relevance",
+                         "feedback": {{"value": 0.7}}, "rationale": {XSS!r}}})
+'''
+
+
 def fill_store(home: Path) -> None:
     """Tracking runs written through the public API in a subprocess (as a user would)."""
     script = f'''
@@ -70,6 +101,7 @@ for version in (1, 2):
                                     name="model")
     flowtrack.register_model(f"runs:/{{run.info.run_id}}/model", "ui-model")
 flowtrack.TrackingClient().set_registered_model_alias("ui-model", "champion", 1)
+{TRACES}
 '''
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120,
                    env={k: v for k, v in os.environ.items() if not k.startswith("FLOWTRACK_")})

@@ -425,3 +425,26 @@ def test_a_task_with_damaged_blobs_answers_without_store_paths(tmp_path):
         assert "damaged" in preview.text
         for answer in (page, preview):
             assert str(tmp_path) not in answer.text and "Traceback" not in answer.text
+
+
+def test_a_trace_shows_its_span_tree_with_timings(page, ui_url):
+    page.goto(ui_url)
+    page.get_by_role("link", name="ui-traces").click()
+    page.locator("#trace-list").get_by_role("link", name="answer").click()
+    rows = page.locator("#spans tbody tr")
+    assert rows.count() == 3
+    assert [rows.nth(i).locator("td").nth(1).inner_text() for i in range(3)] == \
+        ["CHAIN", "RETRIEVER", "LLM"]
+    # children are indented under the root; bars sit where the spans ran
+    root_pad, child_pad = (rows.nth(i).locator("td").first.evaluate(
+        "c => parseFloat(getComputedStyle(c).paddingLeft)") for i in (0, 1))
+    assert child_pad > root_pad
+    llm_bar = rows.nth(2).locator(".bar").evaluate("b => b.style.marginLeft")
+    assert llm_bar == "37.5%"  # it began 150 ms into the 400 ms trace
+    assert "error" in (rows.nth(2).get_attribute("class") or "")
+    assert rows.nth(2).locator("td").first.inner_text().strip() == XSS  # text, not markup
+    rows.nth(0).locator("summary").click()
+    assert '"q": "why"' in rows.nth(0).locator("pre").first.inner_text()
+    assert "relevance" in page.locator("#assessments").inner_text()
+    assert not page.dialogs
+    screenshot(page, "12-trace")

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..tracking.errors import InvalidParameterError
-from ..tracking.service import MAX_TRACE_RESULTS, PROXY_ROOT, TraceInfo, read_file, rfc3339
+from ..tracking.service import MAX_TRACE_RESULTS, TraceInfo, rfc3339, trace_spans
 from ._context import ServerContext
 from ._requests import Fields
 from ._routes import route
@@ -242,58 +242,6 @@ def _snake(name: str) -> str:
 
 
 # -- spans for the web UI ----------------------------------------------------------------------
-def trace_data_span(span: dict[str, Any]) -> dict[str, Any]:
-    """An OTLP JSON span in the form of MLflow's ``traces.json``: attribute values as
-    JSON text, events' attributes likewise, the root's parent as null."""
-    return {
-        "trace_id": span.get("trace_id"), "span_id": span.get("span_id"),
-        "parent_span_id": span.get("parent_span_id") or None, "name": span.get("name", ""),
-        "start_time_unix_nano": int(span.get("start_time_unix_nano", 0)),
-        "end_time_unix_nano": int(span.get("end_time_unix_nano", 0) or 0) or None,
-        "attributes": _attributes(span.get("attributes")),
-        "events": [{"name": e.get("name", ""), "time_unix_nano": int(e.get("time_unix_nano", 0)),
-                    "attributes": _attributes(e.get("attributes"))}
-                   for e in span.get("events") or []],
-        "status": {"code": (span.get("status") or {}).get("code", "STATUS_CODE_UNSET"),
-                   "message": (span.get("status") or {}).get("message", "")},
-        "links": []}
-
-
-def _attributes(pairs: Any) -> dict[str, str]:
-    return {p["key"]: json.dumps(any_value(p.get("value") or {})) for p in pairs or []
-            if isinstance(p, dict) and "key" in p}
-
-
-def any_value(value: dict[str, Any]) -> Any:
-    """An OTLP AnyValue (in JSON) as the Python value it holds."""
-    if "string_value" in value:
-        return value["string_value"]
-    if "bool_value" in value:
-        return value["bool_value"]
-    if "int_value" in value:
-        return int(value["int_value"])
-    if "double_value" in value:
-        return float(value["double_value"])
-    if "array_value" in value:
-        return [any_value(v) for v in (value["array_value"] or {}).get("values", [])]
-    if "kvlist_value" in value:
-        return {kv["key"]: any_value(kv.get("value") or {})
-                for kv in (value["kvlist_value"] or {}).get("values", [])}
-    if "bytes_value" in value:
-        return value["bytes_value"]
-    return None
-
-
-
 def trace_artifact(ctx: ServerContext, trace_id: str) -> bytes:
-    """The trace's spans as MLflow's ``traces.json``: the spans kept in the database in
-    that form, or the file its client uploaded."""
-    kept = ctx.traces.spans(trace_id)
-    if kept:
-        return json.dumps({"spans": [trace_data_span(s) for s in kept]}).encode()
-    location = ctx.traces.get(trace_id).tags.get("mlflow.artifactLocation", "")
-    prefix = "mlflow-artifacts:/"
-    if not location.startswith(prefix):
-        raise InvalidParameterError(f"Trace {trace_id} keeps its spans at {location!r}, "
-                                    "outside this server's artifact proxy.")
-    return read_file(ctx.store, PROXY_ROOT, f"{location[len(prefix):]}/traces.json")
+    """The trace's spans as MLflow's ``traces.json``, wherever they are kept."""
+    return json.dumps({"spans": trace_spans(ctx.store, trace_id)}).encode()

@@ -26,6 +26,7 @@ from .remote.rest_store import HISTORY_COLUMNS_PATH, proto_double
 from .store.metric_chunks import decode_columns, encode_columns
 from .store.search import offset_of, token_for
 from .store.tracking_store import DEFAULT_EXPERIMENT_ID, TrackingStore, open_store
+from .traces.spans import SpanRow, span_rows, trace_spans
 from .traces.trace_store import MAX_SEARCH_RESULTS as MAX_TRACE_RESULTS
 from .traces.trace_store import TraceInfo, Traces, rfc3339
 
@@ -41,6 +42,7 @@ __all__ = [
     "PROMPT_TAG",
     "ModelVersion",
     "RegisteredModel",
+    "SpanRow",
     "Registry",
     "TraceInfo",
     "Traces",
@@ -63,5 +65,7 @@ __all__ = [
     "read_file",
     "record_model",
     "rfc3339",
+    "span_rows",
+    "trace_spans",
     "token_for",
 ]

@@ -9,6 +9,7 @@ file in ``Content-Disposition`` as RFC 6266 says (UTF-8, with an ASCII fallback)
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -19,7 +20,14 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
 from ..tracking.errors import InvalidParameterError, TrackingError
-from ..tracking.service import Registry, TrackingStore, list_files
+from ..tracking.service import (
+    Registry,
+    Traces,
+    TrackingStore,
+    list_files,
+    span_rows,
+    trace_spans,
+)
 from . import _api
 from ._flow_view import card_html, flow_run_view, preview_image, task_view
 from ._lineage_view import lineage_view, starting_points
@@ -27,8 +35,12 @@ from ._previews import IMAGE_TYPES, file_preview
 from ._reading import read_artifact
 
 STATIC = Path(__file__).parent / "static"
+MAX_TRACES_LISTED = 100  # on an experiment's page, newest first
 _templates = Environment(loader=PackageLoader("flowtrack.ui", "templates"),
                          autoescape=select_autoescape(default=True, default_for_string=True))
+# a time in ms as the pages show it (UTC, to the second)
+_templates.filters["utc"] = lambda ms: datetime.fromtimestamp(
+    (ms or 0) / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 JsonReader = Callable[[Request], Awaitable[dict[str, Any]]]
@@ -52,7 +64,19 @@ def ui_router(store: TrackingStore, read_json: JsonReader) -> APIRouter:
         found = await _call(store.get_experiment, experiment_id, html=True)
         if isinstance(found, Response):
             return found
-        return page("experiment.html", experiment=found)
+        traces = await run_in_threadpool(Traces(store).search, [experiment_id])
+        return page("experiment.html", experiment=found, traces=traces[:MAX_TRACES_LISTED],
+                    more_traces=max(0, len(traces) - MAX_TRACES_LISTED))
+
+    @router.get("/traces/{trace_id}")
+    async def trace(trace_id: str) -> Response:
+        """A trace: its info, assessments and span tree with timing bars."""
+        found = await _call(Traces(store).get, trace_id, html=True)
+        if isinstance(found, Response):
+            return found
+        spans = await run_in_threadpool(trace_spans, store, trace_id)
+        experiment = await run_in_threadpool(store.get_experiment, found.experiment_id)
+        return page("trace.html", trace=found, experiment=experiment, rows=span_rows(spans))
 
     @router.get("/runs/{run_id}")
     async def run(run_id: str) -> Response:

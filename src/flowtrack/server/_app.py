@@ -48,6 +48,7 @@ API_ROOTS = ("api", "ajax-api")  # the client's, and the web UI's
 # the mlflow release whose client the tests drive against this server; /version reports
 # it, as a client enables features (span logging over OTLP: >= 3.4) by it
 MLFLOW_API_VERSION = "3.17.2"
+UI_UPLOAD_LIMIT = 10 * 1024 * 1024  # the web UI's uploads, as MLflow's server caps them
 ARTIFACTS_PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
 _ERROR_CODES = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
                 404: "ENDPOINT_NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
@@ -272,6 +273,36 @@ def _add_artifact_routes(app: FastAPI, ctx: ServerContext) -> None:
                           methods=["GET"], include_in_schema=False)
     for path in ("/get-artifact", "/api/2.0/mlflow/get-artifact"):
         app.add_api_route(path, legacy_download, methods=["GET"], include_in_schema=False)
+
+    async def model_version_file(request: Request) -> Response:
+        async def call() -> Response:
+            f = Fields(dict(request.query_params))
+            return file_response(await run_in_threadpool(
+                _artifacts_api.model_version_download, ctx, f.required("name"),
+                f.required("version"), f.required("path")))
+        return await answer(call)
+
+    async def logged_model_file(request: Request) -> Response:
+        async def call() -> Response:
+            return file_response(await run_in_threadpool(
+                _artifacts_api.logged_model_download, ctx, request.path_params["model_id"],
+                request.query_params.get("artifact_file_path")))
+        return await answer(call)
+
+    async def ui_upload(request: Request) -> Response:
+        async def call() -> Response:
+            data = await read_limited(request, UI_UPLOAD_LIMIT)
+            return JSONResponse(await run_in_threadpool(
+                _artifacts_api.upload_from_ui, ctx, request.query_params.get("run_uuid"),
+                request.query_params.get("path"), data))
+        return await answer(call)
+
+    for path in ("/model-versions/get-artifact", "/ajax-api/2.0/mlflow/model-versions/get-artifact"):
+        app.add_api_route(path, model_version_file, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files",
+                      logged_model_file, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/ajax-api/2.0/mlflow/upload-artifact", ui_upload, methods=["POST"],
+                      include_in_schema=False)
 
     async def history_columns(request: Request) -> Response:
         async def call() -> Response:

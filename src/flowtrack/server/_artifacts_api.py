@@ -148,6 +148,52 @@ def delete(ctx: ServerContext, raw_path: str) -> dict[str, Any]:
     return {}
 
 
+def logged_model_download(ctx: ServerContext, model_id: str, path: str | None) -> Download:
+    """A file of a logged model by its path below the model's root."""
+    if not path:
+        raise InvalidParameterError('Request must include the "artifact_file_path" query '
+                                    "parameter.")
+    clean = clean_path(_refuse_encoded_escapes(path), "artifact path")
+    owner = ctx.logged_models.get(model_id).model_id
+    return Download(read_artifact(ctx.store, owner, clean), media_type_of(clean),
+                    posixpath.basename(clean))
+
+
+def model_version_download(ctx: ServerContext, name: str, version: str, path: str) -> Download:
+    """A file of a registered model version: of the logged model or run it came from."""
+    found = ctx.registry.get_model_version(name, version)
+    clean = clean_path(_refuse_encoded_escapes(path), "artifact path")
+    while found.source.startswith("models:/") and not found.model_id:  # a copy
+        original, _, number = found.source[len("models:/"):].partition("/")
+        found = ctx.registry.get_model_version(original, number)
+    if found.model_id:
+        owner, inner = found.model_id, clean
+    elif found.source.startswith("runs:/"):
+        owner, _, below = found.source[len("runs:/"):].partition("/")
+        inner = posixpath.join(below, clean) if below else clean
+    else:
+        raise InvalidParameterError(f"Model version {name}/{version} comes from "
+                                    f"{found.source!r}, outside this server's store; download "
+                                    "it from there.")
+    return Download(read_artifact(ctx.store, owner, inner), media_type_of(inner),
+                    posixpath.basename(inner))
+
+
+def upload_from_ui(ctx: ServerContext, run_id: str | None, path: str | None,
+                   data: bytes) -> dict[str, Any]:
+    """The web UI's upload of one file into a run (MLflow's ``upload-artifact``)."""
+    if not run_id:
+        raise InvalidParameterError("Request must specify run_uuid.")
+    if not path:
+        raise InvalidParameterError("Request must specify path.")
+    if not data:
+        raise InvalidParameterError("Request must specify data.")
+    clean = clean_path(_refuse_encoded_escapes(path), "artifact path")
+    ctx.store.get_run(run_id)  # a clear 404 for an unknown run
+    log_bytes(ctx.store, run_id, clean, data)
+    return {}
+
+
 def legacy_download(ctx: ServerContext, run_id: str, path: str) -> Download:
     """``/get-artifact?run_uuid=...&path=...``: a file of a run by its relative path."""
     clean = clean_path(path, "artifact path")

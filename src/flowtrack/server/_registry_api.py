@@ -9,7 +9,7 @@ import urllib.parse
 from typing import Any
 
 from ..tracking.errors import InvalidParameterError
-from ..tracking.service import LOGGED_MODEL_STATUSES, PROMPT_TAG
+from ..tracking.service import LOGGED_MODEL_STATUSES, PROMPT_TAG, list_files
 from . import _json
 from ._context import ServerContext
 from ._requests import Fields
@@ -270,6 +270,17 @@ def delete_logged_model_tag(ctx: ServerContext, f: Fields) -> dict[str, Any]:
 def log_logged_model_params(ctx: ServerContext, f: Fields) -> dict[str, Any]:
     ctx.logged_models.log_params(f.required("model_id"), f.key_values("params"))
     return {}
+
+
+@route("GET", path="logged-models/{model_id}/artifacts/directories")
+def list_logged_model_artifacts(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    """A logged model's files directly under ``artifact_directory_path``."""
+    model = ctx.logged_models.get(f.required("model_id"))
+    files = list_files(ctx.store, model.model_id, f.text("artifact_directory_path"))
+    found: dict[str, Any] = {"root_uri": model.artifact_uri}
+    if files:
+        found["files"] = [_json.file_info(x) for x in files]
+    return found
 
 
 def _order_clause(o: Fields) -> str:

@@ -379,6 +379,79 @@ def get_metric_history(ctx: ServerContext, f: Fields) -> dict[str, Any]:
     return paged("metrics", points, token)
 
 
+MAX_BULK_RUNS = 100  # runs per bulk history request, as MLflow's server allows
+MAX_SAMPLED_POINTS = 2500  # per run in get-history-bulk-interval
+
+
+@route("GET", path="metrics/get-history-bulk")
+def get_metric_history_bulk(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    """One metric's whole history for several runs (the web UI's charts), each point
+    with its run id, run by run."""
+    run_ids = _bulk_run_ids(f, "run_id")
+    key = f.text("metric_key")
+    if key is None:
+        raise InvalidParameterError("GetMetricHistoryBulk request must specify a metric_key.")
+    limit = min(f.integer("max_results", MAX_HISTORY_PAGE), MAX_HISTORY_PAGE)
+    points: list[dict[str, Any]] = []
+    for run_id in sorted(run_ids):
+        steps, timestamps, values = ctx.store.metric_history_columns(run_id, key)
+        ordered = sorted(zip(timestamps, steps, values), key=lambda p: (p[0], p[1], p[2]))
+        points += [{"key": key, "value": proto_double(v), "timestamp": t, "step": s,
+                    "run_id": run_id} for t, s, v in ordered]
+    return {"metrics": points[:limit]}
+
+
+@route("GET", path="metrics/get-history-bulk-interval")
+def get_metric_history_bulk_interval(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    """Up to ``max_results`` points of one metric per run, evenly sampled over the
+    history in step order (optionally between ``start_step`` and ``end_step``),
+    keeping its first and last points."""
+    run_ids = _bulk_run_ids(f, "run_ids")
+    key = f.required("metric_key")
+    size = f.integer("max_results", MAX_SAMPLED_POINTS)
+    if not 1 <= size <= MAX_SAMPLED_POINTS:
+        raise InvalidParameterError(f"max_results must be between 1 and {MAX_SAMPLED_POINTS}.")
+    start, end = f.integer("start_step"), f.integer("end_step")
+    if (start is None) != (end is None):
+        raise InvalidParameterError("If either start step or end step are specified, both "
+                                    "must be specified.")
+    if start is not None and start > end:
+        raise InvalidParameterError(f"end_step must be greater than start_step. Found "
+                                    f"start_step={start} and end_step={end}.")
+    points: list[dict[str, Any]] = []
+    for run_id in run_ids:
+        steps, timestamps, values = ctx.store.metric_history_columns(run_id, key)
+        rows = sorted((s, t, v) for s, t, v in zip(steps, timestamps, values)
+                      if start is None or start <= s <= end)
+        points += [{"key": key, "value": proto_double(v), "timestamp": t, "step": s,
+                    "run_id": run_id} for s, t, v in evenly_sampled(rows, size)]
+    return {"metrics": points}
+
+
+def evenly_sampled(rows: list[Any], size: int) -> list[Any]:
+    """At most ``size`` of ``rows``, spread evenly, the first and the last always in
+    (only the last when ``size`` is 1), as MLflow samples histories for its charts."""
+    if len(rows) <= size:
+        return rows
+    if size == 1:
+        return rows[-1:]
+    picked = [rows[(i * len(rows)) // size] for i in range(size - 1)]
+    return picked + rows[-1:]
+
+
+def _bulk_run_ids(f: Fields, name: str) -> list[str]:
+    run_ids = f.texts(name)
+    if not run_ids:
+        raise InvalidParameterError(f"GetMetricHistoryBulk request must specify at least one "
+                                    f"{name}.")
+    if len(run_ids) > MAX_BULK_RUNS:
+        raise InvalidParameterError(f"GetMetricHistoryBulk request cannot specify more than "
+                                    f"{MAX_BULK_RUNS} run_ids. Received {len(run_ids)} run_ids.")
+    if any(not run_id.strip() for run_id in run_ids):
+        raise InvalidParameterError(f"An empty run id in {name}: name each run by its id.")
+    return run_ids
+
+
 def history_bytes(ctx: ServerContext, run_id: str, key: str) -> bytes:
     """A whole history in one response, as packed arrays (flowtrack's own client asks
     for this; MLflow's pages through get-history)."""

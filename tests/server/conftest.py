@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import database_url
 from tests.processes import free_port, start_listening, stop
-from tests.server.mlflow_session import MlflowSession
+from tests.server.mlflow_session import MlflowSession, client_env, mlflow_python
 
 
 @dataclass
@@ -42,8 +42,12 @@ class RunningServer:
 
 
 def launch(home: Path, *args: str, env: dict[str, str] | None = None) -> RunningServer:
-    """Start ``flowtrack server`` over the store in ``home`` and wait until it answers."""
+    """Start ``flowtrack server`` over the store in ``home`` and wait until it answers
+    (the real ``mlflow server`` instead when FLOWTRACK_TEST_SERVER=mlflow: the MLflow
+    compatibility harness checks the tests' expectations against it)."""
     home.mkdir(parents=True, exist_ok=True)
+    if os.environ.get("FLOWTRACK_TEST_SERVER") == "mlflow":
+        return launch_mlflow(home, *args)
     metadata_url = database_url(home / "metadata.db")
     port = free_port()
     full_env = dict(os.environ, FLOWTRACK_HOME=str(home), FLOWTRACK_USER="tester",
@@ -54,6 +58,22 @@ def launch(home: Path, *args: str, env: dict[str, str] | None = None) -> Running
     process = start_listening([sys.executable, "-m", "flowtrack", "server", "--port", str(port),
                                "--log-level", "warning", *args], port, full_env, log)
     return RunningServer(f"http://127.0.0.1:{port}", home, metadata_url, process, log)
+
+
+def launch_mlflow(home: Path, *args: str) -> RunningServer:
+    """The official ``mlflow server`` (from the client's virtualenv) over SQLite in
+    ``home``, with the same options as the test gave flowtrack's."""
+    port = free_port()
+    mlflow = str(Path(mlflow_python()).parent / "mlflow")
+    store = [] if "--artifacts-only" in args else [
+        "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}"]
+    env = dict(client_env(""), MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
+    env.pop("MLFLOW_TRACKING_URI")
+    log = home / "server.log"
+    process = start_listening([mlflow, "server", "--host", "127.0.0.1", "--port", str(port),
+                               "--workers", "1", *store, "--artifacts-destination",
+                               str(home / "mlartifacts"), *args], port, env, log, timeout=120)
+    return RunningServer(f"http://127.0.0.1:{port}", home, "", process, log)
 
 
 @pytest.fixture

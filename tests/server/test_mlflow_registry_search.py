@@ -137,7 +137,8 @@ def test_model_versions_by_run_id(mlflow_client):
     ("client.search_registered_models(\"name > 'x'\")", "Invalid comparator for attribute"),
     ("client.search_registered_models(\"name = x\")", "not quoted"),
     ("client.search_registered_models(\"foo.bar = 'x'\")", "Invalid entity type 'foo'"),
-    ("client.search_registered_models(\"tags.t IN ('x')\")", "Invalid comparator for tag"),
+    ("client.search_registered_models(\"tags.t IN ('x')\")", "Expected a quoted string value"),
+    ("client.search_registered_models(\"tags.t > 'x'\")", "Invalid comparator for tag"),
     ("client.search_registered_models(\"name IN ()\")", "expected a non-empty list"),
     ("client.search_registered_models(\"name IS NULL\")", "IS NULL"),
     ("client.search_registered_models(order_by=['creation_timestamp DESC'])",
@@ -146,13 +147,13 @@ def test_model_versions_by_run_id(mlflow_client):
      "Invalid ordering key in order_by clause 'name sideways'"),
     ("client.search_registered_models(order_by=['name ASC', 'name DESC'])",
      "duplicate fields"),
-    ("client.search_registered_models(max_results=1001)", "at most 1000"),
+    ("client.search_registered_models(max_results=1001)", "max_results"),
     ("client.search_model_versions(\"version_number = 1.5\")",
      "Invalid value for numeric attribute 'version_number'"),
     ("client.search_model_versions(\"source_path IN ('a')\")", "list of quoted string values"),
     ("client.search_model_versions(\"current_stage = 'None'\")",
      "Invalid attribute key 'current_stage'"),
-    ("client.search_model_versions(order_by=['run_id'])", "Invalid order by key 'run_id'"),
+    ("client.search_model_versions(order_by=['run_id'])", "Invalid attribute key 'run_id'"),
 ])
 def test_malformed_searches_are_400_invalid_parameter_value(mlflow_client, call, fragment):
     error = mlflow_client.fails(f"result = {call}")

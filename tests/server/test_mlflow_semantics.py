@@ -208,7 +208,7 @@ def test_search_logged_models_by_metric(mlflow_client):
         ids = []
         with mlflow.start_run():
             for score in (0.2, 0.9):
-                model = mlflow.initialize_logged_model(name=f"m{score}")
+                model = mlflow.initialize_logged_model(name=f"m{int(score * 10)}")
                 mlflow.log_metric("score", score, model_id=model.model_id)
                 ids.append(model.model_id)
         hits = mlflow.search_logged_models(experiment_ids=[eid], filter_string="metrics.score > 0.5",

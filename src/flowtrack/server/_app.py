@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -158,12 +159,15 @@ def content_disposition(file_name: str) -> str:
     and RFC 5987's UTF-8 form beside an ASCII fallback for other names."""
     if re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", file_name):
         return f"attachment; filename={file_name}"
-    fallback = file_name.encode("ascii", "replace").decode().replace("?", "_")
-    fallback = fallback.replace("\\", "_").replace('"', "_")
     if file_name.isascii():
-        return f'attachment; filename="{fallback}"'
-    return (f'attachment; filename="{fallback}"; '
-            f"filename*=UTF-8''{urllib.parse.quote(file_name)}")
+        escaped = file_name.replace("\\", "\\\\").replace('"', '\\"')
+        return f'attachment; filename="{escaped}"'
+    # the name without its accents (MLflow's fallback for old clients), then the name
+    fallback = unicodedata.normalize("NFKD", file_name).encode("ascii", "ignore").decode()
+    fallback = re.sub(r'[\\"]', "_", fallback) or "download"
+    quoted = fallback if re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", fallback) \
+        else f'"{fallback}"'
+    return f"attachment; filename={quoted}; filename*=UTF-8''{urllib.parse.quote(file_name)}"
 
 
 def json_endpoint(ctx: ServerContext, handler: Handler) -> Callable[[Request], Awaitable[Response]]:

@@ -15,7 +15,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..tracking.errors import InvalidParameterError
-from ..tracking.service import MAX_TRACE_RESULTS, TraceInfo, rfc3339, trace_spans
+from ..tracking.service import (
+    MAX_TRACE_RESULTS,
+    TraceInfo,
+    proto_duration,
+    rfc3339,
+    trace_spans,
+)
 from ._context import ServerContext
 from ._requests import Fields
 from ._routes import route
@@ -37,7 +43,7 @@ def trace_info_json(info: TraceInfo) -> dict[str, Any]:
         "tags": info.tags,
     }
     if info.execution_duration is not None:
-        found["execution_duration"] = f"{info.execution_duration / 1000:.3f}s"
+        found["execution_duration"] = proto_duration(info.execution_duration)
     for name in ("client_request_id", "request_preview", "response_preview"):
         if getattr(info, name):
             found[name] = getattr(info, name)

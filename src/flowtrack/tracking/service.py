@@ -28,7 +28,7 @@ from .store.search import offset_of, token_for
 from .store.tracking_store import DEFAULT_EXPERIMENT_ID, TrackingStore, open_store
 from .traces.spans import SpanRow, span_rows, trace_spans
 from .traces.trace_store import MAX_SEARCH_RESULTS as MAX_TRACE_RESULTS
-from .traces.trace_store import TraceInfo, Traces, rfc3339
+from .traces.trace_store import TraceInfo, Traces, proto_duration, rfc3339
 
 __all__ = [
     "HISTORY_COLUMNS_PATH",
@@ -63,6 +63,7 @@ __all__ = [
     "open_store",
     "proto_double",
     "read_file",
+    "proto_duration",
     "record_model",
     "rfc3339",
     "span_rows",

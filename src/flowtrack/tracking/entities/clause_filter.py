@@ -61,6 +61,7 @@ class Grammar:
     keyed: dict[str, str] = field(default_factory=lambda: {"tag": "tag", "tags": "tag"})
     attribute_prefixes: tuple[str, ...] = ("attribute",)
     null_tests: bool = False  # IS NULL / IS NOT NULL on keyed values
+    order_key_word: str = "order by"  # how MLflow's message names a bad order_by key
 
 
 REGISTERED_MODELS = Grammar(
@@ -76,7 +77,8 @@ MODEL_VERSIONS = Grammar(
     {"name": "name", "version_number": "version_number",
      "creation_timestamp": "creation_timestamp",
      "last_updated_timestamp": "last_updated_timestamp"},
-    (("last_updated_timestamp", False),), (("name", True), ("version_number", False)))
+    (("last_updated_timestamp", False),), (("name", True), ("version_number", False)),
+    order_key_word="attribute")
 
 
 # -- parsing --------------------------------------------------------------------------
@@ -207,11 +209,11 @@ def _clause(grammar: Grammar, text: str, tokens: list[tuple[str, str]]) -> Claus
                                     f"{key} {op}.")
     value_kind, value = rest[0]
     if entity != "attribute":
-        if op not in _TAG_OPS:
-            raise InvalidParameterError(f"Invalid comparator for {entity}: {op}")
         if value_kind != "string":
             raise InvalidParameterError(f"Expected a quoted string value for {entity} (e.g. "
                                         f"'my-value'). Got value {value}")
+        if op not in _TAG_OPS:
+            raise InvalidParameterError(f"Invalid comparator for {entity}: {op}")
         return Clause(entity, key, op, _unquote(value))
     if key in grammar.numeric_attributes:
         return _numeric_clause(key, op, value_kind, value)
@@ -264,8 +266,9 @@ def parse_order_by(grammar: Grammar, clauses: Sequence[str] | None) -> list[tupl
         key = words[0].removeprefix("attribute.")
         key = grammar.aliases.get(key, key)
         if key not in grammar.order_keys:
-            raise InvalidParameterError(f"Invalid order by key '{key}' specified. Valid keys "
-                                        f"are '{sorted(grammar.order_keys)}'")
+            raise InvalidParameterError(f"Invalid {grammar.order_key_word} key '{key}' "
+                                        f"specified. Valid keys are "
+                                        f"'{sorted(grammar.order_keys)}'")
         field_name = grammar.order_keys[key]
         if any(f == field_name for f, _ in order):
             raise InvalidParameterError(f"`order_by` contains duplicate fields: "

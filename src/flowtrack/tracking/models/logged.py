@@ -46,6 +46,7 @@ PENDING, READY, UPLOAD_FAILED = "LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", \
 STATUSES = (PENDING, READY, UPLOAD_FAILED)
 
 
+_NAME_FORBIDDEN = ("/", ":", ".", "%", '"', "'")  # in logged model names, as MLflow refuses
 OUTPUT_STEP_PREFIX = "output_step:"  # a run's custom property: the step a model came at
 METRIC_PREFIX = "metric:"  # one custom property per point, so writers never collide
 
@@ -96,6 +97,11 @@ class LoggedModels:
         experiment = self.store.get_experiment(experiment_id)
         model_id = MODEL_ID_PREFIX + uuid.uuid4().hex
         name = check_name(name or model_id, "A logged model name")
+        if any(c in name for c in _NAME_FORBIDDEN):
+            raise InvalidParameterError(
+                f"Invalid model name ({name!r}) provided. Model name must be a non-empty string "
+                f"and cannot contain the following characters: {_NAME_FORBIDDEN} (they would "
+                "break models:/ URIs).")
         custom: dict[str, Any] = {"experiment_id": experiment.experiment_id, "model_name": name,
                                   "status": PENDING, "model_type": model_type or ""}
         custom.update(_prefixed_tags(tags))

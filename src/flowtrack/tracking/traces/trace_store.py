@@ -453,8 +453,23 @@ def _normalized_assessment(assessment: dict[str, Any]) -> dict[str, Any]:
     if isinstance(expectation, dict) and "value" in expectation and \
             not isinstance(expectation["value"], (str, int, float, bool)):
         assessment["expectation"] = {"serialized_value": {
-            "serialization_format": "JSON_FORMAT", "value": json.dumps(expectation["value"])}}
+            "serialization_format": "JSON_FORMAT",
+            "value": json.dumps(_as_struct(expectation["value"]))}}
     return assessment
+
+
+def _as_struct(value: Any) -> Any:
+    """A JSON value as protobuf's Struct holds it (MLflow stores raw expectation
+    values that way): every number a double."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, list):
+        return [_as_struct(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_struct(v) for k, v in value.items()}
+    return value
 
 
 def _in_runs(trace: TraceInfo, clauses: Sequence[Clause]) -> bool:
@@ -478,6 +493,13 @@ def _field(trace: TraceInfo, name: str) -> Any:
 
 
 def rfc3339(ms: int) -> str:
-    """A time in milliseconds as proto3 JSON writes a Timestamp (RFC 3339, UTC)."""
-    stamp = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    """A time in milliseconds as proto3 JSON writes a Timestamp: RFC 3339 in UTC, the
+    fraction only when there is one (``...:20Z``, ``...:20.250Z``)."""
+    stamp = datetime.fromtimestamp(ms // 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{ms % 1000:03d}Z" if ms % 1000 else f"{stamp}Z"
+
+
+def proto_duration(ms: int) -> str:
+    """Milliseconds as proto3 JSON writes a Duration (``"2s"``, ``"0.250s"``)."""
+    seconds, rest = divmod(ms, 1000)
+    return f"{seconds}.{rest:03d}s" if rest else f"{seconds}s"

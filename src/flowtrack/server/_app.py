@@ -33,6 +33,7 @@ from ..tracking.errors import InvalidParameterError, TrackingError
 from ..tracking.service import HISTORY_COLUMNS_PATH
 from . import (  # noqa: F401 - they register routes
     _artifacts_api,
+    _genai_api,
     _otlp,
     _registry_api,
     _traces_api,

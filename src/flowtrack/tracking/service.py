@@ -19,6 +19,8 @@ from .entities.clause_filter import PROMPT_TAG
 from .entities.memory_search import filter_experiments
 from .entities.validation import check_batch_sizes, check_int
 from .flavors.saved_model import record_model
+from .genai.eval_datasets import EvaluationDatasets
+from .genai.scorers import Scorers
 from .models.logged import STATUSES as LOGGED_MODEL_STATUSES
 from .models.logged import LoggedModel, LoggedModels, ModelMetric, is_model_id
 from .registry.model_registry import ModelVersion, RegisteredModel, Registry
@@ -33,6 +35,7 @@ from .traces.trace_store import TraceInfo, Traces, proto_duration, rfc3339
 __all__ = [
     "HISTORY_COLUMNS_PATH",
     "DEFAULT_EXPERIMENT_ID",
+    "EvaluationDatasets",
     "LOGGED_MODEL_STATUSES",
     "LoggedModel",
     "LoggedModels",
@@ -42,6 +45,7 @@ __all__ = [
     "PROMPT_TAG",
     "ModelVersion",
     "RegisteredModel",
+    "Scorers",
     "SpanRow",
     "Registry",
     "TraceInfo",

@@ -38,7 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = ["tests/server/test_mlflow_registry_search.py", "tests/server/test_mlflow_semantics.py",
            "tests/server/test_mlflow_artifacts.py", "tests/server/test_mlflow_traces.py",
-           "tests/server/test_mlflow_ui_endpoints.py"]
+           "tests/server/test_mlflow_ui_endpoints.py", "tests/server/test_mlflow_genai.py",
+           "tests/server/test_mlflow_graphql.py"]
 
 # tests whose outcome differs from mlflow's on purpose, with why (docs/server.md)
 DELIBERATE = {

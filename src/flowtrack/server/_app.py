@@ -34,6 +34,7 @@ from ..tracking.service import HISTORY_COLUMNS_PATH
 from . import (  # noqa: F401 - they register routes
     _artifacts_api,
     _genai_api,
+    _graphql,
     _otlp,
     _registry_api,
     _traces_api,
@@ -204,6 +205,7 @@ def create_app(ctx: ServerContext, auth: Auth | None = None, ui: bool = True) ->
                                   methods=[r.method], include_in_schema=False)
     _add_artifact_routes(app, ctx)
     _add_otlp_route(app, ctx)
+    _add_graphql_route(app, ctx)
     _add_service_routes(app)
     if ui:
         from ..ui import ui_router
@@ -355,6 +357,19 @@ def _add_otlp_route(app: FastAPI, ctx: ServerContext) -> None:
     endpoint = (disabled("the server runs with --artifacts-only") if ctx.modes.artifacts_only
                 else export_traces)
     app.add_api_route("/v1/traces", endpoint, methods=["POST"], include_in_schema=False)
+
+
+def _add_graphql_route(app: FastAPI, ctx: ServerContext) -> None:
+    async def graphql_endpoint(request: Request) -> Response:
+        """MLflow's web UI queries (``_graphql``): always 200 with data and errors."""
+        async def call() -> Response:
+            body = await read_json_object(request, ctx.limits.max_json_bytes)
+            return JSONResponse(await run_in_threadpool(_graphql.answer, ctx, body))
+        return await answer(call)
+
+    endpoint = (disabled("the server runs with --artifacts-only") if ctx.modes.artifacts_only
+                else graphql_endpoint)
+    app.add_api_route("/graphql", endpoint, methods=["POST"], include_in_schema=False)
 
 
 def _add_service_routes(app: FastAPI) -> None:

@@ -180,3 +180,35 @@ def test_genai_errors_are_4xx(server, method, path, body, status):
     answer = (httpx.get(url, params=body, timeout=30) if method == "GET"
               else httpx.request(method, url, json=body, timeout=30))
     assert answer.status_code == status, answer.text
+
+
+def test_issues(genai):
+    found = genai.run("""
+        from mlflow.tracking._tracking_service.utils import _get_store
+        from mlflow.entities.issue import IssueSeverity, IssueStatus
+        store = _get_store()
+        experiment = mlflow.set_experiment("issues").experiment_id
+        slow = store.create_issue(experiment, "Slow", "Answers take too long",
+                                  severity=IssueSeverity.HIGH, root_causes=["db"])
+        wrong = store.create_issue(experiment, "Wrong", "Answers are wrong",
+                                   severity=IssueSeverity.LOW)
+        store.update_issue(wrong.issue_id, status=IssueStatus.RESOLVED)
+        listed = store.search_issues(experiment_id=experiment)
+        pending = store.search_issues(experiment_id=experiment, filter_string="status = 'pending'")
+        result = [[i.name for i in listed], [i.name for i in pending],
+                  str(store.get_issue(wrong.issue_id).status), slow.root_causes,
+                  slow.issue_id.startswith("iss-")]
+    """)
+    assert found[:2] == [["Slow", "Wrong"], ["Slow"]]  # the most severe first
+    assert "resolved" in found[2].lower() and found[3] == ["db"] and found[4]
+
+
+def test_bad_issue_requests(server):
+    base = f"{server.url}/api/3.0/mlflow/issues"
+    with httpx.Client(timeout=30) as http:
+        assert http.get(f"{base}/iss-nope").status_code == 404
+        bad_status = http.post(base, json={"experiment_id": "0", "name": "n", "description": "d",
+                                           "status": "maybe"})
+        assert bad_status.status_code == 400  # MLflow fails with a 500 here
+        bad_filter = http.post(f"{base}/search", json={"filter_string": "name = 'x'"})
+        assert bad_filter.status_code == 400 and "Supported fields" in bad_filter.json()["message"]

@@ -1,5 +1,5 @@
 """MLflow 3's GenAI evaluation endpoints (``/api/3.0/mlflow/``): registered scorers and
-their online scoring settings, and evaluation datasets with their records, over
+their online scoring settings, evaluation datasets with their records, and issues, over
 ``tracking.genai``. Datasets' tags, schema, profile and record lists travel as JSON
 text, as MLflow sends them."""
 
@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from ..tracking.errors import InvalidParameterError
-from ..tracking.service import EvaluationDatasets, Scorers, offset_of, token_for
+from ..tracking.service import EvaluationDatasets, Issues, Scorers, offset_of, token_for
 from ._context import ServerContext
 from ._requests import Fields
 from ._routes import route
@@ -154,3 +154,42 @@ def get_dataset(ctx: ServerContext, f: Fields) -> dict[str, Any]:
 def delete_dataset(ctx: ServerContext, f: Fields) -> dict[str, Any]:
     EvaluationDatasets(ctx.store).delete(f.required("dataset_id"))
     return {}
+
+
+# -- issues -------------------------------------------------------------------------------
+_ISSUE_FIELDS = ("name", "description", "status", "severity", "source_run_id", "created_by")
+
+
+def _issue_fields(f: Fields) -> dict[str, Any]:
+    found: dict[str, Any] = {k: f.text(k) for k in _ISSUE_FIELDS if f.text(k)}
+    for name in ("root_causes", "categories"):
+        if f.texts(name):
+            found[name] = f.texts(name)
+    return found
+
+
+@route("POST", path="issues/search", versions=V3)
+def search_issues(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    found = Issues(ctx.store).search(f.text("experiment_id"), f.text("filter_string"),
+                                     f.flag("include_trace_count"))
+    size = f.integer("max_results", 100)
+    start = offset_of(f.text("page_token"))
+    more = start + size < len(found)
+    # MLflow always sends the token, empty on the last page
+    return {"issues": found[start:start + size], "next_page_token": token_for(start + size)
+            if more else ""}
+
+
+@route("POST", path="issues", versions=V3)
+def create_issue(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    return {"issue": Issues(ctx.store).create(f.required("experiment_id"), _issue_fields(f))}
+
+
+@route("GET", path="issues/{issue_id}", versions=V3)
+def get_issue(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    return {"issue": Issues(ctx.store).get(f.required("issue_id"))}
+
+
+@route("PATCH", path="issues/{issue_id}", versions=V3)
+def update_issue(ctx: ServerContext, f: Fields) -> dict[str, Any]:
+    return {"issue": Issues(ctx.store).update(f.required("issue_id"), _issue_fields(f))}

@@ -20,6 +20,7 @@ from .entities.memory_search import filter_experiments
 from .entities.validation import check_batch_sizes, check_int
 from .flavors.saved_model import record_model
 from .genai.eval_datasets import EvaluationDatasets
+from .genai.issues import Issues
 from .genai.scorers import Scorers
 from .models.logged import STATUSES as LOGGED_MODEL_STATUSES
 from .models.logged import LoggedModel, LoggedModels, ModelMetric, is_model_id
@@ -34,6 +35,7 @@ from .traces.trace_store import TraceInfo, Traces, proto_duration, rfc3339
 
 __all__ = [
     "HISTORY_COLUMNS_PATH",
+    "Issues",
     "DEFAULT_EXPERIMENT_ID",
     "EvaluationDatasets",
     "LOGGED_MODEL_STATUSES",

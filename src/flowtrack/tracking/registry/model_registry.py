@@ -32,6 +32,8 @@ from ..entities.clause_filter import (
     MODEL_VERSIONS,
     PROMPT_TAG,
     REGISTERED_MODELS,
+    Clause,
+    Grammar,
     asks_for_prompts,
     matches,
     parse_filter,
@@ -131,11 +133,7 @@ class Registry:
         """Registered models matching MLflow's registry ``filter_string``, sorted by
         ``order_by`` (``name``, ``last_updated_timestamp``; name ascending by default);
         prompts only when the filter asks for them (``entities/clause_filter.py``)."""
-        clauses = parse_filter(REGISTERED_MODELS, filter_string)
-        order = parse_order_by(REGISTERED_MODELS, order_by)
-        prompts = asks_for_prompts(clauses)
-        if not prompts:
-            clauses = without_prompt_clauses(clauses)
+        clauses, order, prompts = _query(REGISTERED_MODELS, filter_string, order_by)
         with self.store.write() as s:
             model_type, _ = self._types(s)
             nodes = s.nodes("context", contexts.c.type_id == model_type)
@@ -309,11 +307,7 @@ class Registry:
         """Model versions matching MLflow's registry ``filter_string`` (``name``,
         ``run_id``, ``source_path``, ``version_number``, tags), newest update first
         unless ``order_by`` says otherwise; prompt versions only when asked for."""
-        clauses = parse_filter(MODEL_VERSIONS, filter_string)
-        order = parse_order_by(MODEL_VERSIONS, order_by)
-        prompts = asks_for_prompts(clauses)
-        if not prompts:
-            clauses = without_prompt_clauses(clauses)
+        clauses, order, prompts = _query(MODEL_VERSIONS, filter_string, order_by)
         with self.store.write() as s:
             model_type, _ = self._types(s)
             models = s.nodes("context", contexts.c.type_id == model_type)
@@ -473,6 +467,16 @@ def _registered(node: Node, versions: list[ModelVersion]) -> RegisteredModel:
                                    + [v.last_updated_timestamp for v in versions]),
         description=node.custom_properties.get("description", ""), tags=_tags(node),
         aliases=_aliases(node), latest_versions=latest_per_stage(versions))
+
+
+def _query(grammar: Grammar, filter_string: str | None, order_by: Sequence[str] | None
+           ) -> tuple[list[Clause], list[tuple[str, bool]], bool]:
+    """A registry search's clauses, its order, and whether it asks for prompts (the
+    prompt tag's own clauses then stay; otherwise they go and prompts are left out)."""
+    clauses = parse_filter(grammar, filter_string)
+    prompts = asks_for_prompts(clauses)
+    return (clauses if prompts else without_prompt_clauses(clauses),
+            parse_order_by(grammar, order_by), prompts)
 
 
 def _version_attributes(version: ModelVersion) -> dict[str, Any]:

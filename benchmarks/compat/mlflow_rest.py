@@ -58,6 +58,11 @@ DELIBERATE = {
                                    "flowtrack 404",
     "test_bad_otlp_requests_are_400": "OTLP errors: MLflow answers FastAPI's {'detail'} and "
                                       "422, flowtrack MLflow's error JSON and 400",
+    "test_unsafe_paths_are_400[x/../../etc/passwd]": "the client resolves the dots to another "
+                                                     "URL; MLflow answers it with an HTML 404 "
+                                                     "page, flowtrack with MLflow's error JSON",
+    "test_unsafe_paths_are_400[a\\\\b.txt]": "MLflow on Linux stores a file named with a "
+                                           "backslash; flowtrack refuses backslashes in paths",
     "test_bad_issue_requests": "an issue with an unknown status: MLflow 500, flowtrack 400",
     "test_genai_errors_are_4xx": "records for an unknown dataset: MLflow 400 with SQL text, "
                                  "flowtrack 404",

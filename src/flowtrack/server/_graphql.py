@@ -10,7 +10,6 @@ Queries are limited as MLflow limits them: 10 root fields, 10 aliases, depth 10.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 from ._context import ServerContext
 from ._registry_api import search_model_versions
 from ._requests import Fields
+from ._traces_api import snake_case
 from ._tracking_api import (
     get_experiment,
     get_metric_history_bulk_interval,
@@ -241,4 +241,4 @@ def _camel_name(name: str) -> str:
 
 
 def _snake_keys(values: dict[str, Any] | None) -> dict[str, Any]:
-    return {re.sub(r"(?<!^)([A-Z])", r"_\1", k).lower(): v for k, v in (values or {}).items()}
+    return {snake_case(k): v for k, v in (values or {}).items()}

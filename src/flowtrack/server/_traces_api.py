@@ -223,7 +223,7 @@ def get_assessment(ctx: ServerContext, f: Fields) -> dict[str, Any]:
 def update_assessment(ctx: ServerContext, f: Fields) -> dict[str, Any]:
     mask = f.values.get("update_mask") or ""
     paths = mask.get("paths", []) if isinstance(mask, dict) else str(mask).split(",")
-    fields = [_snake(p.strip()) for p in paths if p.strip()]
+    fields = [snake_case(p.strip()) for p in paths if p.strip()]
     return {"assessment": ctx.traces.update_assessment(
         f.required("trace_id"), f.required("assessment_id"), _assessment_body(f), fields)}
 
@@ -239,10 +239,10 @@ def _assessment_body(f: Fields) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidParameterError("Missing value for required parameter 'assessment': send "
                                     "{\"assessment\": {...}}.")
-    return {_snake(k): v for k, v in body.items()}
+    return {snake_case(k): v for k, v in body.items()}
 
 
-def _snake(name: str) -> str:
+def snake_case(name: str) -> str:
     """A field name as proto3 JSON's camelCase or as written: snake_case."""
     return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
 
